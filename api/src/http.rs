@@ -1,0 +1,549 @@
+//! GraphQL over HTTP (POST and GET), the explorer, and health endpoints.
+//!
+//! The handler is written here rather than taken from async-graphql-axum, whose
+//! extractor answers every error with 200 and always with
+//! `application/graphql-response+json`, and parses non-JSON bodies as JSON.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::{BatchResponse, Variables};
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use kernel::{AppError, Authenticator, Db, Viewer};
+use serde_json::{Map, Value, json};
+
+use crate::config::Config;
+use crate::limits::RequestMeta;
+use crate::schema::AppSchema;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// The composed schema with its data.
+    pub schema: AppSchema,
+    /// The configuration the server started with.
+    pub config: Arc<Config>,
+    /// The database pool.
+    pub db: Db,
+    /// Verifies access tokens.
+    pub authenticator: Arc<dyn Authenticator>,
+    /// Versions of the embedded migrations, for readiness.
+    pub migration_versions: Arc<Vec<String>>,
+    /// Turns true when the server starts shutting down; long-lived connections close then.
+    pub shutdown: tokio::sync::watch::Sender<bool>,
+}
+
+const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+const APPLICATION_JSON: &str = "application/json";
+
+/// The media type of a GraphQL response, chosen from the `Accept` header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaType {
+    /// `application/json`: GraphQL errors are answered with 200.
+    Json,
+    /// `application/graphql-response+json`: request errors are answered with 400.
+    GraphqlResponseJson,
+}
+
+impl MediaType {
+    fn content_type(self) -> &'static str {
+        match self {
+            MediaType::Json => "application/json; charset=utf-8",
+            MediaType::GraphqlResponseJson => "application/graphql-response+json; charset=utf-8",
+        }
+    }
+}
+
+/// Picks the response media type; `None` when the client accepts neither.
+pub fn negotiate(accept: Option<&HeaderValue>) -> Option<MediaType> {
+    let Some(accept) = accept.and_then(|value| value.to_str().ok()) else {
+        return Some(MediaType::Json);
+    };
+    if accept.trim().is_empty() {
+        return Some(MediaType::Json);
+    }
+    accept
+        .split(',')
+        .map(|range| {
+            range
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .find_map(|range| match range.as_str() {
+            GRAPHQL_RESPONSE_JSON => Some(MediaType::GraphqlResponseJson),
+            APPLICATION_JSON | "application/*" | "*/*" => Some(MediaType::Json),
+            _ => None,
+        })
+}
+
+/// Whether the body is declared as UTF-8 JSON; anything else (text/plain, forms,
+/// multipart) is refused so that a browser cannot send a cross-site mutation
+/// without a CORS preflight.
+pub fn is_json_content_type(content_type: Option<&HeaderValue>) -> bool {
+    let Some(content_type) = content_type.and_then(|value| value.to_str().ok()) else {
+        return false;
+    };
+    let mut parts = content_type.split(';');
+    let essence = parts.next().unwrap_or_default().trim();
+    if !essence.eq_ignore_ascii_case(APPLICATION_JSON) {
+        return false;
+    }
+    parts.all(|parameter| {
+        let mut pair = parameter.splitn(2, '=');
+        let name = pair.next().unwrap_or_default().trim();
+        let value = pair.next().unwrap_or_default().trim().trim_matches('"');
+        !name.eq_ignore_ascii_case("charset") || value.eq_ignore_ascii_case("utf-8")
+    })
+}
+
+fn error_body(message: &str, code: &str) -> Value {
+    json!({ "errors": [{ "message": message, "extensions": { "code": code } }] })
+}
+
+fn json_response(status: StatusCode, media: MediaType, body: &Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, media.content_type())],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn bad_request(media: MediaType, message: &str) -> Response {
+    json_response(
+        StatusCode::BAD_REQUEST,
+        media,
+        &error_body(message, "BAD_REQUEST"),
+    )
+}
+
+fn unauthenticated(media: MediaType, error: &AppError) -> Response {
+    let mut response = json_response(
+        StatusCode::UNAUTHORIZED,
+        media,
+        &error_body(error.message(), error.code().as_str()),
+    );
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer error=\"invalid_token\""),
+    );
+    response
+}
+
+/// The caller named by the `Authorization` header. No header is anonymous; a
+/// malformed or invalid one is an error, never anonymous.
+pub async fn viewer_from_headers(
+    headers: &HeaderMap,
+    authenticator: &dyn Authenticator,
+) -> Result<Viewer, AppError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(Viewer::Anonymous);
+    };
+    viewer_from_authorization(value.to_str().ok(), authenticator).await
+}
+
+/// The caller named by an `Authorization` value such as `Bearer <token>`.
+pub async fn viewer_from_authorization(
+    authorization: Option<&str>,
+    authenticator: &dyn Authenticator,
+) -> Result<Viewer, AppError> {
+    let token = authorization
+        .and_then(|value| {
+            value
+                .strip_prefix("Bearer ")
+                .or_else(|| value.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|token| !token.is_empty())
+        .ok_or_else(|| {
+            AppError::unauthenticated("Authorization must be `Bearer <access token>`")
+        })?;
+    Ok(Viewer::User(authenticator.authenticate(token).await?))
+}
+
+/// Identifies the request for logs, audit entries and error messages.
+pub fn request_meta(headers: &HeaderMap, peer: Option<SocketAddr>) -> RequestMeta {
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_string)
+    };
+    RequestMeta {
+        request_id: text("x-request-id").unwrap_or_default(),
+        ip: peer.map(|peer| peer.ip().to_string()),
+        user_agent: text("user-agent"),
+    }
+}
+
+/// Builds an operation from GraphQL-over-HTTP parameters, checking their types.
+pub fn request_from_params(params: &Map<String, Value>) -> Result<async_graphql::Request, String> {
+    let query = match params.get("query") {
+        Some(Value::String(query)) => query.clone(),
+        Some(Value::Null) | None => return Err("The `query` parameter is required".into()),
+        Some(_) => return Err("The `query` parameter must be a string".into()),
+    };
+    let mut request = async_graphql::Request::new(query);
+    match params.get("operationName") {
+        Some(Value::String(name)) => request = request.operation_name(name.clone()),
+        Some(Value::Null) | None => {}
+        Some(_) => return Err("The `operationName` parameter must be a string".into()),
+    }
+    match params.get("variables") {
+        Some(variables @ Value::Object(_)) => {
+            request = request.variables(Variables::from_json(variables.clone()));
+        }
+        Some(Value::Null) | None => {}
+        Some(_) => return Err("The `variables` parameter must be an object".into()),
+    }
+    match params.get("extensions") {
+        Some(Value::Object(extensions)) => {
+            for (name, value) in extensions {
+                let value = async_graphql::Value::from_json(value.clone())
+                    .map_err(|_| "The `extensions` parameter is not valid".to_string())?;
+                request.extensions.insert(name.clone(), value);
+            }
+        }
+        Some(Value::Null) | None => {}
+        Some(_) => return Err("The `extensions` parameter must be an object".into()),
+    }
+    Ok(request)
+}
+
+/// A request error happened before execution: nothing ran, so there is no `data`.
+pub fn is_request_error(response: &async_graphql::Response) -> bool {
+    !response.errors.is_empty()
+        && response.data == async_graphql::Value::Null
+        && response.errors.iter().all(|error| error.path.is_empty())
+}
+
+fn response_json(response: &async_graphql::Response) -> Value {
+    let mut body = Map::new();
+    if !is_request_error(response) {
+        body.insert(
+            "data".into(),
+            serde_json::to_value(&response.data).unwrap_or(Value::Null),
+        );
+    }
+    if !response.errors.is_empty() {
+        body.insert(
+            "errors".into(),
+            serde_json::to_value(&response.errors).unwrap_or(Value::Null),
+        );
+    }
+    if !response.extensions.is_empty() {
+        body.insert(
+            "extensions".into(),
+            serde_json::to_value(&response.extensions).unwrap_or(Value::Null),
+        );
+    }
+    Value::Object(body)
+}
+
+fn graphql_response(media: MediaType, response: async_graphql::Response) -> Response {
+    let status = if is_request_error(&response) && media == MediaType::GraphqlResponseJson {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let mut http = json_response(status, media, &response_json(&response));
+    for (name, value) in response.http_headers.iter() {
+        http.headers_mut().append(name.clone(), value.clone());
+    }
+    http
+}
+
+async fn execute(
+    state: &AppState,
+    viewer: &Viewer,
+    meta: &RequestMeta,
+    request: async_graphql::Request,
+) -> async_graphql::Response {
+    state
+        .schema
+        .execute(request.data(viewer.clone()).data(meta.clone()))
+        .await
+}
+
+/// `POST /graphql`.
+pub async fn graphql_post(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(media) = negotiate(headers.get(header::ACCEPT)) else {
+        return not_acceptable();
+    };
+    if !is_json_content_type(headers.get(header::CONTENT_TYPE)) {
+        return json_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            media,
+            &error_body(
+                "Send the operation as JSON with `Content-Type: application/json`",
+                "UNSUPPORTED_MEDIA_TYPE",
+            ),
+        );
+    }
+    let body: Value = match serde_json::from_slice(&body) {
+        Ok(body) => body,
+        Err(_) => return bad_request(media, "The request body is not valid JSON"),
+    };
+    let viewer = match viewer_from_headers(&headers, state.authenticator.as_ref()).await {
+        Ok(viewer) => viewer,
+        Err(error) => return unauthenticated(media, &error),
+    };
+    let meta = request_meta(&headers, Some(peer));
+    match body {
+        Value::Object(params) => match request_from_params(&params) {
+            Ok(request) => graphql_response(media, execute(&state, &viewer, &meta, request).await),
+            Err(message) => bad_request(media, &message),
+        },
+        Value::Array(batch) => post_batch(&state, media, &viewer, &meta, batch).await,
+        _ => bad_request(media, "The request body must be a JSON object"),
+    }
+}
+
+async fn post_batch(
+    state: &AppState,
+    media: MediaType,
+    viewer: &Viewer,
+    meta: &RequestMeta,
+    batch: Vec<Value>,
+) -> Response {
+    let limits = &state.config.limits;
+    if !limits.allow_batch {
+        return bad_request(media, "Batched operations are not enabled on this server");
+    }
+    if batch.is_empty() || batch.len() > limits.max_batch {
+        return bad_request(
+            media,
+            &format!("A batch holds 1 to {} operations", limits.max_batch),
+        );
+    }
+    let mut requests = Vec::with_capacity(batch.len());
+    for item in &batch {
+        let Value::Object(params) = item else {
+            return bad_request(media, "Every operation of a batch must be a JSON object");
+        };
+        match request_from_params(params) {
+            Ok(request) => requests.push(request.data(viewer.clone()).data(meta.clone())),
+            Err(message) => return bad_request(media, &message),
+        }
+    }
+    let BatchResponse::Batch(responses) = state
+        .schema
+        .execute_batch(async_graphql::BatchRequest::Batch(requests))
+        .await
+    else {
+        return bad_request(media, "Batch could not be executed");
+    };
+    let body = Value::Array(responses.iter().map(response_json).collect());
+    json_response(StatusCode::OK, media, &body)
+}
+
+fn not_acceptable() -> Response {
+    (
+        StatusCode::NOT_ACCEPTABLE,
+        [(header::CONTENT_TYPE, MediaType::Json.content_type())],
+        error_body(
+            "Accept application/graphql-response+json or application/json",
+            "NOT_ACCEPTABLE",
+        )
+        .to_string(),
+    )
+        .into_response()
+}
+
+fn wants_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"))
+}
+
+/// Whether the operation that would run is a mutation (mutations never run over GET).
+fn selects_mutation(query: &str, operation_name: Option<&str>) -> bool {
+    let Ok(document) = async_graphql::parser::parse_query(query) else {
+        return false;
+    };
+    let operation_type = match (&document.operations, operation_name) {
+        (DocumentOperations::Single(operation), _) => Some(operation.node.ty),
+        (DocumentOperations::Multiple(operations), Some(name)) => operations
+            .iter()
+            .find(|(candidate, _)| candidate.as_str() == name)
+            .map(|(_, operation)| operation.node.ty),
+        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => operations
+            .values()
+            .next()
+            .map(|operation| operation.node.ty),
+        (DocumentOperations::Multiple(_), None) => None,
+    };
+    operation_type == Some(OperationType::Mutation)
+}
+
+/// `GET /graphql`: the explorer for browsers (when enabled), queries for everyone else.
+pub async fn graphql_get(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(params): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    if state.config.graphiql_enabled && wants_html(&headers) && !params.contains_key("query") {
+        return Html(explorer_page()).into_response();
+    }
+    let Some(media) = negotiate(headers.get(header::ACCEPT)) else {
+        return not_acceptable();
+    };
+    let mut json_params = Map::new();
+    for (name, value) in &params {
+        let value = match name.as_str() {
+            "variables" | "extensions" => match serde_json::from_str(value) {
+                Ok(value) => value,
+                Err(_) => {
+                    return bad_request(
+                        media,
+                        &format!("The `{name}` parameter is not valid JSON"),
+                    );
+                }
+            },
+            _ => Value::String(value.clone()),
+        };
+        json_params.insert(name.clone(), value);
+    }
+    let request = match request_from_params(&json_params) {
+        Ok(request) => request,
+        Err(message) => return bad_request(media, &message),
+    };
+    if selects_mutation(
+        &request.query,
+        params.get("operationName").map(String::as_str),
+    ) {
+        let mut response = json_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            media,
+            &error_body(
+                "Mutations are only accepted over POST",
+                "METHOD_NOT_ALLOWED",
+            ),
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
+    let viewer = match viewer_from_headers(&headers, state.authenticator.as_ref()).await {
+        Ok(viewer) => viewer,
+        Err(error) => return unauthenticated(media, &error),
+    };
+    let meta = request_meta(&headers, Some(peer));
+    graphql_response(media, execute(&state, &viewer, &meta, request).await)
+}
+
+fn explorer_page() -> String {
+    async_graphql::http::GraphiQLSource::build()
+        .endpoint("/graphql")
+        .subscription_endpoint("/graphql/ws")
+        .title("Fluxorae API explorer")
+        .finish()
+}
+
+/// `GET /healthz`: the process is alive.
+pub async fn healthz() -> impl IntoResponse {
+    axum::Json(json!({ "status": "ok" }))
+}
+
+/// `GET /readyz`: the database answers and every migration is applied; 503 otherwise.
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    let check = async {
+        let mut conn = state.db.get().await.map_err(|_| "database unreachable")?;
+        let pending = kernel::db::pending_versions(&mut conn, &state.migration_versions)
+            .await
+            .map_err(|_| "migrations table unreadable")?;
+        if pending.is_empty() {
+            Ok(())
+        } else {
+            Err("migrations pending")
+        }
+    };
+    match check.await {
+        Ok(()) => (StatusCode::OK, axum::Json(json!({ "status": "ready" }))).into_response(),
+        Err(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(json!({ "status": "unavailable", "reason": reason })),
+        )
+            .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(value: &str) -> Option<MediaType> {
+        negotiate(Some(&HeaderValue::from_str(value).expect("header")))
+    }
+
+    #[test]
+    fn content_negotiation_follows_graphql_over_http() {
+        assert_eq!(negotiate(None), Some(MediaType::Json));
+        assert_eq!(accept("application/json"), Some(MediaType::Json));
+        assert_eq!(accept("*/*"), Some(MediaType::Json));
+        assert_eq!(
+            accept("application/graphql-response+json, application/json;q=0.9"),
+            Some(MediaType::GraphqlResponseJson)
+        );
+        assert_eq!(accept("text/html"), None);
+    }
+
+    #[test]
+    fn only_utf8_json_bodies_are_accepted() {
+        let check =
+            |value: &str| is_json_content_type(Some(&HeaderValue::from_str(value).expect("h")));
+        assert!(check("application/json"));
+        assert!(check("application/json; charset=utf-8"));
+        assert!(check("Application/JSON;charset=\"UTF-8\""));
+        assert!(!check("application/json; charset=latin1"));
+        assert!(!check("text/plain"));
+        assert!(!check("application/x-www-form-urlencoded"));
+        assert!(!check("multipart/form-data; boundary=x"));
+        assert!(!is_json_content_type(None));
+    }
+
+    #[test]
+    fn parameters_of_the_wrong_type_are_refused() {
+        let params = |value: Value| value.as_object().cloned().expect("object");
+        assert!(
+            request_from_params(&params(
+                json!({"query": "{ __typename }", "variables": null})
+            ))
+            .is_ok()
+        );
+        assert!(request_from_params(&params(json!({"query": 1}))).is_err());
+        assert!(request_from_params(&params(json!({"query": "{a}", "variables": "x"}))).is_err());
+        assert!(request_from_params(&params(json!({"query": "{a}", "operationName": 0}))).is_err());
+        assert!(request_from_params(&params(json!({"qeury": "{a}"}))).is_err());
+    }
+
+    #[test]
+    fn mutations_are_detected_for_the_selected_operation() {
+        assert!(selects_mutation("mutation { x }", None));
+        assert!(!selects_mutation("{ x }", None));
+        assert!(selects_mutation(
+            "query A { x } mutation B { y }",
+            Some("B")
+        ));
+        assert!(!selects_mutation(
+            "query A { x } mutation B { y }",
+            Some("A")
+        ));
+    }
+}

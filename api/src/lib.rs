@@ -1,0 +1,13 @@
+//! The Fluxorae API server: configuration, transports, schema composition and CLI.
+
+mod auth_wiring;
+pub mod cli;
+pub mod config;
+pub mod embedded_pg;
+pub mod http;
+pub mod limits;
+pub mod schema;
+pub mod server;
+pub mod system;
+pub mod telemetry;
+pub mod ws;

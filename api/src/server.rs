@@ -1,0 +1,247 @@
+//! Wiring: database, schema, router, and a server that shuts down gracefully.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, Request};
+use axum::routing::get;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use kernel::events::InProcessBus;
+use kernel::{Authenticator, Deps};
+use tokio::net::TcpListener;
+use tower::ServiceBuilder;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::config::Config;
+use crate::embedded_pg::{EmbeddedPostgres, RunningPostgres};
+use crate::http::{self, AppState};
+use crate::{auth_wiring, schema, ws};
+
+/// Name of the application database inside the private cluster.
+pub const EMBEDDED_DATABASE: &str = "fluxorae";
+
+/// The database to use, and the private server when this process started one.
+pub struct Database {
+    /// Connection URL.
+    pub url: String,
+    /// The private cluster, when `DATABASE_URL` was not given.
+    pub embedded: Option<RunningPostgres>,
+}
+
+/// Uses `DATABASE_URL`, or starts (or reuses) the private cluster under `DATA_DIR`.
+pub async fn resolve_database(config: &Config) -> anyhow::Result<Database> {
+    if let Some(url) = &config.database_url {
+        return Ok(Database {
+            url: url.clone(),
+            embedded: None,
+        });
+    }
+    let cluster = EmbeddedPostgres::new(config.data_dir.join("postgres"));
+    let running = tokio::task::spawn_blocking(move || cluster.ensure_running())
+        .await
+        .context("starting the private PostgreSQL")??;
+    if running.started_here() {
+        tracing::info!(port = running.port(), "started the private PostgreSQL");
+    } else {
+        tracing::info!(
+            port = running.port(),
+            "reusing the running private PostgreSQL"
+        );
+    }
+    create_database_if_missing(&running.url("postgres"), EMBEDDED_DATABASE).await?;
+    Ok(Database {
+        url: running.url(EMBEDDED_DATABASE),
+        embedded: Some(running),
+    })
+}
+
+/// Creates `name` on the server behind `admin_url` unless it exists.
+pub async fn create_database_if_missing(admin_url: &str, name: &str) -> anyhow::Result<()> {
+    #[derive(diesel::QueryableByName)]
+    struct Exists {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        exists: bool,
+    }
+    let mut conn = AsyncPgConnection::establish(admin_url).await?;
+    let found: Exists =
+        diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
+            .bind::<diesel::sql_types::Text, _>(name)
+            .get_result(&mut conn)
+            .await?;
+    if !found.exists {
+        // Identifiers cannot be bound; `name` is ours, not user input.
+        diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
+            .execute(&mut conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Applies pending migrations; returns the versions applied.
+pub async fn migrate(database_url: &str) -> anyhow::Result<Vec<String>> {
+    let conn = AsyncPgConnection::establish(database_url)
+        .await
+        .context("connecting to the database")?;
+    kernel::db::run_migrations(conn)
+        .await
+        .map_err(|error| anyhow::anyhow!("running migrations: {error}"))
+}
+
+/// Builds everything a server needs from configuration and a database URL.
+pub async fn build_state(config: Config, database_url: &str) -> anyhow::Result<AppState> {
+    if config.run_migrations {
+        let applied = migrate(database_url).await?;
+        if !applied.is_empty() {
+            tracing::info!(?applied, "applied migrations");
+        }
+    }
+    let db = kernel::db::connect_pool(database_url, config.db_pool_size)?;
+    let deps = Deps {
+        db: db.clone(),
+        bus: Arc::new(InProcessBus::new(1024)),
+        max_page_size: config.limits.max_page_size,
+    };
+    let authenticator: Arc<dyn Authenticator> = auth_wiring::authenticator(&deps);
+    let schema = schema::build(&config.limits, &deps);
+    let migration_versions = kernel::db::embedded_versions()
+        .map_err(|error| anyhow::anyhow!("reading embedded migrations: {error}"))?;
+    let (shutdown, _) = tokio::sync::watch::channel(false);
+    Ok(AppState {
+        schema,
+        config: Arc::new(config),
+        db,
+        authenticator,
+        migration_versions: Arc::new(migration_versions),
+        shutdown,
+    })
+}
+
+/// Every route with its middleware.
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.config.body_limit_bytes;
+    let request_id = HeaderName::from_static("x-request-id");
+    let middleware = ServiceBuilder::new()
+        .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request<_>| {
+                    let request_id = request
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|value| value.to_str().ok())
+                        .unwrap_or_default();
+                    tracing::info_span!(
+                        "request",
+                        method = %request.method(),
+                        path = %request.uri().path(),
+                        request_id = %request_id,
+                    )
+                })
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .layer(PropagateRequestIdLayer::new(request_id))
+        .layer(RequestBodyLimitLayer::new(body_limit))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static("x-content-type-options"),
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static("x-frame-options"),
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static("referrer-policy"),
+            HeaderValue::from_static("no-referrer"),
+        ));
+    Router::new()
+        .route("/graphql", get(http::graphql_get).post(http::graphql_post))
+        .route("/graphql/ws", get(ws::graphql_ws))
+        .route("/healthz", get(http::healthz))
+        .route("/readyz", get(http::readyz))
+        .with_state(state)
+        .layer(middleware)
+}
+
+/// Serves until `shutdown` resolves, then lets in-flight requests finish for up
+/// to the configured grace period and closes websocket connections.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let grace = state.config.shutdown_grace;
+    let notify = state.shutdown.clone();
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+    let signal = async move {
+        shutdown.await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        let _ = notify.send(true);
+        let _ = started_tx.send(());
+    };
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(signal);
+    let deadline = async move {
+        if started_rx.await.is_ok() {
+            tokio::time::sleep(grace).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        result = server.into_future() => result.context("serving HTTP")?,
+        () = deadline => tracing::warn!(?grace, "grace period over; closing remaining connections"),
+    }
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn termination_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(error) => {
+                    tracing::error!(%error, "cannot listen for SIGTERM");
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}
+
+/// `fluxorae serve`: database, migrations, HTTP, and a clean stop.
+pub async fn run_server(config: Config) -> anyhow::Result<()> {
+    let database = resolve_database(&config).await?;
+    let bind = config.bind_addr;
+    let state = build_state(config, &database.url).await?;
+    let listener = TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("binding {bind}"))?;
+    tracing::info!(
+        "serving GraphQL at http://{}/graphql",
+        listener.local_addr()?
+    );
+    let result = serve(listener, state, termination_signal()).await;
+    if let Some(embedded) = database.embedded.filter(RunningPostgres::started_here) {
+        match tokio::task::spawn_blocking(move || embedded.stop()).await {
+            Ok(Ok(())) => tracing::info!("stopped the private PostgreSQL"),
+            Ok(Err(error)) => tracing::error!(%error, "stopping the private PostgreSQL failed"),
+            Err(error) => tracing::error!(%error, "stopping the private PostgreSQL failed"),
+        }
+    }
+    result
+}

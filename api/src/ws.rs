@@ -1,0 +1,364 @@
+//! GraphQL subscriptions over websocket: `graphql-transport-ws` and the legacy
+//! `graphql-ws` (subscriptions-transport-ws) subprotocol.
+//!
+//! Implemented here because async-graphql's protocol handler closes with the
+//! wrong codes, replaces duplicate subscriptions silently and has no init timeout.
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::time::Duration;
+
+use async_graphql::Response;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, State};
+use axum::http::HeaderMap;
+use axum::response::IntoResponse;
+use futures_util::{Stream, StreamExt};
+use kernel::Viewer;
+use serde_json::{Value, json};
+use tokio_stream::StreamMap;
+
+use crate::http::{
+    AppState, is_request_error, request_from_params, request_meta, viewer_from_authorization,
+};
+use crate::limits::RequestMeta;
+
+/// Close codes of the graphql-transport-ws protocol.
+pub mod close_code {
+    /// Malformed or unexpected message.
+    pub const BAD_REQUEST: u16 = 4400;
+    /// Subscribe before the connection was acknowledged.
+    pub const UNAUTHORIZED: u16 = 4401;
+    /// `connection_init` was refused (invalid or expired token).
+    pub const FORBIDDEN: u16 = 4403;
+    /// Unsupported subprotocol.
+    pub const SUBPROTOCOL_NOT_ACCEPTABLE: u16 = 4406;
+    /// No `connection_init` within the timeout.
+    pub const INIT_TIMEOUT: u16 = 4408;
+    /// A subscription with this id is already running.
+    pub const DUPLICATE_SUBSCRIBER: u16 = 4409;
+    /// More than one `connection_init`.
+    pub const TOO_MANY_INITS: u16 = 4429;
+}
+
+/// The subprotocol the client chose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// `graphql-transport-ws` (the graphql-ws library).
+    TransportWs,
+    /// `graphql-ws` (the legacy subscriptions-transport-ws library).
+    LegacyWs,
+}
+
+const TRANSPORT_WS: &str = "graphql-transport-ws";
+const LEGACY_WS: &str = "graphql-ws";
+
+/// `GET /graphql/ws`: upgrades to a websocket speaking the requested subprotocol.
+pub async fn graphql_ws(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> impl IntoResponse {
+    let requested: Vec<String> = headers
+        .get_all("sec-websocket-protocol")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(',').map(|p| p.trim().to_string()))
+        .collect();
+    let protocol = if requested.is_empty() || requested.iter().any(|p| p == TRANSPORT_WS) {
+        Some(Protocol::TransportWs)
+    } else if requested.iter().any(|p| p == LEGACY_WS) {
+        Some(Protocol::LegacyWs)
+    } else {
+        None
+    };
+    let meta = request_meta(&headers, Some(peer));
+    upgrade
+        .protocols([TRANSPORT_WS, LEGACY_WS])
+        .on_upgrade(move |socket| async move {
+            match protocol {
+                Some(protocol) => Connection::new(state, protocol, meta, socket).run().await,
+                None => {
+                    let _ = close(
+                        socket,
+                        close_code::SUBPROTOCOL_NOT_ACCEPTABLE,
+                        "Subprotocol not acceptable",
+                    )
+                    .await;
+                }
+            }
+        })
+}
+
+async fn close(mut socket: WebSocket, code: u16, reason: &str) -> Result<(), axum::Error> {
+    socket
+        .send(Message::Close(Some(CloseFrame {
+            code,
+            reason: Utf8Bytes::from(reason),
+        })))
+        .await
+}
+
+type ResponseStream = Pin<Box<dyn Stream<Item = Option<Response>> + Send>>;
+
+/// What the loop does after handling one message.
+enum Next {
+    Continue,
+    Close(u16, String),
+    Stop,
+}
+
+struct Connection {
+    state: AppState,
+    protocol: Protocol,
+    meta: RequestMeta,
+    socket: WebSocket,
+    viewer: Option<Viewer>,
+    init_received: bool,
+    streams: StreamMap<String, ResponseStream>,
+}
+
+impl Connection {
+    fn new(state: AppState, protocol: Protocol, meta: RequestMeta, socket: WebSocket) -> Self {
+        Self {
+            state,
+            protocol,
+            meta,
+            socket,
+            viewer: None,
+            init_received: false,
+            streams: StreamMap::new(),
+        }
+    }
+
+    async fn run(mut self) {
+        let init_deadline = tokio::time::sleep(self.state.config.ws_init_timeout);
+        tokio::pin!(init_deadline);
+        let keepalive_every = self.state.config.ws_keepalive;
+        let mut keepalive = tokio::time::interval_at(
+            tokio::time::Instant::now() + keepalive_every,
+            keepalive_every,
+        );
+        // Far future until a token with an expiry is accepted.
+        let expiry = tokio::time::sleep(Duration::from_secs(365 * 24 * 3600));
+        tokio::pin!(expiry);
+
+        let mut shutdown = self.state.shutdown.subscribe();
+        let outcome = loop {
+            let next = tokio::select! {
+                _ = shutdown.changed() => {
+                    Next::Close(1001, "Server shutting down".into())
+                }
+                message = self.socket.recv() => match message {
+                    Some(Ok(Message::Text(text))) => self.on_text(text.as_str(), &mut expiry).await,
+                    Some(Ok(Message::Binary(_))) => Next::Close(close_code::BAD_REQUEST, "Binary messages are not supported".into()),
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => Next::Stop,
+                    Some(Ok(_)) => Next::Continue,
+                },
+                Some((id, item)) = self.streams.next(), if !self.streams.is_empty() => {
+                    self.on_stream_item(id, item).await
+                }
+                () = &mut init_deadline, if !self.init_received => {
+                    Next::Close(close_code::INIT_TIMEOUT, "Connection initialisation timeout".into())
+                }
+                () = &mut expiry => {
+                    Next::Close(close_code::FORBIDDEN, "Access token expired".into())
+                }
+                _ = keepalive.tick() => self.keepalive().await,
+            };
+            match next {
+                Next::Continue => {}
+                Next::Close(code, reason) => break Some((code, reason)),
+                Next::Stop => break None,
+            }
+        };
+        if let Some((code, reason)) = outcome {
+            let _ = close(self.socket, code, &reason).await;
+        }
+    }
+
+    async fn send(&mut self, message: Value) -> Next {
+        match self
+            .socket
+            .send(Message::Text(message.to_string().into()))
+            .await
+        {
+            Ok(()) => Next::Continue,
+            Err(_) => Next::Stop,
+        }
+    }
+
+    async fn keepalive(&mut self) -> Next {
+        match self.protocol {
+            Protocol::TransportWs => self.send(json!({ "type": "ping" })).await,
+            Protocol::LegacyWs if self.viewer.is_some() => self.send(json!({ "type": "ka" })).await,
+            Protocol::LegacyWs => Next::Continue,
+        }
+    }
+
+    async fn on_text(&mut self, text: &str, expiry: &mut Pin<&mut tokio::time::Sleep>) -> Next {
+        let Ok(Value::Object(message)) = serde_json::from_str::<Value>(text) else {
+            return Next::Close(close_code::BAD_REQUEST, "Invalid message received".into());
+        };
+        let kind = message
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let id = message
+            .get("id")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let payload = message.get("payload").cloned();
+        match (self.protocol, kind) {
+            (_, "connection_init") => self.on_init(payload, expiry).await,
+            (Protocol::TransportWs, "ping") => {
+                let mut pong = json!({ "type": "pong" });
+                if let Some(payload) = payload.filter(|payload| !payload.is_null()) {
+                    pong["payload"] = payload;
+                }
+                self.send(pong).await
+            }
+            (Protocol::TransportWs, "pong") => Next::Continue,
+            (Protocol::TransportWs, "subscribe") | (Protocol::LegacyWs, "start") => {
+                match (id, payload) {
+                    (Some(id), Some(Value::Object(payload))) if !id.is_empty() => {
+                        self.on_subscribe(id, &payload).await
+                    }
+                    _ => Next::Close(close_code::BAD_REQUEST, "Invalid message received".into()),
+                }
+            }
+            (Protocol::TransportWs, "complete") | (Protocol::LegacyWs, "stop") => match id {
+                Some(id) => {
+                    self.streams.remove(&id);
+                    if self.protocol == Protocol::LegacyWs {
+                        return self.send(json!({ "type": "complete", "id": id })).await;
+                    }
+                    Next::Continue
+                }
+                None => Next::Close(close_code::BAD_REQUEST, "Invalid message received".into()),
+            },
+            (Protocol::LegacyWs, "connection_terminate") => Next::Stop,
+            _ => Next::Close(
+                close_code::BAD_REQUEST,
+                format!("Unexpected message type {kind:?}"),
+            ),
+        }
+    }
+
+    async fn on_init(
+        &mut self,
+        payload: Option<Value>,
+        expiry: &mut Pin<&mut tokio::time::Sleep>,
+    ) -> Next {
+        if self.init_received {
+            return Next::Close(
+                close_code::TOO_MANY_INITS,
+                "Too many initialisation requests".into(),
+            );
+        }
+        self.init_received = true;
+        let authorization = payload
+            .as_ref()
+            .and_then(|payload| {
+                payload
+                    .get("authorization")
+                    .or_else(|| payload.get("Authorization"))
+            })
+            .and_then(Value::as_str);
+        let viewer = match authorization {
+            None => Ok(Viewer::Anonymous),
+            Some(value) => {
+                viewer_from_authorization(Some(value), self.state.authenticator.as_ref()).await
+            }
+        };
+        match viewer {
+            Ok(viewer) => {
+                if let Some(principal) = viewer.principal() {
+                    let left = (principal.expires_at - chrono::Utc::now())
+                        .to_std()
+                        .unwrap_or_default();
+                    expiry.as_mut().reset(tokio::time::Instant::now() + left);
+                }
+                self.viewer = Some(viewer);
+                self.send(json!({ "type": "connection_ack" })).await
+            }
+            Err(error) => match self.protocol {
+                Protocol::TransportWs => {
+                    Next::Close(close_code::FORBIDDEN, error.message().to_string())
+                }
+                Protocol::LegacyWs => {
+                    let _ = self
+                        .send(json!({ "type": "connection_error", "payload": { "message": error.message() } }))
+                        .await;
+                    Next::Close(close_code::FORBIDDEN, error.message().to_string())
+                }
+            },
+        }
+    }
+
+    async fn on_subscribe(&mut self, id: String, payload: &serde_json::Map<String, Value>) -> Next {
+        let Some(viewer) = self.viewer.clone() else {
+            return Next::Close(close_code::UNAUTHORIZED, "Unauthorized".into());
+        };
+        if self.streams.contains_key(&id) {
+            return match self.protocol {
+                Protocol::TransportWs => Next::Close(
+                    close_code::DUPLICATE_SUBSCRIBER,
+                    format!("Subscriber for {id} already exists"),
+                ),
+                Protocol::LegacyWs => {
+                    self.send(json!({ "type": "error", "id": id, "payload": { "message": "Subscription id already in use" } }))
+                        .await
+                }
+            };
+        }
+        let request = match request_from_params(payload) {
+            Ok(request) => request,
+            Err(message) => return self.send_error(&id, json!([{ "message": message }])).await,
+        };
+        let stream = self
+            .state
+            .schema
+            .execute_stream(request.data(viewer).data(self.meta.clone()))
+            .map(Some)
+            .chain(futures_util::stream::once(async { None }));
+        self.streams.insert(id, Box::pin(stream));
+        Next::Continue
+    }
+
+    async fn send_error(&mut self, id: &str, errors: Value) -> Next {
+        match self.protocol {
+            Protocol::TransportWs => {
+                self.send(json!({ "type": "error", "id": id, "payload": errors }))
+                    .await
+            }
+            Protocol::LegacyWs => {
+                let first = errors.get(0).cloned().unwrap_or(Value::Null);
+                self.send(json!({ "type": "error", "id": id, "payload": first }))
+                    .await
+            }
+        }
+    }
+
+    async fn on_stream_item(&mut self, id: String, item: Option<Response>) -> Next {
+        let Some(response) = item else {
+            self.streams.remove(&id);
+            return self.send(json!({ "type": "complete", "id": id })).await;
+        };
+        if is_request_error(&response) {
+            // The operation never ran: an `error` message ends the subscription,
+            // and no `complete` follows.
+            self.streams.remove(&id);
+            let errors = serde_json::to_value(&response.errors).unwrap_or(Value::Null);
+            return self.send_error(&id, errors).await;
+        }
+        let kind = match self.protocol {
+            Protocol::TransportWs => "next",
+            Protocol::LegacyWs => "data",
+        };
+        let payload = serde_json::to_value(&response).unwrap_or(Value::Null);
+        self.send(json!({ "type": kind, "id": id, "payload": payload }))
+            .await
+    }
+}

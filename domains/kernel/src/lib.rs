@@ -1,0 +1,18 @@
+//! Shared kernel of the Fluxorae API: database schema and pool, ids, errors,
+//! identity and access scopes, the event bus and the domain plug-in trait.
+
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod events;
+pub mod ids;
+pub mod pagination;
+pub mod principal;
+pub mod schema;
+
+pub use db::{Db, DbConn};
+pub use domain::{Deps, Domain};
+pub use error::{AppError, AppResult, ErrorCode, FieldError};
+pub use principal::{
+    AccessScope, Authenticator, Permission, Principal, RequirePermission, Role, SignedIn, Viewer,
+};

@@ -1,0 +1,69 @@
+//! Cursor pagination shared by every list.
+
+use crate::error::AppError;
+
+/// Page size when the client does not ask for one.
+pub const DEFAULT_PAGE_SIZE: usize = 20;
+
+/// Validates `first` against the configured maximum page size.
+pub fn page_size(first: Option<i32>, max_page_size: usize) -> Result<usize, AppError> {
+    match first {
+        None => Ok(DEFAULT_PAGE_SIZE.min(max_page_size)),
+        Some(n) if n < 1 => Err(AppError::invalid_field("first", "Must be at least 1")),
+        Some(n) if n as usize > max_page_size => Err(AppError::invalid_field(
+            "first",
+            format!("Must be at most {max_page_size}"),
+        )),
+        Some(n) => Ok(n as usize),
+    }
+}
+
+/// Encodes an opaque cursor from a sort key.
+pub fn encode_cursor(key: &str) -> String {
+    hex_encode(key.as_bytes())
+}
+
+/// Decodes a cursor made by [`encode_cursor`]; `BAD_USER_INPUT` on anything else.
+pub fn decode_cursor(cursor: &str) -> Result<String, AppError> {
+    hex_decode(cursor)
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(|| AppError::invalid_field("after", "Not a valid cursor"))
+}
+
+fn hex_encode(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn hex_decode(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_size_is_bounded() {
+        assert_eq!(page_size(None, 100).ok(), Some(DEFAULT_PAGE_SIZE));
+        assert_eq!(page_size(Some(100), 100).ok(), Some(100));
+        assert!(page_size(Some(101), 100).is_err());
+        assert!(page_size(Some(0), 100).is_err());
+    }
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        let cursor = encode_cursor("2026-11-25|42");
+        assert_eq!(
+            decode_cursor(&cursor).ok().as_deref(),
+            Some("2026-11-25|42")
+        );
+        assert!(decode_cursor("zz").is_err());
+        assert!(decode_cursor("abc").is_err());
+    }
+}

@@ -1,0 +1,10 @@
+DROP TABLE audit_log;
+DROP TABLE rate_limit_counters;
+DROP TABLE recovery_codes;
+DROP TABLE mfa_challenges;
+DROP TABLE one_time_tokens;
+DROP TABLE refresh_tokens;
+DROP TABLE sessions;
+DROP TABLE role_permissions;
+DROP TABLE users;
+DROP TABLE organizations;

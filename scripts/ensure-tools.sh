@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs what the project needs on a Debian machine when it is missing:
+# PostgreSQL server binaries (for the private database), and Node.js with npm
+# (for the GraphQL-over-HTTP conformance audit) when asked with --node.
+set -euo pipefail
+
+want_node=false
+for arg in "$@"; do
+  [ "$arg" = "--node" ] && want_node=true
+done
+
+have_postgres() {
+  command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1 && return 0
+  compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null
+}
+
+apt_install() {
+  local runner=()
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then
+      runner=(sudo)
+    else
+      echo "error: cannot install $* without root or sudo; install it with: sudo apt-get install -y $*" >&2
+      return 1
+    fi
+  fi
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "error: apt-get not found; install $* with your package manager" >&2
+    return 1
+  fi
+  echo "installing $* ..." >&2
+  "${runner[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${runner[@]}" apt-get install -y -qq "$@" >/dev/null
+}
+
+if ! have_postgres; then
+  apt_install postgresql
+fi
+
+if [ "$want_node" = true ] && ! command -v npm >/dev/null 2>&1; then
+  apt_install nodejs npm
+fi

@@ -1,0 +1,506 @@
+//! Test harness: a real server on 127.0.0.1:0 per test, each with a fresh
+//! database cloned from a migrated template, plus HTTP, in-process and
+//! websocket helpers.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use fluxorae::config::{Config, Environment};
+use fluxorae::embedded_pg::EmbeddedPostgres;
+use fluxorae::http::AppState;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::sync::OnceCell;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+static SERVER: OnceCell<DatabaseServer> = OnceCell::const_new();
+
+/// The PostgreSQL server the tests use, and the template every test clones.
+struct DatabaseServer {
+    /// URL of the server's `postgres` database, for CREATE/DROP DATABASE.
+    admin_url: String,
+    template: String,
+}
+
+impl DatabaseServer {
+    fn url_of(&self, database: &str) -> String {
+        replace_database(&self.admin_url, database)
+    }
+}
+
+fn replace_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let authority_end = base
+        .find("://")
+        .map(|scheme| scheme + 3)
+        .and_then(|start| base[start..].find('/').map(|slash| start + slash))
+        .unwrap_or(base.len());
+    let mut out = format!("{}/{database}", &base[..authority_end]);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
+}
+
+/// Where the harness keeps its private cluster when no database URL is given.
+fn private_cluster_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("target")
+        .join("test-postgres")
+}
+
+async fn database_server() -> &'static DatabaseServer {
+    SERVER
+        .get_or_init(|| async {
+            let admin_url = match std::env::var("TEST_DATABASE_URL")
+                .or_else(|_| std::env::var("DATABASE_URL"))
+            {
+                Ok(url) if !url.is_empty() => replace_database(&url, "postgres"),
+                _ => {
+                    let cluster = EmbeddedPostgres::new(private_cluster_dir());
+                    let running = tokio::task::spawn_blocking(move || cluster.ensure_running())
+                        .await
+                        .expect("join")
+                        .unwrap_or_else(|error| panic!("{error}"));
+                    running.url("postgres")
+                }
+            };
+            let template = prepare_template(&admin_url).await;
+            DatabaseServer {
+                admin_url,
+                template,
+            }
+        })
+        .await
+}
+
+/// Builds the migrated template once per migration set; concurrent test
+/// processes serialise on an advisory lock.
+async fn prepare_template(admin_url: &str) -> String {
+    let versions = kernel::db::embedded_versions().expect("embedded migrations");
+    let template = format!(
+        "fluxorae_tmpl_{}",
+        versions.last().cloned().unwrap_or_default()
+    );
+    let mut admin = AsyncPgConnection::establish(admin_url)
+        .await
+        .expect("connect to the test PostgreSQL server");
+    diesel::sql_query("SELECT pg_advisory_lock(7226071)")
+        .execute(&mut admin)
+        .await
+        .expect("template lock");
+    #[derive(diesel::QueryableByName)]
+    struct Template {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        datistemplate: bool,
+    }
+    let existing: Vec<Template> =
+        diesel::sql_query("SELECT datistemplate FROM pg_database WHERE datname = $1")
+            .bind::<diesel::sql_types::Text, _>(&template)
+            .load(&mut admin)
+            .await
+            .expect("look up template");
+    // A template is marked only once fully migrated; anything else is a
+    // leftover of a crashed run.
+    if !existing.iter().any(|row| row.datistemplate) {
+        if !existing.is_empty() {
+            drop_database(&mut admin, &template).await;
+        }
+        diesel::sql_query(format!("CREATE DATABASE \"{template}\""))
+            .execute(&mut admin)
+            .await
+            .expect("create template");
+        let url = replace_database(admin_url, &template);
+        fluxorae::server::migrate(&url)
+            .await
+            .expect("migrate template");
+        diesel::sql_query(format!("ALTER DATABASE \"{template}\" IS_TEMPLATE true"))
+            .execute(&mut admin)
+            .await
+            .expect("mark template");
+    }
+    diesel::sql_query("SELECT pg_advisory_unlock(7226071)")
+        .execute(&mut admin)
+        .await
+        .expect("template unlock");
+    template
+}
+
+/// Changes whenever any migration file changes, so an edited migration never
+/// reuses a stale template.
+fn migrations_fingerprint() -> u64 {
+    use std::hash::{Hash, Hasher};
+    fn visit(dir: &std::path::Path, files: &mut Vec<(String, Vec<u8>)>) {
+        for entry in std::fs::read_dir(dir).expect("read migrations").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                visit(&path, files);
+            } else {
+                let content = std::fs::read(&path).expect("read migration");
+                files.push((path.display().to_string(), content));
+            }
+        }
+    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../migrations");
+    let mut files = Vec::new();
+    visit(&root, &mut files);
+    files.sort();
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    files.hash(&mut hasher);
+    hasher.finish()
+}
+
+async fn drop_database(admin: &mut AsyncPgConnection, name: &str) {
+    let _ = diesel::sql_query(format!("ALTER DATABASE \"{name}\" IS_TEMPLATE false"))
+        .execute(admin)
+        .await;
+    diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .execute(admin)
+        .await
+        .expect("drop database");
+}
+
+/// A fresh database cloned from the migrated template, dropped with the value.
+pub struct TestDatabase {
+    /// Database name.
+    pub name: String,
+    /// Connection URL.
+    pub url: String,
+    admin_url: String,
+}
+
+impl TestDatabase {
+    /// Creates a database for one test.
+    pub async fn create() -> Self {
+        let server = database_server().await;
+        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = AsyncPgConnection::establish(&server.admin_url)
+            .await
+            .expect("connect admin");
+        let create = format!(
+            "CREATE DATABASE \"{name}\" TEMPLATE \"{}\"",
+            server.template
+        );
+        let mut attempt = 0;
+        loop {
+            match diesel::sql_query(&create).execute(&mut admin).await {
+                Ok(_) => break,
+                // Cloning waits for no one; retry the rare "template in use" race.
+                Err(error) if attempt < 20 => {
+                    attempt += 1;
+                    let _ = error;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(error) => panic!("create test database: {error}"),
+            }
+        }
+        Self {
+            url: server.url_of(&name),
+            name,
+            admin_url: server.admin_url.clone(),
+        }
+    }
+
+    /// A direct connection to this database.
+    pub async fn connect(&self) -> AsyncPgConnection {
+        AsyncPgConnection::establish(&self.url)
+            .await
+            .expect("connect")
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let admin_url = self.admin_url.clone();
+        let name = self.name.clone();
+        // Drop runs inside the test's runtime, which cannot block on itself.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                if let Ok(mut admin) = AsyncPgConnection::establish(&admin_url).await {
+                    drop_database(&mut admin, &name).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// The configuration tests start from: test environment, small pool, short timeouts.
+pub fn test_config() -> Config {
+    let mut config = Config::from_lookup(|_| None).expect("default config");
+    config.environment = Environment::Test;
+    config.db_pool_size = 4;
+    config.ws_init_timeout = Duration::from_secs(2);
+    config.shutdown_grace = Duration::from_secs(2);
+    config
+}
+
+/// A running server with its own database.
+pub struct TestApp {
+    /// Where the server listens.
+    pub addr: SocketAddr,
+    /// The server's state: schema, pool, configuration.
+    pub state: AppState,
+    /// An HTTP client.
+    pub http: reqwest::Client,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+    /// The test's database; dropped after the server.
+    pub database: TestDatabase,
+}
+
+impl TestApp {
+    /// A server with the test configuration.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// A server whose configuration `adjust` changes first.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        let database = TestDatabase::create().await;
+        let mut config = test_config();
+        config.database_url = Some(database.url.clone());
+        config.run_migrations = false;
+        adjust(&mut config);
+        let state = fluxorae::server::build_state(config, &database.url)
+            .await
+            .expect("build state");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server_state = state.clone();
+        let server = tokio::spawn(async move {
+            let stop = async {
+                let _ = stopped.await;
+            };
+            if let Err(error) = fluxorae::server::serve(listener, server_state, stop).await {
+                eprintln!("test server failed: {error:#}");
+            }
+        });
+        Self {
+            addr,
+            state,
+            http: reqwest::Client::new(),
+            shutdown: Some(shutdown),
+            server: Some(server),
+            database,
+        }
+    }
+
+    /// `http://127.0.0.1:<port><path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// POSTs an operation to `/graphql` and returns the status and JSON body.
+    pub async fn post_graphql(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> (u16, Value) {
+        let mut request = self
+            .http
+            .post(self.url("/graphql"))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("send");
+        let status = response.status().as_u16();
+        let body = response.json().await.expect("json body");
+        (status, body)
+    }
+
+    /// Runs an operation over HTTP and returns the JSON body.
+    pub async fn graphql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        self.post_graphql(token, query, variables).await.1
+    }
+
+    /// Executes an operation in process, as the given viewer.
+    pub async fn execute(
+        &self,
+        viewer: kernel::Viewer,
+        query: &str,
+        variables: Value,
+    ) -> async_graphql::Response {
+        let request = async_graphql::Request::new(query)
+            .variables(async_graphql::Variables::from_json(variables))
+            .data(viewer);
+        async_graphql::Schema::execute(&self.state.schema, request).await
+    }
+
+    /// Opens a websocket to `/graphql/ws` with the given subprotocol.
+    pub async fn ws(&self, subprotocol: &str) -> WsClient {
+        let mut request = format!("ws://{}/graphql/ws", self.addr)
+            .into_client_request()
+            .expect("ws request");
+        request.headers_mut().insert(
+            "sec-websocket-protocol",
+            subprotocol.parse().expect("header"),
+        );
+        let (stream, response) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("ws connect");
+        WsClient {
+            stream,
+            protocol: response
+                .headers()
+                .get("sec-websocket-protocol")
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_string),
+        }
+    }
+
+    /// Stops the server and waits for it.
+    pub async fn stop(mut self) {
+        self.shutdown_server().await;
+    }
+
+    async fn shutdown_server(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
+}
+
+type WsStream =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A websocket client speaking JSON messages.
+pub struct WsClient {
+    stream: WsStream,
+    /// The subprotocol the server selected.
+    pub protocol: Option<String>,
+}
+
+/// What the server sent next.
+#[derive(Debug, PartialEq)]
+pub enum WsEvent {
+    /// A JSON text message.
+    Json(Value),
+    /// A close frame with its code and reason.
+    Closed(u16, String),
+}
+
+impl WsClient {
+    /// Sends a JSON message.
+    pub async fn send(&mut self, message: Value) {
+        self.stream
+            .send(Message::Text(message.to_string().into()))
+            .await
+            .expect("ws send");
+    }
+
+    /// Sends raw text.
+    pub async fn send_text(&mut self, text: &str) {
+        self.stream
+            .send(Message::Text(text.to_string().into()))
+            .await
+            .expect("ws send");
+    }
+
+    /// The next JSON message or close frame, waiting at most five seconds.
+    pub async fn next_event(&mut self) -> WsEvent {
+        loop {
+            let message = tokio::time::timeout(Duration::from_secs(5), self.stream.next())
+                .await
+                .expect("a websocket message within 5 s");
+            match message {
+                Some(Ok(Message::Text(text))) => {
+                    return WsEvent::Json(serde_json::from_str(&text).expect("json message"));
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    return frame.map_or(WsEvent::Closed(1005, String::new()), |frame| {
+                        WsEvent::Closed(frame.code.into(), frame.reason.to_string())
+                    });
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(error)) => panic!("websocket error: {error}"),
+                None => return WsEvent::Closed(1006, String::new()),
+            }
+        }
+    }
+
+    /// The next message, which must be JSON.
+    pub async fn next_json(&mut self) -> Value {
+        match self.next_event().await {
+            WsEvent::Json(value) => value,
+            other => panic!("expected a message, got {other:?}"),
+        }
+    }
+
+    /// The next event, which must be a close frame; returns its code.
+    pub async fn expect_close(&mut self) -> u16 {
+        match self.next_event().await {
+            WsEvent::Closed(code, _) => code,
+            other => panic!("expected close, got {other:?}"),
+        }
+    }
+
+    /// Sends `connection_init` (with a bearer token when given) and expects the ack.
+    pub async fn init(&mut self, token: Option<&str>) {
+        let payload = match token {
+            Some(token) => json!({ "authorization": format!("Bearer {token}") }),
+            None => json!({}),
+        };
+        self.send(json!({ "type": "connection_init", "payload": payload }))
+            .await;
+        assert_eq!(self.next_json().await, json!({ "type": "connection_ack" }));
+    }
+}
+
+/// Path of the `fluxorae` binary built next to the test binary.
+pub fn fluxorae_binary() -> PathBuf {
+    let test_exe = std::env::current_exe().expect("current exe");
+    let profile_dir = test_exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target profile dir");
+    profile_dir.join("fluxorae")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::replace_database;
+
+    #[test]
+    fn database_urls_swap_only_the_database_name() {
+        assert_eq!(
+            replace_database("postgres://u@127.0.0.1:5432/app?sslmode=disable", "t_1"),
+            "postgres://u@127.0.0.1:5432/t_1?sslmode=disable"
+        );
+        assert_eq!(
+            replace_database("postgres://u@localhost", "t_1"),
+            "postgres://u@localhost/t_1"
+        );
+    }
+}

@@ -1,0 +1,229 @@
+//! GraphQL over HTTP: content types, methods, limits, health and request ids.
+
+use fluxorae_tests::TestApp;
+use serde_json::{Value, json};
+
+async fn post_raw(app: &TestApp, content_type: &str, body: &str) -> (u16, Value) {
+    let response = app
+        .http
+        .post(app.url("/graphql"))
+        .header("content-type", content_type)
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("send");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_simple_query_answers_with_json_and_a_request_id() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .http
+        .post(app.url("/graphql"))
+        .header("accept", "application/json")
+        .json(&json!({ "query": "{ __typename apiVersion }" }))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().contains_key("x-request-id"));
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/json; charset=utf-8"
+    );
+    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["data"]["__typename"], "Query");
+    assert!(body.get("errors").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn posts_that_are_not_json_are_refused_so_browsers_cannot_forge_them() {
+    let app = TestApp::spawn().await;
+    let body = r#"{"query":"{ __typename }"}"#;
+    for content_type in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "application/json; charset=latin1",
+    ] {
+        let (status, body) = post_raw(&app, content_type, body).await;
+        assert_eq!(status, 415, "{content_type}");
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"],
+            "UNSUPPORTED_MEDIA_TYPE"
+        );
+    }
+    let (status, _) = post_raw(&app, "application/json; charset=utf-8", body).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mutations_are_refused_over_get() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .http
+        .get(app.url("/graphql"))
+        .query(&[("query", "mutation { __typename }")])
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), 405);
+    assert_eq!(response.headers()["allow"], "POST");
+    let response = app
+        .http
+        .get(app.url("/graphql"))
+        .query(&[("query", "{ __typename }")])
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_explorer_is_served_to_browsers_only_when_enabled() {
+    let app = TestApp::spawn().await;
+    let page = app
+        .http
+        .get(app.url("/graphql"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.expect("text").contains("graphiql"));
+
+    let app = TestApp::spawn_with(|config| config.graphiql_enabled = false).await;
+    let page = app
+        .http
+        .get(app.url("/graphql"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .expect("send");
+    assert_ne!(page.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn request_errors_use_400_with_graphql_response_json_and_omit_data() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .http
+        .post(app.url("/graphql"))
+        .header("accept", "application/graphql-response+json")
+        .json(&json!({ "query": "{ notAField }" }))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.expect("json");
+    assert!(body.get("data").is_none());
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"],
+        "GRAPHQL_VALIDATION_FAILED"
+    );
+    let (status, body) = app.post_graphql(None, "{ __typename", json!({})).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"],
+        "GRAPHQL_PARSE_FAILED"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn depth_complexity_and_alias_limits_reject_expensive_queries() {
+    let app = TestApp::spawn_with(|config| {
+        config.limits.max_depth = 2;
+        config.limits.max_aliases = 3;
+    })
+    .await;
+    let deep = "{ __schema { types { fields { name } } } }";
+    let (_, body) = app.post_graphql(None, deep, json!({})).await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"],
+        "GRAPHQL_VALIDATION_FAILED"
+    );
+
+    let aliases = "{ a: __typename b: __typename c: __typename d: __typename }";
+    let (_, body) = app.post_graphql(None, aliases, json!({})).await;
+    let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("Too many aliases"), "{body}");
+
+    let (_, body) = app
+        .post_graphql(None, "{ a: apiVersion b: serverTime }", json!({}))
+        .await;
+    assert!(body.get("errors").is_none(), "{body}");
+
+    let app = TestApp::spawn_with(|config| config.limits.max_complexity = 3).await;
+    let complex = "{ a: apiVersion b: apiVersion c: serverTime d: serverTime }";
+    let (_, body) = app.post_graphql(None, complex, json!({})).await;
+    let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("complex"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn batches_are_refused_unless_enabled_and_bounded_when_enabled() {
+    let app = TestApp::spawn().await;
+    let batch = r#"[{"query":"{ __typename }"},{"query":"{ apiVersion }"}]"#;
+    let (status, _) = post_raw(&app, "application/json", batch).await;
+    assert_eq!(status, 400);
+
+    let app = TestApp::spawn_with(|config| {
+        config.limits.allow_batch = true;
+        config.limits.max_batch = 2;
+    })
+    .await;
+    let (status, body) = post_raw(&app, "application/json", batch).await;
+    assert_eq!(status, 200);
+    assert_eq!(body[1]["data"]["apiVersion"], env!("CARGO_PKG_VERSION"));
+    let three =
+        r#"[{"query":"{ __typename }"},{"query":"{ __typename }"},{"query":"{ __typename }"}]"#;
+    let (status, _) = post_raw(&app, "application/json", three).await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn oversized_bodies_are_refused() {
+    let app = TestApp::spawn_with(|config| config.body_limit_bytes = 1024).await;
+    let padding = "x".repeat(4096);
+    let body = json!({ "query": "{ __typename }", "extensions": { "pad": padding } }).to_string();
+    let (status, _) = post_raw(&app, "application/json", &body).await;
+    assert_eq!(status, 413);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_invalid_token_is_unauthenticated_never_anonymous() {
+    let app = TestApp::spawn().await;
+    let (status, body) = app
+        .post_graphql(Some("not-a-token"), "{ __typename }", json!({}))
+        .await;
+    assert_eq!(status, 401);
+    assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn health_is_alive_and_readiness_checks_migrations() {
+    let app = TestApp::spawn().await;
+    let health = app
+        .http
+        .get(app.url("/healthz"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(health.status(), 200);
+    let ready = app.http.get(app.url("/readyz")).send().await.expect("send");
+    assert_eq!(ready.status(), 200);
+
+    let mut conn = app.database.connect().await;
+    use diesel_async::RunQueryDsl;
+    diesel::sql_query(
+        "DELETE FROM __diesel_schema_migrations WHERE version = (SELECT max(version) FROM __diesel_schema_migrations)",
+    )
+    .execute(&mut conn)
+    .await
+    .expect("forget a migration");
+    let ready = app.http.get(app.url("/readyz")).send().await.expect("send");
+    assert_eq!(ready.status(), 503);
+}

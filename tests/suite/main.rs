@@ -1,0 +1,6 @@
+//! One integration test binary: transport, protocol and schema tests.
+
+mod embedded_database;
+mod http_transport;
+mod schema_guards;
+mod websocket;

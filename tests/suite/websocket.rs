@@ -1,0 +1,165 @@
+//! graphql-transport-ws and the legacy graphql-ws subprotocol, driven by a real websocket client.
+
+use fluxorae::ws::close_code;
+use fluxorae_tests::{TestApp, WsEvent};
+use serde_json::json;
+
+const HEARTBEAT: &str = "subscription { heartbeat(intervalSeconds: 1) }";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_subscription_streams_until_the_client_completes_it() {
+    let app = TestApp::spawn().await;
+    let mut ws = app.ws("graphql-transport-ws").await;
+    assert_eq!(ws.protocol.as_deref(), Some("graphql-transport-ws"));
+    ws.init(None).await;
+    ws.send(json!({ "type": "subscribe", "id": "1", "payload": { "query": HEARTBEAT } }))
+        .await;
+    let next = ws.next_json().await;
+    assert_eq!(next["type"], "next");
+    assert_eq!(next["id"], "1");
+    assert!(next["payload"]["data"]["heartbeat"].is_string());
+    ws.send(json!({ "type": "complete", "id": "1" })).await;
+    ws.send(json!({ "type": "ping", "payload": { "n": 1 } }))
+        .await;
+    // Heartbeats already in flight may arrive before the pong.
+    loop {
+        let message = ws.next_json().await;
+        if message["type"] == "pong" {
+            assert_eq!(message["payload"], json!({ "n": 1 }));
+            break;
+        }
+        assert_eq!(message["type"], "next");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn queries_over_the_socket_answer_once_and_complete() {
+    let app = TestApp::spawn().await;
+    let mut ws = app.ws("graphql-transport-ws").await;
+    ws.init(None).await;
+    ws.send(json!({ "type": "subscribe", "id": "q", "payload": { "query": "{ apiVersion }" } }))
+        .await;
+    let next = ws.next_json().await;
+    assert_eq!(
+        next["payload"]["data"]["apiVersion"],
+        env!("CARGO_PKG_VERSION")
+    );
+    assert_eq!(
+        ws.next_json().await,
+        json!({ "type": "complete", "id": "q" })
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn validation_errors_arrive_as_error_messages() {
+    let app = TestApp::spawn().await;
+    let mut ws = app.ws("graphql-transport-ws").await;
+    ws.init(None).await;
+    ws.send(json!({ "type": "subscribe", "id": "bad", "payload": { "query": "subscription { nope }" } }))
+        .await;
+    let error = ws.next_json().await;
+    assert_eq!(error["type"], "error");
+    assert_eq!(error["id"], "bad");
+    assert!(error["payload"].is_array());
+    assert_eq!(
+        error["payload"][0]["extensions"]["code"],
+        "GRAPHQL_VALIDATION_FAILED"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_malformed_message_closes_with_4400() {
+    let app = TestApp::spawn().await;
+    let mut ws = app.ws("graphql-transport-ws").await;
+    ws.send_text("this is not json").await;
+    assert_eq!(ws.expect_close().await, close_code::BAD_REQUEST);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn subscribing_before_the_ack_closes_with_4401() {
+    let app = TestApp::spawn().await;
+    let mut ws = app.ws("graphql-transport-ws").await;
+    ws.send(json!({ "type": "subscribe", "id": "1", "payload": { "query": HEARTBEAT } }))
+        .await;
+    assert_eq!(ws.expect_close().await, close_code::UNAUTHORIZED);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_init_within_the_timeout_closes_with_4408() {
+    let app = TestApp::spawn_with(|config| {
+        config.ws_init_timeout = std::time::Duration::from_millis(300);
+    })
+    .await;
+    let mut ws = app.ws("graphql-transport-ws").await;
+    assert_eq!(ws.expect_close().await, close_code::INIT_TIMEOUT);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_duplicate_subscription_id_closes_with_4409() {
+    let app = TestApp::spawn().await;
+    let mut ws = app.ws("graphql-transport-ws").await;
+    ws.init(None).await;
+    let subscribe = json!({ "type": "subscribe", "id": "same", "payload": { "query": "subscription { heartbeat(intervalSeconds: 300) }" } });
+    ws.send(subscribe.clone()).await;
+    ws.send(subscribe).await;
+    loop {
+        match ws.next_event().await {
+            WsEvent::Closed(code, _) => {
+                assert_eq!(code, close_code::DUPLICATE_SUBSCRIBER);
+                break;
+            }
+            WsEvent::Json(message) => assert_eq!(message["type"], "next"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_init_closes_with_4429() {
+    let app = TestApp::spawn().await;
+    let mut ws = app.ws("graphql-transport-ws").await;
+    ws.init(None).await;
+    ws.send(json!({ "type": "connection_init" })).await;
+    assert_eq!(ws.expect_close().await, close_code::TOO_MANY_INITS);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_invalid_token_in_connection_init_closes_with_4403() {
+    let app = TestApp::spawn().await;
+    let mut ws = app.ws("graphql-transport-ws").await;
+    ws.send(json!({ "type": "connection_init", "payload": { "authorization": "Bearer forged" } }))
+        .await;
+    assert_eq!(ws.expect_close().await, close_code::FORBIDDEN);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_server_sends_keepalive_pings() {
+    let app = TestApp::spawn_with(|config| {
+        config.ws_keepalive = std::time::Duration::from_millis(200);
+    })
+    .await;
+    let mut ws = app.ws("graphql-transport-ws").await;
+    ws.init(None).await;
+    assert_eq!(ws.next_json().await, json!({ "type": "ping" }));
+    ws.send(json!({ "type": "pong" })).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_legacy_graphql_ws_protocol_still_works() {
+    let app = TestApp::spawn().await;
+    let mut ws = app.ws("graphql-ws").await;
+    assert_eq!(ws.protocol.as_deref(), Some("graphql-ws"));
+    ws.init(None).await;
+    ws.send(json!({ "type": "start", "id": "1", "payload": { "query": HEARTBEAT } }))
+        .await;
+    let data = ws.next_json().await;
+    assert_eq!(data["type"], "data");
+    assert!(data["payload"]["data"]["heartbeat"].is_string());
+    ws.send(json!({ "type": "stop", "id": "1" })).await;
+    loop {
+        let message = ws.next_json().await;
+        if message["type"] == "complete" {
+            assert_eq!(message["id"], "1");
+            break;
+        }
+    }
+}
