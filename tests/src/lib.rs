@@ -85,11 +85,7 @@ async fn database_server() -> &'static DatabaseServer {
 /// Builds the migrated template once per migration set; concurrent test
 /// processes serialise on an advisory lock.
 async fn prepare_template(admin_url: &str) -> String {
-    let versions = kernel::db::embedded_versions().expect("embedded migrations");
-    let template = format!(
-        "fluxorae_tmpl_{}",
-        versions.last().cloned().unwrap_or_default()
-    );
+    let template = format!("fluxorae_tmpl_{:016x}", migrations_fingerprint());
     let mut admin = AsyncPgConnection::establish(admin_url)
         .await
         .expect("connect to the test PostgreSQL server");
