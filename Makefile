@@ -3,11 +3,12 @@
 
 BIN := target/debug/fluxorae
 
-## make run: install PostgreSQL if missing, build, migrate, serve.
+## make run: install PostgreSQL if missing, build, migrate, seed demo data, serve.
 run:
 	scripts/ensure-tools.sh
 	cargo build -p fluxorae --locked
 	$(BIN) migrate
+	$(BIN) seed-demo
 	@echo "Serving the API at http://$${BIND_ADDR:-127.0.0.1:8080}/graphql (Ctrl-C stops it and its private PostgreSQL)"
 	exec $(BIN) serve
 

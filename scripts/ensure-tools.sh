@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a Debian machine when it is missing:
-# PostgreSQL server binaries (for the private database), and Node.js with npm
-# (for the GraphQL-over-HTTP conformance audit) when asked with --node.
+# PostgreSQL server binaries (for the private database), the aiosmtpd SMTP
+# server (for the mail tests), and Node.js with npm (for the GraphQL-over-HTTP
+# conformance audit) when asked with --node.
 set -euo pipefail
 
 want_node=false
@@ -35,6 +36,21 @@ apt_install() {
 
 if ! have_postgres; then
   apt_install postgresql
+fi
+
+have_aiosmtpd() {
+  command -v python3 >/dev/null 2>&1 && python3 -c 'import aiosmtpd' >/dev/null 2>&1
+}
+
+if ! have_aiosmtpd; then
+  if command -v python3 >/dev/null 2>&1 \
+    && python3 -m pip install --quiet aiosmtpd >/dev/null 2>&1 \
+    && have_aiosmtpd; then
+    echo "installed aiosmtpd with pip" >&2
+  else
+    # No pip, or an externally managed Python (PEP 668): use Debian's package.
+    apt_install python3-aiosmtpd
+  fi
 fi
 
 if [ "$want_node" = true ] && ! command -v npm >/dev/null 2>&1; then

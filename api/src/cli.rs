@@ -2,6 +2,8 @@
 
 use clap::{Parser, Subcommand};
 
+use kernel::{AppError, Role};
+
 use crate::config::Config;
 use crate::server;
 
@@ -25,8 +27,56 @@ pub enum Command {
     },
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Create an active user (and the organization when missing); prints
+    /// `{"userId": "...", "organizationId": "..."}`.
+    CreateUser {
+        /// Email (the login).
+        #[arg(long)]
+        email: String,
+        /// Password (at least 10 characters, not a common one).
+        #[arg(long)]
+        password: String,
+        /// One of super-admin, admin, employee, client, freelancer, partner.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// Organization name; created when missing. Staff and freelancers
+        /// default to the agency.
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Create idempotent demo data and print the demo logins (not in production).
+    SeedDemo,
     /// Print the GraphQL schema (SDL) to stdout.
     PrintSchema,
+}
+
+fn parse_role(value: &str) -> Result<Role, String> {
+    Role::from_cli(value).ok_or_else(|| {
+        "expected one of super-admin, admin, employee, client, freelancer, partner".to_string()
+    })
+}
+
+/// Runs `work` against a ready database (private cluster or DATABASE_URL),
+/// stopping a private cluster this command started.
+async fn with_state<T>(
+    work: impl AsyncFnOnce(&crate::http::AppState) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let config = Config::from_env()?;
+    let database = server::resolve_database(&config).await?;
+    let result = match server::build_state(config, &database.url).await {
+        Ok(state) => work(&state).await,
+        Err(error) => Err(error),
+    };
+    stop_if_started_here(database);
+    result
+}
+
+fn meta() -> kernel::RequestMeta {
+    kernel::RequestMeta {
+        request_id: "cli".into(),
+        ip: None,
+        user_agent: Some("fluxorae cli".into()),
+    }
 }
 
 /// Runs the parsed command.
@@ -49,10 +99,56 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::CreateUser {
+            email,
+            password,
+            role,
+            org,
+        } => {
+            let line = with_state(async |state| {
+                let (user, organization) = state
+                    .auth
+                    .create_user(&email, &password, role, org.as_deref(), &meta())
+                    .await
+                    .map_err(describe_error)?;
+                Ok(crate::demo::created_user_line(user.id, organization.id))
+            })
+            .await?;
+            println!("{line}");
+            Ok(())
+        }
+        Command::SeedDemo => {
+            let text = with_state(async |state| {
+                if state.config.environment == crate::config::Environment::Production {
+                    anyhow::bail!("seed-demo refuses to run with APP_ENV=production");
+                }
+                let logins = crate::demo::seed(&state.auth)
+                    .await
+                    .map_err(describe_error)?;
+                Ok(crate::demo::describe(&logins))
+            })
+            .await?;
+            print!("{text}");
+            Ok(())
+        }
         Command::PrintSchema => {
             print!("{}", crate::schema::sdl());
             Ok(())
         }
+    }
+}
+
+fn describe_error(error: AppError) -> anyhow::Error {
+    error.log_if_internal();
+    let fields: Vec<String> = error
+        .fields()
+        .iter()
+        .map(|field| format!("{}: {}", field.field, field.message))
+        .collect();
+    if fields.is_empty() {
+        anyhow::anyhow!("{} ({})", error.message(), error.code().as_str())
+    } else {
+        anyhow::anyhow!("{} ({})", fields.join("; "), error.code().as_str())
     }
 }
 

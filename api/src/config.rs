@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use auth::config::{AuthConfig, PasswordHashing, SigningKey};
+
 /// Where the process runs: development defaults are friendly, production ones strict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Environment {
@@ -53,6 +55,53 @@ pub struct Config {
     pub ws_keepalive: Duration,
     /// `SHUTDOWN_GRACE_SECS`: how long in-flight requests may take after SIGTERM.
     pub shutdown_grace: Duration,
+    /// Accounts, tokens and sessions.
+    pub auth: AuthConfig,
+    /// `ALLOWED_ORIGINS`: browser origins that may use cookie sessions.
+    pub allowed_origins: Vec<String>,
+    /// `COOKIE_SECURE`: mark session cookies `Secure`.
+    pub cookie_secure: bool,
+    /// `MAIL_URL`: `log`, `file:DIR` or an SMTP URL.
+    pub mail_url: String,
+    /// `MAIL_FROM`: sender of every email.
+    pub mail_from: String,
+    /// SMS provider for one-time codes.
+    pub sms: SmsSettings,
+    /// `OUTBOX_POLL_MS`: how often the outbox worker looks for due jobs.
+    pub outbox_poll: Duration,
+    /// `OUTBOX_ENABLED`: run the outbox worker in this process.
+    pub outbox_enabled: bool,
+}
+
+/// Which SMS provider sends one-time codes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SmsSettings {
+    /// Development: the code is written to the log.
+    Log,
+    /// Twilio Messages API.
+    Twilio {
+        /// `TWILIO_ACCOUNT_SID`.
+        account_sid: String,
+        /// `TWILIO_AUTH_TOKEN`.
+        auth_token: String,
+        /// `TWILIO_FROM`: sender number or messaging service.
+        from: String,
+        /// `TWILIO_BASE_URL`.
+        base_url: Option<String>,
+    },
+    /// MSG91 OTP API v5 (DLT-registered template).
+    Msg91 {
+        /// `MSG91_AUTH_KEY`.
+        auth_key: String,
+        /// `MSG91_TEMPLATE_ID`.
+        template_id: String,
+        /// `MSG91_DLT_ENTITY_ID`.
+        dlt_entity_id: Option<String>,
+        /// `MSG91_DLT_TEMPLATE_ID`.
+        dlt_template_id: Option<String>,
+        /// `MSG91_BASE_URL`.
+        base_url: Option<String>,
+    },
 }
 
 /// Bounds on a GraphQL operation.
@@ -147,8 +196,157 @@ impl Config {
             ws_init_timeout: Duration::from_secs(parse(&get, "WS_INIT_TIMEOUT_SECS", 10)?),
             ws_keepalive: Duration::from_secs(parse(&get, "WS_KEEPALIVE_SECS", 15)?),
             shutdown_grace: Duration::from_secs(parse(&get, "SHUTDOWN_GRACE_SECS", 20)?),
+            auth: auth_config(&get, environment)?,
+            allowed_origins: get("ALLOWED_ORIGINS")
+                .or_else(|| get("APP_URL"))
+                .unwrap_or_else(|| "http://localhost:3000".into())
+                .split(',')
+                .map(|origin| origin.trim().trim_end_matches('/').to_string())
+                .filter(|origin| !origin.is_empty())
+                .collect(),
+            cookie_secure: parse_bool(&get, "COOKIE_SECURE", true)?,
+            mail_url: get("MAIL_URL").unwrap_or_else(|| {
+                if production {
+                    "log".into()
+                } else {
+                    format!("file:{}", data_dir_of(&get).join("mail").display())
+                }
+            }),
+            mail_from: get("MAIL_FROM")
+                .unwrap_or_else(|| "Fluxorae <no-reply@fluxorae.local>".into()),
+            sms: sms_settings(&get)?,
+            outbox_poll: Duration::from_millis(parse(&get, "OUTBOX_POLL_MS", 1000)?),
+            outbox_enabled: parse_bool(&get, "OUTBOX_ENABLED", true)?,
         })
     }
+}
+
+fn data_dir_of(get: &impl Fn(&str) -> Option<String>) -> PathBuf {
+    get("DATA_DIR").map_or_else(|| PathBuf::from(".data"), PathBuf::from)
+}
+
+fn required(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<String, ConfigError> {
+    get(name).ok_or(ConfigError {
+        name,
+        problem: "is required by the chosen provider".into(),
+    })
+}
+
+fn sms_settings(get: &impl Fn(&str) -> Option<String>) -> Result<SmsSettings, ConfigError> {
+    match get("SMS_PROVIDER").as_deref() {
+        None | Some("log") => Ok(SmsSettings::Log),
+        Some("twilio") => Ok(SmsSettings::Twilio {
+            account_sid: required(get, "TWILIO_ACCOUNT_SID")?,
+            auth_token: required(get, "TWILIO_AUTH_TOKEN")?,
+            from: required(get, "TWILIO_FROM")?,
+            base_url: get("TWILIO_BASE_URL"),
+        }),
+        Some("msg91") => Ok(SmsSettings::Msg91 {
+            auth_key: required(get, "MSG91_AUTH_KEY")?,
+            template_id: required(get, "MSG91_TEMPLATE_ID")?,
+            dlt_entity_id: get("MSG91_DLT_ENTITY_ID"),
+            dlt_template_id: get("MSG91_DLT_TEMPLATE_ID"),
+            base_url: get("MSG91_BASE_URL"),
+        }),
+        Some(other) => Err(ConfigError {
+            name: "SMS_PROVIDER",
+            problem: format!("{other:?} is not log, twilio or msg91"),
+        }),
+    }
+}
+
+/// `JWT_KEYS` is `kid:secret[,kid:secret...]`; new tokens use `JWT_ACTIVE_KID`
+/// (default: the first). Outside production a missing key is generated once and
+/// kept in `$DATA_DIR/dev-jwt-key` (tests keep theirs in memory).
+fn auth_config(
+    get: &impl Fn(&str) -> Option<String>,
+    environment: Environment,
+) -> Result<AuthConfig, ConfigError> {
+    let keys: Vec<SigningKey> = match get("JWT_KEYS") {
+        Some(list) => list
+            .split(',')
+            .map(|pair| {
+                let (kid, secret) = pair.trim().split_once(':').ok_or(ConfigError {
+                    name: "JWT_KEYS",
+                    problem: "each key is kid:secret".into(),
+                })?;
+                if secret.len() < 32 {
+                    return Err(ConfigError {
+                        name: "JWT_KEYS",
+                        problem: format!("the secret of {kid:?} is shorter than 32 characters"),
+                    });
+                }
+                Ok(SigningKey {
+                    kid: kid.to_string(),
+                    secret: secret.as_bytes().to_vec(),
+                })
+            })
+            .collect::<Result<_, _>>()?,
+        None => match environment {
+            Environment::Production => {
+                return Err(ConfigError {
+                    name: "JWT_KEYS",
+                    problem: "is required in production".into(),
+                });
+            }
+            Environment::Test => vec![SigningKey {
+                kid: "test".into(),
+                secret: random_secret().into_bytes(),
+            }],
+            Environment::Development => vec![development_key(&data_dir_of(get))?],
+        },
+    };
+    let active_kid = get("JWT_ACTIVE_KID").unwrap_or_else(|| keys[0].kid.clone());
+    let mut config = AuthConfig::with_key(&keys[0].kid, keys[0].secret.clone());
+    config.signing_keys = keys;
+    config.active_kid = active_kid;
+    config.access_ttl = Duration::from_secs(parse(get, "ACCESS_TOKEN_TTL_SECS", 900)?);
+    config.refresh_ttl =
+        Duration::from_secs(parse::<u64>(get, "SESSION_TTL_DAYS", 30)? * 24 * 3600);
+    config.open_registration = parse_bool(
+        get,
+        "OPEN_REGISTRATION",
+        environment != Environment::Production,
+    )?;
+    config.app_url = get("APP_URL").unwrap_or_else(|| "http://localhost:3000".into());
+    config.password_hashing = PasswordHashing {
+        memory_kib: parse(get, "ARGON2_MEMORY_KIB", 19 * 1024)?,
+        iterations: parse(get, "ARGON2_ITERATIONS", 2)?,
+        parallelism: parse(get, "ARGON2_PARALLELISM", 1)?,
+    };
+    Ok(config)
+}
+
+fn random_secret() -> String {
+    let bytes: [u8; 32] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn development_key(data_dir: &std::path::Path) -> Result<SigningKey, ConfigError> {
+    let path = data_dir.join("dev-jwt-key");
+    let io_error = |error: std::io::Error| ConfigError {
+        name: "DATA_DIR",
+        problem: format!(
+            "cannot keep the development signing key in {}: {error}",
+            path.display()
+        ),
+    };
+    let secret = match std::fs::read_to_string(&path) {
+        Ok(secret) if secret.trim().len() >= 32 => secret.trim().to_string(),
+        _ => {
+            std::fs::create_dir_all(data_dir).map_err(io_error)?;
+            let secret = random_secret();
+            std::fs::write(&path, &secret).map_err(io_error)?;
+            secret
+        }
+    };
+    Ok(SigningKey {
+        kid: "dev".into(),
+        secret: secret.into_bytes(),
+    })
 }
 
 fn parse<T: std::str::FromStr>(
@@ -202,7 +400,17 @@ mod tests {
 
     #[test]
     fn development_defaults_need_nothing_set() {
-        let config = config(&[]).expect("defaults");
+        let dir = std::env::temp_dir().join(format!("fluxorae-config-{}", std::process::id()));
+        let dir = dir.display().to_string();
+        let config = config(&[("DATA_DIR", &dir)]).expect("defaults");
+        assert!(config.auth.open_registration);
+        assert_eq!(config.sms, SmsSettings::Log);
+        assert!(config.mail_url.starts_with("file:"));
+        let again = self::config(&[("DATA_DIR", &dir)]).expect("defaults");
+        assert_eq!(
+            config.auth.signing_keys[0].secret, again.auth.signing_keys[0].secret,
+            "the development key survives restarts"
+        );
         assert_eq!(config.environment, Environment::Development);
         assert_eq!(config.bind_addr.to_string(), "127.0.0.1:8080");
         assert!(config.graphiql_enabled);
@@ -212,7 +420,13 @@ mod tests {
 
     #[test]
     fn production_turns_the_explorer_off_and_logs_json() {
-        let config = config(&[("APP_ENV", "production")]).expect("production");
+        assert!(
+            config(&[("APP_ENV", "production")]).is_err(),
+            "production needs JWT_KEYS"
+        );
+        let key = "k1:0123456789abcdef0123456789abcdef";
+        let config = config(&[("APP_ENV", "production"), ("JWT_KEYS", key)]).expect("production");
+        assert!(!config.auth.open_registration);
         assert!(!config.graphiql_enabled);
         assert_eq!(config.log_format, LogFormat::Json);
     }

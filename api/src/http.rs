@@ -32,6 +32,10 @@ pub struct AppState {
     pub db: Db,
     /// Verifies access tokens.
     pub authenticator: Arc<dyn Authenticator>,
+    /// The auth domain's use cases, for the REST endpoints and the CLI.
+    pub auth: Arc<auth::AuthService>,
+    /// The outbox worker (emails and other durable jobs).
+    pub outbox: kernel::outbox::OutboxWorker,
     /// Versions of the embedded migrations, for readiness.
     pub migration_versions: Arc<Vec<String>>,
     /// Turns true when the server starts shutting down; long-lived connections close then.

@@ -1,11 +1,12 @@
 //! The Fluxorae API server: configuration, transports, schema composition and CLI.
 
-mod auth_wiring;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod embedded_pg;
 pub mod http;
 pub mod limits;
+pub mod rest;
 pub mod schema;
 pub mod server;
 pub mod system;

@@ -20,16 +20,7 @@ pub const PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
 /// Code of a document that fails validation or a query limit.
 pub const VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
 
-/// Identifies the request in logs and in internal error messages.
-#[derive(Debug, Clone)]
-pub struct RequestMeta {
-    /// The `x-request-id` of the HTTP request or websocket upgrade.
-    pub request_id: String,
-    /// Client address as seen by the server.
-    pub ip: Option<String>,
-    /// The client's `User-Agent`.
-    pub user_agent: Option<String>,
-}
+pub use kernel::RequestMeta;
 
 /// The hygiene extension; `max_aliases` bounds aliased fields per document.
 pub struct Hygiene {

@@ -3,10 +3,12 @@
 //! `builder()` gives the shape without I/O; the server and the SDL test share it.
 
 use async_graphql::registry::Registry;
+use std::sync::Arc;
+
 use async_graphql::{
-    EmptyMutation, MergedObject, MergedSubscription, ObjectType, Schema, SchemaBuilder,
-    SubscriptionType,
+    MergedObject, MergedSubscription, ObjectType, Schema, SchemaBuilder, SubscriptionType,
 };
+use auth::{Auth, AuthMutation, AuthQuery, AuthService};
 use kernel::Deps;
 
 use crate::config::QueryLimitsConfig;
@@ -15,10 +17,11 @@ use crate::system::{SystemQuery, SystemSubscription};
 
 /// Every domain's query root.
 #[derive(MergedObject, Default)]
-pub struct Query(SystemQuery);
+pub struct Query(SystemQuery, AuthQuery);
 
 /// Every domain's mutation root.
-pub type Mutation = EmptyMutation;
+#[derive(MergedObject, Default)]
+pub struct Mutation(AuthMutation);
 
 /// Every domain's subscription root.
 #[derive(MergedSubscription, Default)]
@@ -44,8 +47,9 @@ pub fn builder(limits: &QueryLimitsConfig) -> SchemaBuilder<Query, Mutation, Sub
 }
 
 /// The schema with every domain installed.
-pub fn build(limits: &QueryLimitsConfig, deps: &Deps) -> AppSchema {
-    builder(limits).data(deps.clone()).finish()
+pub fn build(limits: &QueryLimitsConfig, deps: &Deps, auth: Arc<AuthService>) -> AppSchema {
+    let builder = Auth::install_with(builder(limits), auth);
+    builder.data(deps.clone()).finish()
 }
 
 /// The SDL committed as `schema.graphql`.
@@ -69,6 +73,8 @@ pub struct RootField {
 pub fn domain_root_fields() -> Vec<RootField> {
     let mut fields = Vec::new();
     fields.extend(object_fields::<SystemQuery>("Query"));
+    fields.extend(object_fields::<AuthQuery>("Query"));
+    fields.extend(object_fields::<AuthMutation>("Mutation"));
     fields.extend(subscription_fields::<SystemSubscription>());
     fields
 }

@@ -4,11 +4,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use auth::AuthService;
+use auth::mfa::sms::{LogSmsSender, Msg91SmsSender, SmsSender, TwilioSmsSender};
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, Request};
 use axum::routing::get;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use kernel::events::InProcessBus;
+use kernel::mailer::{SendEmailHandler, mailer_from_url};
+use kernel::outbox::{OutboxConfig, OutboxWorker};
 use kernel::{Authenticator, Deps};
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
@@ -18,10 +22,10 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-use crate::config::Config;
+use crate::config::{Config, SmsSettings};
 use crate::embedded_pg::{EmbeddedPostgres, RunningPostgres};
 use crate::http::{self, AppState};
-use crate::{auth_wiring, schema, ws};
+use crate::{rest, schema, ws};
 
 /// Name of the application database inside the private cluster.
 pub const EMBEDDED_DATABASE: &str = "fluxorae";
@@ -93,8 +97,59 @@ pub async fn migrate(database_url: &str) -> anyhow::Result<Vec<String>> {
         .map_err(|error| anyhow::anyhow!("running migrations: {error}"))
 }
 
+/// Installs the process-wide TLS provider (rustls on ring) used by outbound
+/// HTTPS and SMTP; idempotent.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+fn sms_sender(settings: &SmsSettings) -> anyhow::Result<Arc<dyn SmsSender>> {
+    let http = || {
+        reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .context("building the HTTP client")
+    };
+    Ok(match settings {
+        SmsSettings::Log => Arc::new(LogSmsSender),
+        SmsSettings::Twilio {
+            account_sid,
+            auth_token,
+            from,
+            base_url,
+        } => {
+            let mut sender = TwilioSmsSender::new(
+                http()?,
+                account_sid.clone(),
+                auth_token.clone(),
+                from.clone(),
+            );
+            if let Some(base_url) = base_url {
+                sender.base_url = base_url.clone();
+            }
+            Arc::new(sender)
+        }
+        SmsSettings::Msg91 {
+            auth_key,
+            template_id,
+            dlt_entity_id,
+            dlt_template_id,
+            base_url,
+        } => {
+            let mut sender = Msg91SmsSender::new(http()?, auth_key.clone(), template_id.clone());
+            sender.dlt_entity_id = dlt_entity_id.clone();
+            sender.dlt_template_id = dlt_template_id.clone();
+            if let Some(base_url) = base_url {
+                sender.base_url = base_url.clone();
+            }
+            Arc::new(sender)
+        }
+    })
+}
+
 /// Builds everything a server needs from configuration and a database URL.
 pub async fn build_state(config: Config, database_url: &str) -> anyhow::Result<AppState> {
+    install_tls_provider();
     if config.run_migrations {
         let applied = migrate(database_url).await?;
         if !applied.is_empty() {
@@ -107,8 +162,22 @@ pub async fn build_state(config: Config, database_url: &str) -> anyhow::Result<A
         bus: Arc::new(InProcessBus::new(1024)),
         max_page_size: config.limits.max_page_size,
     };
-    let authenticator: Arc<dyn Authenticator> = auth_wiring::authenticator(&deps);
-    let schema = schema::build(&config.limits, &deps);
+    let auth = Arc::new(
+        AuthService::new(db.clone(), config.auth.clone(), sms_sender(&config.sms)?)
+            .map_err(|problem| anyhow::anyhow!("auth configuration: {problem}"))?,
+    );
+    let authenticator: Arc<dyn Authenticator> = auth.clone();
+    let schema = schema::build(&config.limits, &deps, auth.clone());
+    let mailer = mailer_from_url(&config.mail_url, &config.mail_from)
+        .map_err(|error| anyhow::anyhow!("MAIL_URL: {error}"))?;
+    let outbox = OutboxWorker::new(
+        db.clone(),
+        vec![Arc::new(SendEmailHandler(mailer))],
+        OutboxConfig {
+            poll_interval: config.outbox_poll,
+            ..OutboxConfig::default()
+        },
+    );
     let migration_versions = kernel::db::embedded_versions()
         .map_err(|error| anyhow::anyhow!("reading embedded migrations: {error}"))?;
     let (shutdown, _) = tokio::sync::watch::channel(false);
@@ -117,6 +186,8 @@ pub async fn build_state(config: Config, database_url: &str) -> anyhow::Result<A
         config: Arc::new(config),
         db,
         authenticator,
+        auth,
+        outbox,
         migration_versions: Arc::new(migration_versions),
         shutdown,
     })
@@ -163,6 +234,7 @@ pub fn router(state: AppState) -> Router {
         .route("/graphql", get(http::graphql_get).post(http::graphql_post))
         .route("/graphql/ws", get(ws::graphql_ws))
         .route("/healthz", get(http::healthz))
+        .merge(rest::routes())
         .route("/readyz", get(http::readyz))
         .with_state(state)
         .layer(middleware)
@@ -177,6 +249,10 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let grace = state.config.shutdown_grace;
     let notify = state.shutdown.clone();
+    let worker = state
+        .config
+        .outbox_enabled
+        .then(|| tokio::spawn(state.outbox.clone().run(state.shutdown.subscribe())));
     let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {
         shutdown.await;
@@ -196,6 +272,11 @@ pub async fn serve(
     tokio::select! {
         result = server.into_future() => result.context("serving HTTP")?,
         () = deadline => tracing::warn!(?grace, "grace period over; closing remaining connections"),
+    }
+    if let Some(worker) = worker {
+        // The worker stops at its next poll; jobs in flight keep their lease
+        // and are retried by the next process if cut short.
+        let _ = tokio::time::timeout(grace, worker).await;
     }
     Ok(())
 }

@@ -25,9 +25,8 @@ CREATE TABLE users (
     totp_enabled     boolean NOT NULL DEFAULT false,
     otp_channel      text
                      CONSTRAINT users_otp_channel_check CHECK (otp_channel IN ('email', 'sms')),
-    -- Consecutive failed logins and the progressive lockout they caused.
-    failed_logins    integer NOT NULL DEFAULT 0,
-    locked_until     timestamptz,
+    -- Last accepted TOTP time step: a code is never accepted twice.
+    totp_last_step   bigint,
     created_at       timestamptz NOT NULL DEFAULT now(),
     updated_at       timestamptz NOT NULL DEFAULT now()
 );
@@ -107,6 +106,7 @@ CREATE TABLE rate_limit_counters (
     key           text NOT NULL,
     window_start  timestamptz NOT NULL,
     hits          integer NOT NULL,
+    last_hit_at   timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (key, window_start)
 );
 

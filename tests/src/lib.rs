@@ -2,6 +2,8 @@
 //! database cloned from a migrated template, plus HTTP, in-process and
 //! websocket helpers.
 
+pub mod mail;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -233,6 +235,13 @@ impl Drop for TestDatabase {
     }
 }
 
+/// An HTTP client; installs the TLS provider the project uses first, as the
+/// server does, because reqwest is built without a default one.
+pub fn http_client() -> reqwest::Client {
+    fluxorae::server::install_tls_provider();
+    reqwest::Client::new()
+}
+
 /// The configuration tests start from: test environment, small pool, short timeouts.
 pub fn test_config() -> Config {
     let mut config = Config::from_lookup(|_| None).expect("default config");
@@ -290,7 +299,7 @@ impl TestApp {
         Self {
             addr,
             state,
-            http: reqwest::Client::new(),
+            http: http_client(),
             shutdown: Some(shutdown),
             server: Some(server),
             database,

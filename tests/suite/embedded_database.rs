@@ -33,7 +33,7 @@ fn start_server(data_dir: &std::path::Path, port: u16) -> Child {
 
 async fn wait_ready(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(60);
-    let client = reqwest::Client::new();
+    let client = fluxorae_tests::http_client();
     while Instant::now() < deadline {
         if let Ok(response) = client
             .get(format!("http://127.0.0.1:{port}/readyz"))

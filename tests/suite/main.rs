@@ -2,5 +2,6 @@
 
 mod embedded_database;
 mod http_transport;
+mod outbox;
 mod schema_guards;
 mod websocket;

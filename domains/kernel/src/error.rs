@@ -149,6 +149,13 @@ impl AppError {
         error
     }
 
+    /// The same error under another code, keeping message and field details
+    /// (e.g. a `CONFLICT` that names the conflicting field).
+    pub fn with_code(mut self, code: ErrorCode) -> Self {
+        self.code = code;
+        self
+    }
+
     fn with_fields(mut self, fields: Vec<FieldError>) -> Self {
         self.fields = fields;
         self

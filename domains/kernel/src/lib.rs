@@ -6,8 +6,11 @@ pub mod domain;
 pub mod error;
 pub mod events;
 pub mod ids;
+pub mod mailer;
+pub mod outbox;
 pub mod pagination;
 pub mod principal;
+pub mod request;
 pub mod schema;
 
 pub use db::{Db, DbConn};
@@ -15,4 +18,6 @@ pub use domain::{Deps, Domain};
 pub use error::{AppError, AppResult, ErrorCode, FieldError};
 pub use principal::{
     AccessScope, Authenticator, Permission, Principal, RequirePermission, Role, SignedIn, Viewer,
+    caller,
 };
+pub use request::RequestMeta;

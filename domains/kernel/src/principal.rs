@@ -167,7 +167,7 @@ pub trait Authenticator: Send + Sync + 'static {
 }
 
 /// The authenticated caller of this request, or `UNAUTHENTICATED`.
-pub fn principal<'a>(ctx: &Context<'a>) -> Result<&'a Principal, AppError> {
+pub fn caller<'a>(ctx: &Context<'a>) -> Result<&'a Principal, AppError> {
     ctx.data_opt::<Viewer>()
         .and_then(Viewer::principal)
         .ok_or_else(|| AppError::unauthenticated("Sign in to do this"))
@@ -178,7 +178,7 @@ pub struct SignedIn;
 
 impl Guard for SignedIn {
     async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
-        principal(ctx)?;
+        caller(ctx)?;
         Ok(())
     }
 }
@@ -191,7 +191,7 @@ pub struct RequirePermission(pub &'static str);
 
 impl Guard for RequirePermission {
     async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
-        principal(ctx)?.require(self.0)?;
+        caller(ctx)?.require(self.0)?;
         Ok(())
     }
 }

@@ -77,6 +77,7 @@ diesel::table! {
         key -> Text,
         window_start -> Timestamptz,
         hits -> Int4,
+        last_hit_at -> Timestamptz,
     }
 }
 
@@ -133,8 +134,7 @@ diesel::table! {
         totp_secret -> Nullable<Text>,
         totp_enabled -> Bool,
         otp_channel -> Nullable<Text>,
-        failed_logins -> Int4,
-        locked_until -> Nullable<Timestamptz>,
+        totp_last_step -> Nullable<Int8>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
     }

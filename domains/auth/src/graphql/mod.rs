@@ -1,0 +1,6 @@
+//! The auth domain's GraphQL roots and types.
+
+pub mod loaders;
+pub mod mutation;
+pub mod query;
+pub mod types;

@@ -1,0 +1,470 @@
+//! GraphQL types of the auth domain.
+
+use std::sync::Arc;
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{ComplexObject, Context, Enum, ID, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use kernel::{AppError, Role, caller};
+
+use super::loaders::OrganizationLoader;
+use crate::audit::AuditEntry;
+use crate::model::{Organization, Session, User};
+use crate::service::{AuthService, IssuedSession, MfaChallenge};
+
+/// A person who signs in: agency staff, a client's user, a freelancer or a partner.
+pub struct UserNode(pub User);
+
+/// Account status.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserStatus {
+    /// Can sign in.
+    Active,
+    /// Invited; has not chosen a password yet.
+    Invited,
+    /// Cannot sign in; every session was revoked.
+    Disabled,
+}
+
+impl UserStatus {
+    pub(crate) fn from_db(value: &str) -> Self {
+        match value {
+            "active" => Self::Active,
+            "invited" => Self::Invited,
+            _ => Self::Disabled,
+        }
+    }
+
+    pub(crate) fn as_db(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Invited => "invited",
+            Self::Disabled => "disabled",
+        }
+    }
+}
+
+fn require_self(ctx: &Context<'_>, user_id: uuid::Uuid) -> Result<(), AppError> {
+    if caller(ctx)?.user_id == user_id {
+        Ok(())
+    } else {
+        Err(AppError::forbidden("Only the user can see this"))
+    }
+}
+
+#[Object(name = "User")]
+impl UserNode {
+    /// Id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// Email address (unique, case-insensitive).
+    async fn email(&self) -> &str {
+        &self.0.email
+    }
+
+    /// Display name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// Mobile number in E.164; visible to the user and to staff.
+    async fn phone(&self, ctx: &Context<'_>) -> Result<Option<&str>, AppError> {
+        let viewer = caller(ctx)?;
+        if viewer.user_id == self.0.id || viewer.role.is_staff() {
+            Ok(self.0.phone.as_deref())
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// Role, which decides the permissions.
+    async fn role(&self) -> Role {
+        self.0.role()
+    }
+
+    /// Account status.
+    async fn status(&self) -> UserStatus {
+        UserStatus::from_db(&self.0.status)
+    }
+
+    /// The organization the user belongs to.
+    async fn organization(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<OrganizationNode>> {
+        let loader = ctx.data_unchecked::<DataLoader<OrganizationLoader>>();
+        Ok(loader
+            .load_one(self.0.organization_id)
+            .await?
+            .map(OrganizationNode))
+    }
+
+    /// Permissions granted by the role; only for the user themself, so that
+    /// frontends can build role-aware navigation.
+    async fn permissions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<String>> {
+        require_self(ctx, self.0.id)?;
+        let service = ctx.data_unchecked::<Arc<AuthService>>();
+        Ok(service
+            .permissions_of(self.0.role())
+            .await?
+            .into_iter()
+            .collect())
+    }
+
+    /// Active sessions, newest first; only for the user themself.
+    async fn sessions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SessionNode>> {
+        require_self(ctx, self.0.id)?;
+        let current = caller(ctx)?.session_id;
+        let service = ctx.data_unchecked::<Arc<AuthService>>();
+        Ok(service
+            .active_sessions(self.0.id)
+            .await?
+            .into_iter()
+            .map(|session| SessionNode {
+                current: session.id == current,
+                session,
+            })
+            .collect())
+    }
+
+    /// Second-factor settings; only for the user themself.
+    async fn mfa(&self, ctx: &Context<'_>) -> async_graphql::Result<MfaSettings> {
+        require_self(ctx, self.0.id)?;
+        Ok(MfaSettings {
+            totp_enabled: self.0.totp_enabled,
+            otp_channel: match self.0.otp_channel.as_deref() {
+                Some("email") => Some(OtpChannelKind::Email),
+                Some("sms") => Some(OtpChannelKind::Sms),
+                _ => None,
+            },
+        })
+    }
+
+    /// When the account was created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// Where one-time login codes are sent.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtpChannelKind {
+    /// By email.
+    Email,
+    /// By SMS.
+    Sms,
+}
+
+/// Second-factor settings of a user.
+#[derive(SimpleObject)]
+pub struct MfaSettings {
+    /// Whether an authenticator app code is required at login.
+    pub totp_enabled: bool,
+    /// Where a one-time code is sent at login, when TOTP is off.
+    pub otp_channel: Option<OtpChannelKind>,
+}
+
+/// Kind of organization.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrganizationKindValue {
+    /// The agency itself.
+    Agency,
+    /// A client of the agency.
+    Client,
+    /// A partner that refers clients.
+    Partner,
+}
+
+impl From<crate::policy::OrganizationKind> for OrganizationKindValue {
+    fn from(kind: crate::policy::OrganizationKind) -> Self {
+        match kind {
+            crate::policy::OrganizationKind::Agency => Self::Agency,
+            crate::policy::OrganizationKind::Client => Self::Client,
+            crate::policy::OrganizationKind::Partner => Self::Partner,
+        }
+    }
+}
+
+impl From<OrganizationKindValue> for crate::policy::OrganizationKind {
+    fn from(kind: OrganizationKindValue) -> Self {
+        match kind {
+            OrganizationKindValue::Agency => Self::Agency,
+            OrganizationKindValue::Client => Self::Client,
+            OrganizationKindValue::Partner => Self::Partner,
+        }
+    }
+}
+
+/// The agency, a client organization, or a partner organization.
+pub struct OrganizationNode(pub Organization);
+
+#[Object(name = "Organization")]
+impl OrganizationNode {
+    /// Id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// Name (unique, case-insensitive).
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// Kind.
+    async fn kind(&self) -> OrganizationKindValue {
+        crate::policy::OrganizationKind::from_db(&self.0.kind)
+            .unwrap_or(crate::policy::OrganizationKind::Client)
+            .into()
+    }
+
+    /// The partner organization that referred this client, if any.
+    async fn referred_by_partner_id(&self) -> Option<ID> {
+        self.0.referred_by_partner_id.map(|id| ID(id.to_string()))
+    }
+
+    /// When it was created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// A signed-in device or browser.
+pub struct SessionNode {
+    /// The row.
+    pub session: Session,
+    /// Whether the request came from this session.
+    pub current: bool,
+}
+
+#[Object(name = "Session")]
+impl SessionNode {
+    /// Id; pass it to `revokeSession`.
+    async fn id(&self) -> ID {
+        ID(self.session.id.to_string())
+    }
+
+    /// Whether this is the session making the request.
+    async fn current(&self) -> bool {
+        self.current
+    }
+
+    /// IP address at sign-in.
+    async fn ip(&self) -> Option<&str> {
+        self.session.ip.as_deref()
+    }
+
+    /// Browser or client at sign-in.
+    async fn user_agent(&self) -> Option<&str> {
+        self.session.user_agent.as_deref()
+    }
+
+    /// Signed in at.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.session.created_at
+    }
+
+    /// Last token refresh.
+    async fn last_used_at(&self) -> DateTime<Utc> {
+        self.session.last_used_at
+    }
+
+    /// Ends at the latest.
+    async fn expires_at(&self) -> DateTime<Utc> {
+        self.session.expires_at
+    }
+}
+
+/// Tokens of a new or refreshed session.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct AuthPayload {
+    /// Bearer token for `Authorization` (and websocket `connection_init`).
+    pub access_token: String,
+    /// Opaque token for `refreshSession`; single use, rotated every time.
+    pub refresh_token: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// The session; see `me { sessions }`.
+    pub session_id: ID,
+    #[graphql(skip)]
+    pub user: User,
+}
+
+#[ComplexObject]
+impl AuthPayload {
+    /// The signed-in user.
+    async fn user(&self) -> UserNode {
+        UserNode(self.user.clone())
+    }
+}
+
+impl From<IssuedSession> for AuthPayload {
+    fn from(session: IssuedSession) -> Self {
+        Self {
+            access_token: session.access_token,
+            refresh_token: session.refresh_token,
+            expires_in: (session.access_expires_at - Utc::now())
+                .num_seconds()
+                .max(0),
+            token_type: "Bearer",
+            session_id: ID(session.session_id.to_string()),
+            user: session.user,
+        }
+    }
+}
+
+/// A second factor is required to finish signing in.
+#[derive(SimpleObject)]
+pub struct MfaChallengeNode {
+    /// Pass it to `verifyMfa` with the code.
+    pub challenge_id: ID,
+    /// `TOTP` (authenticator app), `EMAIL` or `SMS` (a code was just sent).
+    pub method: MfaMethod,
+    /// When the challenge ends.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Second-factor methods.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MfaMethod {
+    /// A code from an authenticator app.
+    Totp,
+    /// A code sent by email.
+    Email,
+    /// A code sent by SMS.
+    Sms,
+}
+
+impl From<MfaChallenge> for MfaChallengeNode {
+    fn from(challenge: MfaChallenge) -> Self {
+        Self {
+            challenge_id: ID(challenge.challenge_id.to_string()),
+            method: match challenge.method.as_str() {
+                "totp" => MfaMethod::Totp,
+                "sms" => MfaMethod::Sms,
+                _ => MfaMethod::Email,
+            },
+            expires_at: challenge.expires_at,
+        }
+    }
+}
+
+/// Result of `login`: tokens, or an MFA challenge when the user has a second factor.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct LoginPayload {
+    /// Bearer token; null when `mfaRequired`.
+    pub access_token: Option<String>,
+    /// Refresh token; null when `mfaRequired`.
+    pub refresh_token: Option<String>,
+    /// Seconds until the access token expires; null when `mfaRequired`.
+    pub expires_in: Option<i64>,
+    /// Whether `verifyMfa` must follow.
+    pub mfa_required: bool,
+    /// The challenge to answer, when `mfaRequired`.
+    pub mfa_challenge: Option<MfaChallengeNode>,
+    #[graphql(skip)]
+    pub user: Option<User>,
+}
+
+#[ComplexObject]
+impl LoginPayload {
+    /// The signed-in user; null when `mfaRequired`.
+    async fn user(&self) -> Option<UserNode> {
+        self.user.clone().map(UserNode)
+    }
+}
+
+/// An entry of the tamper-evident audit log.
+pub struct AuditEntryNode(pub AuditEntry);
+
+#[Object(name = "AuditEntry")]
+impl AuditEntryNode {
+    /// Position in the hash chain.
+    async fn seq(&self) -> i64 {
+        self.0.seq
+    }
+
+    /// Id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// When it happened.
+    async fn occurred_at(&self) -> DateTime<Utc> {
+        self.0.occurred_at
+    }
+
+    /// Who acted (null for the system, the CLI, or a failed anonymous attempt).
+    async fn actor_id(&self) -> Option<ID> {
+        self.0.actor_id.map(|id| ID(id.to_string()))
+    }
+
+    /// What happened, e.g. `auth.login`, `user.role_changed`.
+    async fn action(&self) -> &str {
+        &self.0.action
+    }
+
+    /// Kind of entity changed, e.g. `user`.
+    async fn entity_type(&self) -> &str {
+        &self.0.entity_type
+    }
+
+    /// Id of the entity changed.
+    async fn entity_id(&self) -> Option<&str> {
+        self.0.entity_id.as_deref()
+    }
+
+    /// Client IP address.
+    async fn ip(&self) -> Option<&str> {
+        self.0.ip.as_deref()
+    }
+
+    /// Client user agent.
+    async fn user_agent(&self) -> Option<&str> {
+        self.0.user_agent.as_deref()
+    }
+
+    /// Before/after values or details, as JSON.
+    async fn diff(&self) -> async_graphql::Json<serde_json::Value> {
+        async_graphql::Json(self.0.diff.clone())
+    }
+
+    /// SHA-256 of this entry and the previous hash, hex.
+    async fn hash(&self) -> String {
+        hex::encode(&self.0.hash)
+    }
+}
+
+/// Result of re-computing the audit log's hash chain.
+#[derive(SimpleObject)]
+pub struct AuditChainCheck {
+    /// Whether every entry's hash and link match.
+    pub valid: bool,
+    /// Entries checked.
+    pub checked_entries: i64,
+    /// The first entry that does not match, if any.
+    pub first_broken_seq: Option<i64>,
+}
+
+/// A new TOTP secret to add to an authenticator app; confirm with `confirmTotp`.
+#[derive(SimpleObject)]
+pub struct TotpEnrollmentNode {
+    /// The secret in base32 for manual entry.
+    pub secret: String,
+    /// `otpauth://` URI.
+    pub otpauth_uri: String,
+    /// The URI as an SVG QR code.
+    pub qr_code_svg: String,
+}
+
+/// Total count of a connection.
+#[derive(SimpleObject)]
+pub struct TotalCount {
+    /// Rows matching the filter, over all pages.
+    pub total_count: i64,
+}

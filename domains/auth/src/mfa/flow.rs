@@ -1,0 +1,529 @@
+//! Second factors: TOTP enrolment, recovery codes, email and SMS one-time codes,
+//! and the challenge a correct password opens.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use kernel::schema::{mfa_challenges, recovery_codes, users};
+use kernel::{AppError, Principal, RequestMeta};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::totp;
+use crate::audit::{self, AuditEvent};
+use crate::model::User;
+use crate::rate_limit::{self, Budget};
+use crate::service::{AuthService, IssuedSession, MfaChallenge};
+
+/// Where one-time login codes go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtpChannel {
+    /// By email.
+    Email,
+    /// By SMS to the user's phone.
+    Sms,
+}
+
+impl OtpChannel {
+    /// Database form.
+    pub fn as_db(self) -> &'static str {
+        match self {
+            Self::Email => "email",
+            Self::Sms => "sms",
+        }
+    }
+}
+
+/// What a user needs to add the account to an authenticator app.
+#[derive(Debug, Clone)]
+pub struct TotpEnrollment {
+    /// The secret in base32, for manual entry.
+    pub secret: String,
+    /// `otpauth://` URI.
+    pub otpauth_uri: String,
+    /// The URI as a QR code (SVG).
+    pub qr_code_svg: String,
+}
+
+type ChallengeRow = (
+    String,
+    Option<Vec<u8>>,
+    i32,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    Uuid,
+);
+
+fn code_hash(challenge_id: Uuid, code: &str) -> Vec<u8> {
+    Sha256::digest(format!("{challenge_id}:{}", code.trim()).as_bytes()).to_vec()
+}
+
+fn recovery_hash(code: &str) -> Vec<u8> {
+    totp::hash_recovery_code(code).to_vec()
+}
+
+fn six_digit_code() -> String {
+    format!("{:06}", rand::random_range(0..1_000_000u32))
+}
+
+fn unix_now() -> u64 {
+    Utc::now().timestamp().max(0) as u64
+}
+
+fn invalid_code() -> AppError {
+    AppError::unauthenticated("The code is not valid")
+}
+
+impl AuthService {
+    /// Opens the challenge after a correct password, sending a code by email or SMS when that is the factor.
+    pub(crate) async fn start_challenge(
+        &self,
+        conn: &mut AsyncPgConnection,
+        user: &User,
+        meta: &RequestMeta,
+    ) -> Result<MfaChallenge, AppError> {
+        let method = if user.totp_enabled {
+            "totp"
+        } else {
+            user.otp_channel.as_deref().unwrap_or("email")
+        };
+        if method != "totp" {
+            let budget = Budget {
+                key: format!("otp:account:{}", user.id),
+                limit: self.config().rate_limits.otp_per_account_per_hour,
+                window: std::time::Duration::from_secs(3600),
+            };
+            rate_limit::consume(conn, &budget).await?;
+        }
+        let challenge_id = Uuid::now_v7();
+        let expires_at = Utc::now()
+            + chrono::Duration::from_std(self.config().mfa_challenge_ttl)
+                .map_err(AppError::internal)?;
+        let code = (method != "totp").then(six_digit_code);
+        let minutes = self.config().mfa_challenge_ttl.as_secs() / 60;
+        let sent_code = code.clone();
+        conn.transaction::<_, AppError, _>(async move |conn| {
+            let code = sent_code;
+            diesel::insert_into(mfa_challenges::table)
+                .values((
+                    mfa_challenges::id.eq(challenge_id),
+                    mfa_challenges::user_id.eq(user.id),
+                    mfa_challenges::method.eq(method),
+                    mfa_challenges::code_hash
+                        .eq(code.as_deref().map(|c| code_hash(challenge_id, c))),
+                    mfa_challenges::ip.eq(&meta.ip),
+                    mfa_challenges::user_agent.eq(&meta.user_agent),
+                    mfa_challenges::expires_at.eq(expires_at),
+                ))
+                .execute(conn)
+                .await?;
+            if let (Some(code), "email") = (code.as_deref(), method) {
+                kernel::mailer::enqueue_email(
+                    conn,
+                    &kernel::mailer::Email {
+                        to: user.email.clone(),
+                        subject: "Your Fluxorae sign-in code".into(),
+                        text: format!(
+                            "Your sign-in code is {code}. It expires in {minutes} minutes.\n\n\
+                             If you did not try to sign in, change your password."
+                        ),
+                        html: None,
+                    },
+                )
+                .await?;
+            }
+            audit::record(
+                conn,
+                meta,
+                AuditEvent {
+                    actor_id: Some(user.id),
+                    action: "auth.mfa_challenged",
+                    entity_type: "user",
+                    entity_id: Some(user.id.to_string()),
+                    diff: json!({ "method": method }),
+                },
+            )
+            .await
+        })
+        .await?;
+        if let (Some(code), "sms") = (code, method) {
+            let phone = user
+                .phone
+                .as_deref()
+                .ok_or_else(|| AppError::internal("SMS factor without a phone number"))?;
+            self.sms()
+                .send_code(phone, &code)
+                .await
+                .map_err(AppError::internal)?;
+        }
+        Ok(MfaChallenge {
+            challenge_id,
+            method: method.to_string(),
+            expires_at,
+        })
+    }
+
+    /// Completes a login with the code of its challenge (or a recovery code).
+    pub async fn verify_mfa(
+        &self,
+        challenge_id: Uuid,
+        code: &str,
+        meta: &RequestMeta,
+    ) -> Result<IssuedSession, AppError> {
+        enum Outcome {
+            Passed(Box<User>, (Uuid, String, DateTime<Utc>)),
+            Failed,
+        }
+        let max_attempts = self.config().otp_max_attempts;
+        let mut conn = self.db().get().await?;
+        let outcome = conn
+            .transaction::<_, AppError, _>(async move |conn| {
+                let row: Option<ChallengeRow> = mfa_challenges::table
+                    .find(challenge_id)
+                    .for_update()
+                    .select((
+                        mfa_challenges::method,
+                        mfa_challenges::code_hash,
+                        mfa_challenges::attempts,
+                        mfa_challenges::expires_at,
+                        mfa_challenges::consumed_at,
+                        mfa_challenges::user_id,
+                    ))
+                    .first(conn)
+                    .await
+                    .optional()?;
+                let Some((method, stored, attempts, expires_at, consumed_at, user_id)) = row else {
+                    return Ok(Outcome::Failed);
+                };
+                if consumed_at.is_some() || expires_at <= Utc::now() || attempts >= max_attempts {
+                    return Ok(Outcome::Failed);
+                }
+                diesel::update(mfa_challenges::table.find(challenge_id))
+                    .set(mfa_challenges::attempts.eq(attempts + 1))
+                    .execute(conn)
+                    .await?;
+                let user: User = users::table
+                    .find(user_id)
+                    .for_update()
+                    .select(User::as_select())
+                    .first(conn)
+                    .await?;
+                if user.status != "active" {
+                    return Ok(Outcome::Failed);
+                }
+                let mut passed = false;
+                let mut factor = method.clone();
+                if method == "totp" {
+                    if let Some(step) = totp_step(&user, code) {
+                        diesel::update(users::table.find(user.id))
+                            .set(users::totp_last_step.eq(step as i64))
+                            .execute(conn)
+                            .await?;
+                        passed = true;
+                    }
+                } else if let Some(stored) = stored {
+                    passed = totp::constant_time_eq(&stored, &code_hash(challenge_id, code));
+                }
+                if !passed && use_recovery_code(conn, user.id, code).await? {
+                    passed = true;
+                    factor = "recovery_code".into();
+                }
+                if !passed {
+                    audit::record(
+                        conn,
+                        meta,
+                        AuditEvent {
+                            actor_id: Some(user.id),
+                            action: "auth.mfa_failed",
+                            entity_type: "user",
+                            entity_id: Some(user.id.to_string()),
+                            diff: json!({ "method": method, "attempt": attempts + 1 }),
+                        },
+                    )
+                    .await?;
+                    return Ok(Outcome::Failed);
+                }
+                diesel::update(mfa_challenges::table.find(challenge_id))
+                    .set(mfa_challenges::consumed_at.eq(Utc::now()))
+                    .execute(conn)
+                    .await?;
+                let session = self.open_session_in(conn, &user, meta).await?;
+                audit::record(
+                    conn,
+                    meta,
+                    AuditEvent {
+                        actor_id: Some(user.id),
+                        action: "auth.login",
+                        entity_type: "session",
+                        entity_id: Some(session.0.to_string()),
+                        diff: json!({ "method": "password+mfa", "factor": factor }),
+                    },
+                )
+                .await?;
+                Ok(Outcome::Passed(Box::new(user), session))
+            })
+            .await?;
+        match outcome {
+            Outcome::Passed(user, session) => self.issue_session(*user, session),
+            Outcome::Failed => Err(invalid_code()),
+        }
+    }
+
+    /// Starts TOTP enrolment: a new secret, not yet required until confirmed.
+    pub async fn enroll_totp(&self, principal: &Principal) -> Result<TotpEnrollment, AppError> {
+        let mut conn = self.db().get().await?;
+        let user: User = users::table
+            .find(principal.user_id)
+            .select(User::as_select())
+            .first(&mut conn)
+            .await?;
+        if user.totp_enabled {
+            return Err(AppError::conflict(
+                "Two-factor authentication is already on; turn it off first",
+            ));
+        }
+        let secret = totp::generate_secret();
+        let encoded = totp::base32_encode(&secret);
+        diesel::update(users::table.find(user.id))
+            .set(users::totp_secret.eq(&encoded))
+            .execute(&mut conn)
+            .await?;
+        let uri = totp::otpauth_uri(&self.config().totp_issuer, &user.email, &secret);
+        let qr = totp::qr_code_svg(&uri).map_err(AppError::internal)?;
+        Ok(TotpEnrollment {
+            secret: encoded,
+            otpauth_uri: uri,
+            qr_code_svg: qr,
+        })
+    }
+
+    /// Confirms enrolment with a first code; answers fresh recovery codes, shown once.
+    pub async fn confirm_totp(
+        &self,
+        principal: &Principal,
+        code: &str,
+        meta: &RequestMeta,
+    ) -> Result<Vec<String>, AppError> {
+        let mut conn = self.db().get().await?;
+        conn.transaction::<_, AppError, _>(async move |conn| {
+                let user: User = users::table.find(principal.user_id).for_update().select(User::as_select()).first(conn).await?;
+                if user.totp_enabled {
+                    return Err(AppError::conflict("Two-factor authentication is already on"));
+                }
+                if user.totp_secret.is_none() {
+                    return Err(AppError::bad_input("Start enrolment first"));
+                }
+                let step = totp_step(&user, code).ok_or_else(|| AppError::invalid_field("code", "The code is not valid"))?;
+                diesel::update(users::table.find(user.id))
+                    .set((users::totp_enabled.eq(true), users::totp_last_step.eq(step as i64), users::updated_at.eq(Utc::now())))
+                    .execute(conn)
+                    .await?;
+                let codes = replace_recovery_codes(conn, user.id).await?;
+                audit::record(conn, meta, AuditEvent {
+                    actor_id: Some(user.id),
+                    action: "auth.mfa_enabled",
+                    entity_type: "user",
+                    entity_id: Some(user.id.to_string()),
+                    diff: json!({ "before": { "totpEnabled": false }, "after": { "totpEnabled": true } }),
+                })
+                .await?;
+                Ok(codes)
+        })
+        .await
+    }
+
+    /// Turns TOTP off after re-authentication with the password and a current code.
+    pub async fn disable_totp(
+        &self,
+        principal: &Principal,
+        password: &str,
+        code: &str,
+        meta: &RequestMeta,
+    ) -> Result<(), AppError> {
+        let mut conn = self.db().get().await?;
+        let user: User = users::table
+            .find(principal.user_id)
+            .select(User::as_select())
+            .first(&mut conn)
+            .await?;
+        if !self
+            .hasher()
+            .verify(password, user.password_hash.as_deref())
+            .await?
+        {
+            return Err(AppError::invalid_field(
+                "password",
+                "The password is not correct",
+            ));
+        }
+        conn.transaction::<_, AppError, _>(async move |conn| {
+                let user: User = users::table.find(principal.user_id).for_update().select(User::as_select()).first(conn).await?;
+                if !user.totp_enabled {
+                    return Err(AppError::conflict("Two-factor authentication is not on"));
+                }
+                let valid = totp_step(&user, code).is_some() || use_recovery_code(conn, user.id, code).await?;
+                if !valid {
+                    return Err(AppError::invalid_field("code", "The code is not valid"));
+                }
+                diesel::update(users::table.find(user.id))
+                    .set((users::totp_enabled.eq(false), users::totp_secret.eq(None::<String>), users::totp_last_step.eq(None::<i64>), users::updated_at.eq(Utc::now())))
+                    .execute(conn)
+                    .await?;
+                diesel::delete(recovery_codes::table.filter(recovery_codes::user_id.eq(user.id))).execute(conn).await?;
+                audit::record(conn, meta, AuditEvent {
+                    actor_id: Some(user.id),
+                    action: "auth.mfa_disabled",
+                    entity_type: "user",
+                    entity_id: Some(user.id.to_string()),
+                    diff: json!({ "before": { "totpEnabled": true }, "after": { "totpEnabled": false } }),
+                })
+                .await
+        })
+        .await
+    }
+
+    /// Requires (or stops requiring) a one-time code by email or SMS at login;
+    /// re-authenticates with the password.
+    pub async fn set_otp_channel(
+        &self,
+        principal: &Principal,
+        channel: Option<OtpChannel>,
+        phone: Option<&str>,
+        password: &str,
+        meta: &RequestMeta,
+    ) -> Result<User, AppError> {
+        let mut conn = self.db().get().await?;
+        let user: User = users::table
+            .find(principal.user_id)
+            .select(User::as_select())
+            .first(&mut conn)
+            .await?;
+        if !self
+            .hasher()
+            .verify(password, user.password_hash.as_deref())
+            .await?
+        {
+            return Err(AppError::invalid_field(
+                "password",
+                "The password is not correct",
+            ));
+        }
+        let phone = match phone.map(str::trim).filter(|p| !p.is_empty()) {
+            Some(phone) => Some(validate_phone(phone)?),
+            None => user.phone.clone(),
+        };
+        if channel == Some(OtpChannel::Sms) && phone.is_none() {
+            return Err(AppError::invalid_field(
+                "phone",
+                "Add a mobile number to receive codes by SMS",
+            ));
+        }
+        conn.transaction::<_, AppError, _>(async move |conn| {
+                let updated: User = diesel::update(users::table.find(user.id))
+                    .set((users::otp_channel.eq(channel.map(OtpChannel::as_db)), users::phone.eq(&phone), users::updated_at.eq(Utc::now())))
+                    .returning(User::as_returning())
+                    .get_result(conn)
+                    .await?;
+                audit::record(conn, meta, AuditEvent {
+                    actor_id: Some(user.id),
+                    action: "auth.mfa_channel_changed",
+                    entity_type: "user",
+                    entity_id: Some(user.id.to_string()),
+                    diff: json!({ "before": { "otpChannel": user.otp_channel }, "after": { "otpChannel": updated.otp_channel } }),
+                })
+                .await?;
+                Ok(updated)
+        })
+        .await
+    }
+}
+
+/// A phone number in E.164 (`+` and 8 to 15 digits).
+pub fn validate_phone(phone: &str) -> Result<String, AppError> {
+    let compact: String = phone
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '(' | ')'))
+        .collect();
+    let digits = compact.strip_prefix('+').unwrap_or_default();
+    if (8..=15).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()) {
+        Ok(compact)
+    } else {
+        Err(AppError::invalid_field(
+            "phone",
+            "Enter the number with its country code, e.g. +919812345678",
+        ))
+    }
+}
+
+fn totp_step(user: &User, code: &str) -> Option<u64> {
+    let secret = totp::base32_decode(user.totp_secret.as_deref()?)?;
+    let last = user.totp_last_step.map(|step| step.max(0) as u64);
+    totp::verify_totp(&secret, code, unix_now(), last)
+}
+
+async fn use_recovery_code(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    code: &str,
+) -> Result<bool, AppError> {
+    let used = diesel::update(
+        recovery_codes::table
+            .filter(recovery_codes::user_id.eq(user_id))
+            .filter(recovery_codes::code_hash.eq(recovery_hash(code)))
+            .filter(recovery_codes::used_at.is_null()),
+    )
+    .set(recovery_codes::used_at.eq(Utc::now()))
+    .execute(conn)
+    .await?;
+    Ok(used > 0)
+}
+
+async fn replace_recovery_codes(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+) -> Result<Vec<String>, AppError> {
+    diesel::delete(recovery_codes::table.filter(recovery_codes::user_id.eq(user_id)))
+        .execute(conn)
+        .await?;
+    let codes = totp::generate_recovery_codes(10);
+    let rows: Vec<_> = codes
+        .iter()
+        .map(|code| {
+            (
+                recovery_codes::id.eq(Uuid::now_v7()),
+                recovery_codes::user_id.eq(user_id),
+                recovery_codes::code_hash.eq(recovery_hash(code)),
+            )
+        })
+        .collect();
+    diesel::insert_into(recovery_codes::table)
+        .values(rows)
+        .execute(conn)
+        .await?;
+    Ok(codes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phone_numbers_need_a_country_code() {
+        assert_eq!(
+            validate_phone("+91 98123 45678").ok().as_deref(),
+            Some("+919812345678")
+        );
+        assert!(validate_phone("9812345678").is_err());
+        assert!(validate_phone("+91abc").is_err());
+    }
+
+    #[test]
+    fn one_time_codes_are_bound_to_their_challenge() {
+        let a = Uuid::from_u128(1);
+        let b = Uuid::from_u128(2);
+        assert_eq!(code_hash(a, "123456"), code_hash(a, " 123456 "));
+        assert_ne!(code_hash(a, "123456"), code_hash(b, "123456"));
+        assert_eq!(six_digit_code().len(), 6);
+    }
+}

@@ -1,0 +1,5 @@
+//! Second factors.
+
+pub mod flow;
+pub mod sms;
+pub mod totp;
