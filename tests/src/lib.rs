@@ -249,8 +249,38 @@ pub fn test_config() -> Config {
     config.db_pool_size = 4;
     config.ws_init_timeout = Duration::from_secs(2);
     config.shutdown_grace = Duration::from_secs(2);
+    config.outbox_poll = Duration::from_millis(50);
+    config.mail_url = "log".into();
+    // Cheap hashes keep the suite fast; production cost is set by ARGON2_*.
+    config.auth.password_hashing = auth::config::PasswordHashing {
+        memory_kib: 1024,
+        iterations: 1,
+        parallelism: 1,
+    };
     config
 }
+
+/// A signed-in user of one role, created for a test.
+#[derive(Debug, Clone)]
+pub struct Persona {
+    /// Role.
+    pub role: kernel::Role,
+    /// User id.
+    pub user_id: uuid::Uuid,
+    /// Organization id.
+    pub organization_id: uuid::Uuid,
+    /// Email.
+    pub email: String,
+    /// Password.
+    pub password: String,
+    /// Access token of a fresh session.
+    pub token: String,
+    /// Refresh token of that session.
+    pub refresh_token: String,
+}
+
+/// Password every persona gets.
+pub const PERSONA_PASSWORD: &str = "Harbour Lights 5521";
 
 /// A running server with its own database.
 pub struct TestApp {
@@ -262,8 +292,10 @@ pub struct TestApp {
     pub http: reqwest::Client,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
-    /// The test's database; dropped after the server.
-    pub database: TestDatabase,
+    /// The test's database, dropped after the server; `None` for a second
+    /// instance sharing another app's database.
+    pub database: Option<TestDatabase>,
+    database_url: String,
 }
 
 impl TestApp {
@@ -275,11 +307,32 @@ impl TestApp {
     /// A server whose configuration `adjust` changes first.
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
         let database = TestDatabase::create().await;
+        let url = database.url.clone();
+        Self::start(Some(database), url, adjust).await
+    }
+
+    /// A second server instance on this app's database, as when several API
+    /// instances run behind a load balancer. Its configuration shares the
+    /// first one's signing keys.
+    pub async fn spawn_alongside(&self, adjust: impl FnOnce(&mut Config)) -> Self {
+        let auth = self.state.config.auth.clone();
+        Self::start(None, self.database_url.clone(), move |config| {
+            config.auth = auth;
+            adjust(config);
+        })
+        .await
+    }
+
+    async fn start(
+        database: Option<TestDatabase>,
+        database_url: String,
+        adjust: impl FnOnce(&mut Config),
+    ) -> Self {
         let mut config = test_config();
-        config.database_url = Some(database.url.clone());
+        config.database_url = Some(database_url.clone());
         config.run_migrations = false;
         adjust(&mut config);
-        let state = fluxorae::server::build_state(config, &database.url)
+        let state = fluxorae::server::build_state(config, &database_url)
             .await
             .expect("build state");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -303,6 +356,69 @@ impl TestApp {
             shutdown: Some(shutdown),
             server: Some(server),
             database,
+            database_url,
+        }
+    }
+
+    /// A direct connection to the app's database.
+    pub async fn db(&self) -> AsyncPgConnection {
+        AsyncPgConnection::establish(&self.database_url)
+            .await
+            .expect("connect")
+    }
+
+    /// Creates a user of `role` in `organization` (created when missing; staff go
+    /// to the agency) and signs in.
+    pub async fn persona_in(&self, role: kernel::Role, organization: Option<&str>) -> Persona {
+        let email = format!("{}-{}@example.test", role.as_db(), uuid::Uuid::new_v4().simple());
+        let meta = kernel::RequestMeta::default();
+        let (user, org) = self
+            .state
+            .auth
+            .create_user(&email, PERSONA_PASSWORD, role, organization, &meta)
+            .await
+            .unwrap_or_else(|error| panic!("create persona: {:?}", error.message()));
+        let session = match self
+            .state
+            .auth
+            .login(&email, PERSONA_PASSWORD, &meta)
+            .await
+            .unwrap_or_else(|error| panic!("persona login: {:?}", error.message()))
+        {
+            auth::service::LoginOutcome::Signed(session) => session,
+            auth::service::LoginOutcome::MfaRequired(_) => panic!("persona has MFA"),
+        };
+        Persona {
+            role,
+            user_id: user.id,
+            organization_id: org.id,
+            email,
+            password: PERSONA_PASSWORD.to_string(),
+            token: session.access_token,
+            refresh_token: session.refresh_token,
+        }
+    }
+
+    /// A persona of `role` in the default organization for it: the agency for
+    /// staff and freelancers, "Acme Pvt Ltd" for clients, "Northwind Partners"
+    /// for partners.
+    pub async fn persona(&self, role: kernel::Role) -> Persona {
+        let organization = match role {
+            kernel::Role::Client => Some("Acme Pvt Ltd"),
+            kernel::Role::Partner => Some("Northwind Partners"),
+            _ => None,
+        };
+        self.persona_in(role, organization).await
+    }
+
+    /// Runs the outbox until no job is due (emails are sent by then).
+    pub async fn drain_outbox(&self) {
+        for _ in 0..50 {
+            match self.state.outbox.run_once().await {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(error) => panic!("outbox: {error}"),
+            }
         }
     }
 

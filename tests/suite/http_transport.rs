@@ -216,7 +216,7 @@ async fn health_is_alive_and_readiness_checks_migrations() {
     let ready = app.http.get(app.url("/readyz")).send().await.expect("send");
     assert_eq!(ready.status(), 200);
 
-    let mut conn = app.database.connect().await;
+    let mut conn = app.db().await;
     use diesel_async::RunQueryDsl;
     diesel::sql_query(
         "DELETE FROM __diesel_schema_migrations WHERE version = (SELECT max(version) FROM __diesel_schema_migrations)",
