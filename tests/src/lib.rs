@@ -257,6 +257,9 @@ pub fn test_config() -> Config {
         iterations: 1,
         parallelism: 1,
     };
+    // Personas sign in from one address; tests of the limits set their own.
+    config.auth.rate_limits.login_per_ip_per_minute = 10_000;
+    config.auth.rate_limits.register_per_ip_per_hour = 10_000;
     config
 }
 

@@ -3,5 +3,6 @@
 mod embedded_database;
 mod http_transport;
 mod outbox;
+mod rbac;
 mod schema_guards;
 mod websocket;

@@ -1,0 +1,325 @@
+//! The RBAC matrix: every root field, for anonymous callers and each of the six
+//! roles (plus a client of another organization), is allowed, forbidden,
+//! unauthenticated or not found exactly as declared here. A root field added
+//! without a row fails `every_root_field_has_a_row_in_the_matrix`.
+
+use std::collections::BTreeSet;
+
+use fluxorae_tests::{Persona, TestApp};
+use futures_util::StreamExt;
+use kernel::{RequestMeta, Role, Viewer};
+use serde_json::{Value, json};
+
+/// What a caller gets from a root field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// The guards let the call through (it may still fail validation).
+    Allowed,
+    /// `FORBIDDEN`.
+    Forbidden,
+    /// `UNAUTHENTICATED`.
+    Unauthenticated,
+    /// `NOT_FOUND`: the row is outside the caller's scope.
+    NotFound,
+}
+
+use Access::{Allowed as A, Forbidden as F, NotFound as N, Unauthenticated as U};
+
+/// Callers, in the column order of the matrix.
+const CALLERS: [&str; 8] = [
+    "anonymous",
+    "super-admin",
+    "admin",
+    "employee",
+    "client",
+    "client of another organization",
+    "freelancer",
+    "partner",
+];
+
+/// (root, field, [anonymous, super-admin, admin, employee, client, other client, freelancer, partner])
+const MATRIX: &[(&str, &str, [Access; 8])] = &[
+    ("Query", "apiVersion", [A, A, A, A, A, A, A, A]),
+    ("Query", "serverTime", [A, A, A, A, A, A, A, A]),
+    ("Query", "me", [U, A, A, A, A, A, A, A]),
+    // Another user of the Acme client organization.
+    ("Query", "user", [U, A, A, A, N, N, N, N]),
+    ("Query", "users", [U, A, A, A, F, F, F, F]),
+    // The Acme client organization (referred by the partner's organization).
+    ("Query", "organization", [U, A, A, A, A, N, N, A]),
+    ("Query", "organizations", [U, A, A, A, A, A, A, A]),
+    ("Query", "auditLog", [U, A, A, F, F, F, F, F]),
+    ("Query", "verifyAuditLog", [U, A, A, F, F, F, F, F]),
+    ("Mutation", "register", [A, A, A, A, A, A, A, A]),
+    ("Mutation", "login", [A, A, A, A, A, A, A, A]),
+    ("Mutation", "verifyMfa", [A, A, A, A, A, A, A, A]),
+    ("Mutation", "refreshSession", [A, A, A, A, A, A, A, A]),
+    ("Mutation", "logout", [U, A, A, A, A, A, A, A]),
+    // Somebody else's session.
+    ("Mutation", "revokeSession", [U, N, N, N, N, N, N, N]),
+    ("Mutation", "requestPasswordReset", [A, A, A, A, A, A, A, A]),
+    ("Mutation", "resetPassword", [A, A, A, A, A, A, A, A]),
+    ("Mutation", "acceptInvitation", [A, A, A, A, A, A, A, A]),
+    // Inviting a client into Acme.
+    ("Mutation", "inviteUser", [U, A, A, A, F, F, F, F]),
+    // Changing an employee into a freelancer.
+    ("Mutation", "changeUserRole", [U, A, A, F, F, F, F, F]),
+    ("Mutation", "disableUser", [U, A, A, F, F, F, F, F]),
+    ("Mutation", "enableUser", [U, A, A, F, F, F, F, F]),
+    ("Mutation", "createOrganization", [U, A, A, F, F, F, F, F]),
+    ("Mutation", "enrollTotp", [U, A, A, A, A, A, A, A]),
+    ("Mutation", "confirmTotp", [U, A, A, A, A, A, A, A]),
+    ("Mutation", "disableTotp", [U, A, A, A, A, A, A, A]),
+    ("Mutation", "setOtpChannel", [U, A, A, A, A, A, A, A]),
+    ("Subscription", "heartbeat", [A, A, A, A, A, A, A, A]),
+];
+
+/// Rows every caller's operations refer to.
+struct Fixture {
+    acme_org: String,
+    acme_colleague: String,
+    partner_org: String,
+}
+
+fn classify(errors: &Value) -> Access {
+    let code = errors
+        .get(0)
+        .and_then(|error| error["extensions"]["code"].as_str())
+        .unwrap_or_default();
+    match code {
+        "FORBIDDEN" => F,
+        "UNAUTHENTICATED" => U,
+        "NOT_FOUND" => N,
+        // No error, or a business error after the guards let the call through.
+        _ => A,
+    }
+}
+
+fn unique_email(prefix: &str) -> String {
+    format!("{prefix}-{}@example.test", uuid::Uuid::new_v4().simple())
+}
+
+async fn fresh_user(app: &TestApp, role: Role, org: Option<&str>) -> Persona {
+    app.persona_in(role, org).await
+}
+
+/// The operation that exercises `field`, with its variables.
+async fn operation(app: &TestApp, fixture: &Fixture, field: &str) -> (String, Value) {
+    match field {
+        "apiVersion" => ("{ apiVersion }".into(), json!({})),
+        "serverTime" => ("{ serverTime }".into(), json!({})),
+        "me" => ("{ me { id } }".into(), json!({})),
+        "user" => (
+            "query($id: ID!) { user(id: $id) { id } }".into(),
+            json!({ "id": fixture.acme_colleague }),
+        ),
+        "users" => ("{ users(first: 5) { totalCount } }".into(), json!({})),
+        "organization" => (
+            "query($id: ID!) { organization(id: $id) { id } }".into(),
+            json!({ "id": fixture.acme_org }),
+        ),
+        "organizations" => ("{ organizations { totalCount } }".into(), json!({})),
+        "auditLog" => ("{ auditLog(first: 5) { totalCount } }".into(), json!({})),
+        "verifyAuditLog" => ("{ verifyAuditLog { valid } }".into(), json!({})),
+        "register" => (
+            "mutation($input: RegisterInput!) { register(input: $input) { accessToken } }".into(),
+            json!({ "input": {
+                "email": unique_email("new"),
+                "password": "Tamarind Ledger 3391",
+                "name": "New Client",
+                "companyName": format!("Company {}", uuid::Uuid::new_v4().simple()),
+            } }),
+        ),
+        "login" => {
+            let user = fresh_user(app, Role::Client, Some("Acme Pvt Ltd")).await;
+            (
+                "mutation($input: LoginInput!) { login(input: $input) { accessToken } }".into(),
+                json!({ "input": { "email": user.email, "password": user.password } }),
+            )
+        }
+        "verifyMfa" => (
+            "mutation { verifyMfa(input: { challengeId: \"not-an-id\", code: \"123456\" }) { accessToken } }".into(),
+            json!({}),
+        ),
+        "refreshSession" => {
+            let user = fresh_user(app, Role::Client, Some("Acme Pvt Ltd")).await;
+            (
+                "mutation($token: String!) { refreshSession(input: { refreshToken: $token }) { accessToken } }".into(),
+                json!({ "token": user.refresh_token }),
+            )
+        }
+        "logout" => ("mutation { logout }".into(), json!({})),
+        "revokeSession" => {
+            let other = fresh_user(app, Role::Employee, None).await;
+            let principal = app
+                .state
+                .authenticator
+                .authenticate(&other.token)
+                .await
+                .unwrap_or_else(|error| panic!("{:?}", error.message()));
+            (
+                "mutation($id: ID!) { revokeSession(sessionId: $id) }".into(),
+                json!({ "id": principal.session_id.to_string() }),
+            )
+        }
+        "requestPasswordReset" => (
+            "mutation { requestPasswordReset(input: { email: \"nobody@example.test\" }) }".into(),
+            json!({}),
+        ),
+        "resetPassword" => (
+            "mutation { resetPassword(input: { token: \"bogus\", newPassword: \"Tamarind Ledger 3391\" }) }".into(),
+            json!({}),
+        ),
+        "acceptInvitation" => (
+            "mutation { acceptInvitation(input: { token: \"bogus\", password: \"Tamarind Ledger 3391\" }) { accessToken } }".into(),
+            json!({}),
+        ),
+        "inviteUser" => (
+            "mutation($input: InviteUserInput!) { inviteUser(input: $input) { id } }".into(),
+            json!({ "input": {
+                "email": unique_email("invitee"),
+                "name": "Invitee",
+                "role": "CLIENT",
+                "organizationId": fixture.acme_org,
+            } }),
+        ),
+        "changeUserRole" => {
+            let target = fresh_user(app, Role::Employee, None).await;
+            (
+                "mutation($id: ID!) { changeUserRole(input: { userId: $id, role: FREELANCER }) { id } }".into(),
+                json!({ "id": target.user_id.to_string() }),
+            )
+        }
+        "disableUser" | "enableUser" => {
+            let target = fresh_user(app, Role::Employee, None).await;
+            (
+                format!("mutation($id: ID!) {{ {field}(userId: $id) {{ id }} }}"),
+                json!({ "id": target.user_id.to_string() }),
+            )
+        }
+        "createOrganization" => (
+            "mutation($input: CreateOrganizationInput!) { createOrganization(input: $input) { id } }".into(),
+            json!({ "input": {
+                "name": format!("Org {}", uuid::Uuid::new_v4().simple()),
+                "kind": "CLIENT",
+                "referredByPartnerId": fixture.partner_org,
+            } }),
+        ),
+        "enrollTotp" => ("mutation { enrollTotp { secret } }".into(), json!({})),
+        "confirmTotp" => ("mutation { confirmTotp(code: \"000000\") }".into(), json!({})),
+        "disableTotp" => (
+            "mutation { disableTotp(input: { password: \"wrong password\", code: \"000000\" }) }".into(),
+            json!({}),
+        ),
+        "setOtpChannel" => (
+            "mutation($password: String!) { setOtpChannel(input: { channel: null, password: $password }) { id } }".into(),
+            json!({ "password": fluxorae_tests::PERSONA_PASSWORD }),
+        ),
+        "heartbeat" => (
+            "subscription { heartbeat(intervalSeconds: 1) }".into(),
+            json!({}),
+        ),
+        other => panic!("the matrix has a row for {other} but no operation"),
+    }
+}
+
+/// A caller of one column: anonymous, or a fresh persona (fresh so that a
+/// mutation such as `logout` cannot affect the next row).
+async fn caller(app: &TestApp, column: usize) -> Option<Persona> {
+    let role = match column {
+        0 => return None,
+        1 => Role::SuperAdmin,
+        2 => Role::Admin,
+        3 => Role::Employee,
+        4 => Role::Client,
+        5 => return Some(app.persona_in(Role::Client, Some("Globex Retail LLP")).await),
+        6 => Role::Freelancer,
+        _ => Role::Partner,
+    };
+    Some(app.persona(role).await)
+}
+
+async fn observe(app: &TestApp, root: &str, query: &str, variables: Value, caller: Option<&Persona>) -> Access {
+    if root == "Subscription" {
+        let viewer = match caller {
+            Some(persona) => Viewer::User(
+                app.state
+                    .authenticator
+                    .authenticate(&persona.token)
+                    .await
+                    .unwrap_or_else(|error| panic!("{:?}", error.message())),
+            ),
+            None => Viewer::Anonymous,
+        };
+        let request = async_graphql::Request::new(query)
+            .variables(async_graphql::Variables::from_json(variables))
+            .data(viewer)
+            .data(RequestMeta::default());
+        let mut stream = app.state.schema.execute_stream(request);
+        let first = tokio::time::timeout(std::time::Duration::from_secs(5), stream.next())
+            .await
+            .expect("first event")
+            .expect("stream item");
+        let errors = serde_json::to_value(&first.errors).expect("errors json");
+        return classify(&errors);
+    }
+    let (_, body) = app
+        .post_graphql(caller.map(|persona| persona.token.as_str()), query, variables)
+        .await;
+    classify(&body["errors"])
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_root_field_answers_each_role_as_the_matrix_declares() {
+    let app = TestApp::spawn().await;
+    let admin = app.persona(Role::SuperAdmin).await;
+    let partner = app.persona(Role::Partner).await;
+    let colleague = app.persona(Role::Client).await;
+    // Acme is referred by the partner's organization.
+    let mut conn = app.db().await;
+    use diesel_async::RunQueryDsl;
+    diesel::sql_query("UPDATE organizations SET referred_by_partner_id = $1 WHERE id = $2")
+        .bind::<diesel::sql_types::Uuid, _>(partner.organization_id)
+        .bind::<diesel::sql_types::Uuid, _>(colleague.organization_id)
+        .execute(&mut conn)
+        .await
+        .expect("refer Acme");
+    let _ = admin;
+    let fixture = Fixture {
+        acme_org: colleague.organization_id.to_string(),
+        acme_colleague: colleague.user_id.to_string(),
+        partner_org: partner.organization_id.to_string(),
+    };
+
+    let mut mismatches = Vec::new();
+    for (root, field, expected) in MATRIX {
+        for (column, expected) in expected.iter().enumerate() {
+            let who = caller(&app, column).await;
+            let (query, variables) = operation(&app, &fixture, field).await;
+            let actual = observe(&app, root, &query, variables, who.as_ref()).await;
+            if actual != *expected {
+                mismatches.push(format!(
+                    "{root}.{field} for {}: expected {expected:?}, got {actual:?}",
+                    CALLERS[column]
+                ));
+            }
+        }
+    }
+    assert!(mismatches.is_empty(), "RBAC matrix mismatches:\n{}", mismatches.join("\n"));
+}
+
+#[test]
+fn every_root_field_has_a_row_in_the_matrix() {
+    let declared: BTreeSet<(String, String)> = MATRIX
+        .iter()
+        .map(|(root, field, _)| (root.to_string(), field.to_string()))
+        .collect();
+    let actual: BTreeSet<(String, String)> = fluxorae::schema::domain_root_fields()
+        .into_iter()
+        .map(|field| (field.root.to_string(), field.field))
+        .collect();
+    let missing: Vec<_> = actual.difference(&declared).collect();
+    let stale: Vec<_> = declared.difference(&actual).collect();
+    assert!(missing.is_empty(), "root fields without a row in the RBAC matrix: {missing:?}");
+    assert!(stale.is_empty(), "matrix rows for fields that no longer exist: {stale:?}");
+}
