@@ -232,14 +232,25 @@ async fn caller(app: &TestApp, column: usize) -> Option<Persona> {
         2 => Role::Admin,
         3 => Role::Employee,
         4 => Role::Client,
-        5 => return Some(app.persona_in(Role::Client, Some("Globex Retail LLP")).await),
+        5 => {
+            return Some(
+                app.persona_in(Role::Client, Some("Globex Retail LLP"))
+                    .await,
+            );
+        }
         6 => Role::Freelancer,
         _ => Role::Partner,
     };
     Some(app.persona(role).await)
 }
 
-async fn observe(app: &TestApp, root: &str, query: &str, variables: Value, caller: Option<&Persona>) -> Access {
+async fn observe(
+    app: &TestApp,
+    root: &str,
+    query: &str,
+    variables: Value,
+    caller: Option<&Persona>,
+) -> Access {
     if root == "Subscription" {
         let viewer = match caller {
             Some(persona) => Viewer::User(
@@ -264,7 +275,11 @@ async fn observe(app: &TestApp, root: &str, query: &str, variables: Value, calle
         return classify(&errors);
     }
     let (_, body) = app
-        .post_graphql(caller.map(|persona| persona.token.as_str()), query, variables)
+        .post_graphql(
+            caller.map(|persona| persona.token.as_str()),
+            query,
+            variables,
+        )
         .await;
     classify(&body["errors"])
 }
@@ -305,7 +320,11 @@ async fn every_root_field_answers_each_role_as_the_matrix_declares() {
             }
         }
     }
-    assert!(mismatches.is_empty(), "RBAC matrix mismatches:\n{}", mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "RBAC matrix mismatches:\n{}",
+        mismatches.join("\n")
+    );
 }
 
 #[test]
@@ -320,6 +339,12 @@ fn every_root_field_has_a_row_in_the_matrix() {
         .collect();
     let missing: Vec<_> = actual.difference(&declared).collect();
     let stale: Vec<_> = declared.difference(&actual).collect();
-    assert!(missing.is_empty(), "root fields without a row in the RBAC matrix: {missing:?}");
-    assert!(stale.is_empty(), "matrix rows for fields that no longer exist: {stale:?}");
+    assert!(
+        missing.is_empty(),
+        "root fields without a row in the RBAC matrix: {missing:?}"
+    );
+    assert!(
+        stale.is_empty(),
+        "matrix rows for fields that no longer exist: {stale:?}"
+    );
 }
