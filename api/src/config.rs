@@ -312,6 +312,32 @@ fn auth_config(
         environment != Environment::Production,
     )?;
     config.app_url = get("APP_URL").unwrap_or_else(|| "http://localhost:3000".into());
+    let limits = &mut config.rate_limits;
+    limits.login_per_ip_per_minute = parse(
+        get,
+        "RATE_LIMIT_LOGIN_PER_MINUTE",
+        limits.login_per_ip_per_minute,
+    )?;
+    limits.login_failures_per_account_per_hour = parse(
+        get,
+        "RATE_LIMIT_LOGIN_FAILURES_PER_HOUR",
+        limits.login_failures_per_account_per_hour,
+    )?;
+    limits.register_per_ip_per_hour = parse(
+        get,
+        "RATE_LIMIT_REGISTER_PER_HOUR",
+        limits.register_per_ip_per_hour,
+    )?;
+    limits.reset_per_ip_per_hour = parse(
+        get,
+        "RATE_LIMIT_RESET_PER_HOUR",
+        limits.reset_per_ip_per_hour,
+    )?;
+    limits.otp_per_account_per_hour = parse(
+        get,
+        "RATE_LIMIT_OTP_PER_HOUR",
+        limits.otp_per_account_per_hour,
+    )?;
     config.password_hashing = PasswordHashing {
         memory_kib: parse(get, "ARGON2_MEMORY_KIB", 19 * 1024)?,
         iterations: parse(get, "ARGON2_ITERATIONS", 2)?,
