@@ -56,3 +56,15 @@ fi
 if [ "$want_node" = true ] && ! command -v npm >/dev/null 2>&1; then
   apt_install nodejs npm
 fi
+
+# s3s-fs: the S3-compatible server the storage tests run (it checks SigV4,
+# presigned URLs included). Newer releases need a newer rustc than ours;
+# the install compiles it, about 3 minutes on 2 cores.
+have_s3s_fs() {
+  command -v s3s-fs >/dev/null 2>&1 || [ -x "${CARGO_HOME:-$HOME/.cargo}/bin/s3s-fs" ]
+}
+
+if ! have_s3s_fs; then
+  echo "installing s3s-fs (about 3 minutes) ..." >&2
+  cargo install s3s-fs --version 0.14.1 --locked --features binary --quiet
+fi

@@ -71,6 +71,17 @@ pub struct Config {
     pub outbox_poll: Duration,
     /// `OUTBOX_ENABLED`: run the outbox worker in this process.
     pub outbox_enabled: bool,
+    /// `EVENT_BUS`: where live updates travel.
+    pub event_bus: EventBusKind,
+}
+
+/// Backend of the event bus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventBusKind {
+    /// Inside this process (one API instance).
+    Memory,
+    /// PostgreSQL LISTEN/NOTIFY (several API instances).
+    Postgres,
 }
 
 /// Which SMS provider sends one-time codes.
@@ -217,6 +228,16 @@ impl Config {
             sms: sms_settings(&get)?,
             outbox_poll: Duration::from_millis(parse(&get, "OUTBOX_POLL_MS", 1000)?),
             outbox_enabled: parse_bool(&get, "OUTBOX_ENABLED", true)?,
+            event_bus: match get("EVENT_BUS").as_deref() {
+                None | Some("memory") => EventBusKind::Memory,
+                Some("postgres") => EventBusKind::Postgres,
+                Some(other) => {
+                    return Err(ConfigError {
+                        name: "EVENT_BUS",
+                        problem: format!("{other:?} is not memory or postgres"),
+                    });
+                }
+            },
         })
     }
 }

@@ -36,6 +36,8 @@ pub struct AppState {
     pub auth: Arc<auth::AuthService>,
     /// The outbox worker (emails and other durable jobs).
     pub outbox: kernel::outbox::OutboxWorker,
+    /// SQL statements run so far.
+    pub queries: kernel::db::QueryCounter,
     /// Versions of the embedded migrations, for readiness.
     pub migration_versions: Arc<Vec<String>>,
     /// Turns true when the server starts shutting down; long-lived connections close then.

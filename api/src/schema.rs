@@ -10,6 +10,8 @@ use async_graphql::{
 };
 use auth::{Auth, AuthMutation, AuthQuery, AuthService};
 use kernel::Deps;
+use kernel::Domain;
+use projects::{Projects, ProjectsMutation, ProjectsQuery, ProjectsSubscription};
 
 use crate::config::QueryLimitsConfig;
 use crate::limits::Hygiene;
@@ -17,15 +19,15 @@ use crate::system::{SystemQuery, SystemSubscription};
 
 /// Every domain's query root.
 #[derive(MergedObject, Default)]
-pub struct Query(SystemQuery, AuthQuery);
+pub struct Query(SystemQuery, AuthQuery, ProjectsQuery);
 
 /// Every domain's mutation root.
 #[derive(MergedObject, Default)]
-pub struct Mutation(AuthMutation);
+pub struct Mutation(AuthMutation, ProjectsMutation);
 
 /// Every domain's subscription root.
 #[derive(MergedSubscription, Default)]
-pub struct Subscription(SystemSubscription);
+pub struct Subscription(SystemSubscription, ProjectsSubscription);
 
 /// The composed schema type.
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
@@ -49,6 +51,7 @@ pub fn builder(limits: &QueryLimitsConfig) -> SchemaBuilder<Query, Mutation, Sub
 /// The schema with every domain installed.
 pub fn build(limits: &QueryLimitsConfig, deps: &Deps, auth: Arc<AuthService>) -> AppSchema {
     let builder = Auth::install_with(builder(limits), auth);
+    let builder = Projects::install(builder, deps);
     builder.data(deps.clone()).finish()
 }
 
@@ -75,7 +78,10 @@ pub fn domain_root_fields() -> Vec<RootField> {
     fields.extend(object_fields::<SystemQuery>("Query"));
     fields.extend(object_fields::<AuthQuery>("Query"));
     fields.extend(object_fields::<AuthMutation>("Mutation"));
+    fields.extend(object_fields::<ProjectsQuery>("Query"));
+    fields.extend(object_fields::<ProjectsMutation>("Mutation"));
     fields.extend(subscription_fields::<SystemSubscription>());
+    fields.extend(subscription_fields::<ProjectsSubscription>());
     fields
 }
 

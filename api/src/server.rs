@@ -11,6 +11,7 @@ use axum::http::{HeaderName, HeaderValue, Request};
 use axum::routing::get;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use kernel::events::InProcessBus;
+use kernel::events_pg::PgBus;
 use kernel::mailer::{SendEmailHandler, mailer_from_url};
 use kernel::outbox::{OutboxConfig, OutboxWorker};
 use kernel::{Authenticator, Deps};
@@ -22,7 +23,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-use crate::config::{Config, SmsSettings};
+use crate::config::{Config, EventBusKind, SmsSettings};
 use crate::embedded_pg::{EmbeddedPostgres, RunningPostgres};
 use crate::http::{self, AppState};
 use crate::{rest, schema, ws};
@@ -156,10 +157,16 @@ pub async fn build_state(config: Config, database_url: &str) -> anyhow::Result<A
             tracing::info!(?applied, "applied migrations");
         }
     }
-    let db = kernel::db::connect_pool(database_url, config.db_pool_size)?;
+    let queries = kernel::db::QueryCounter::default();
+    let db = kernel::db::connect_counted_pool(database_url, config.db_pool_size, queries.clone())?;
     let deps = Deps {
         db: db.clone(),
-        bus: Arc::new(InProcessBus::new(1024)),
+        bus: match config.event_bus {
+            EventBusKind::Memory => Arc::new(InProcessBus::new(1024)),
+            EventBusKind::Postgres => {
+                Arc::new(PgBus::start(database_url.to_string(), db.clone(), 1024))
+            }
+        },
         max_page_size: config.limits.max_page_size,
     };
     let auth = Arc::new(
@@ -188,6 +195,7 @@ pub async fn build_state(config: Config, database_url: &str) -> anyhow::Result<A
         authenticator,
         auth,
         outbox,
+        queries,
         migration_versions: Arc::new(migration_versions),
         shutdown,
     })

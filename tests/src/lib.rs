@@ -3,6 +3,7 @@
 //! websocket helpers.
 
 pub mod mail;
+pub mod s3;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -373,7 +374,11 @@ impl TestApp {
     /// Creates a user of `role` in `organization` (created when missing; staff go
     /// to the agency) and signs in.
     pub async fn persona_in(&self, role: kernel::Role, organization: Option<&str>) -> Persona {
-        let email = format!("{}-{}@example.test", role.as_db(), uuid::Uuid::new_v4().simple());
+        let email = format!(
+            "{}-{}@example.test",
+            role.as_db(),
+            uuid::Uuid::new_v4().simple()
+        );
         let meta = kernel::RequestMeta::default();
         let (user, org) = self
             .state

@@ -3,6 +3,8 @@
 mod embedded_database;
 mod http_transport;
 mod outbox;
+mod projects;
 mod rbac;
 mod schema_guards;
+mod storage;
 mod websocket;

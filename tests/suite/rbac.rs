@@ -72,6 +72,25 @@ const MATRIX: &[(&str, &str, [Access; 8])] = &[
     ("Mutation", "disableTotp", [U, A, A, A, A, A, A, A]),
     ("Mutation", "setOtpChannel", [U, A, A, A, A, A, A, A]),
     ("Subscription", "heartbeat", [A, A, A, A, A, A, A, A]),
+    ("Query", "projects", [U, A, A, A, A, A, A, A]),
+    // An Acme project (the freelancer is not a member of it).
+    ("Query", "project", [U, A, A, A, A, N, N, A]),
+    ("Query", "task", [U, A, A, A, A, N, N, A]),
+    ("Query", "myTasks", [U, A, A, A, A, A, A, A]),
+    ("Query", "workload", [U, A, A, A, F, F, F, F]),
+    ("Mutation", "createProject", [U, A, A, F, F, F, F, F]),
+    ("Mutation", "updateProject", [U, A, A, F, F, F, F, F]),
+    ("Mutation", "archiveProject", [U, A, A, F, F, F, F, F]),
+    ("Mutation", "addProjectMember", [U, A, A, F, F, F, F, F]),
+    ("Mutation", "removeProjectMember", [U, A, A, F, F, F, F, F]),
+    ("Mutation", "createMilestone", [U, A, A, F, F, F, F, F]),
+    ("Mutation", "updateMilestone", [U, A, A, F, F, F, F, F]),
+    // Tasks of the Acme project: clients and partners read only.
+    ("Mutation", "createTask", [U, A, A, A, F, N, N, F]),
+    ("Mutation", "updateTask", [U, A, A, A, F, N, N, F]),
+    ("Mutation", "deleteTask", [U, A, A, A, F, N, N, F]),
+    ("Mutation", "moveTask", [U, A, A, A, F, N, N, F]),
+    ("Subscription", "boardEvents", [U, A, A, A, A, N, N, A]),
 ];
 
 /// Rows every caller's operations refer to.
@@ -79,6 +98,41 @@ struct Fixture {
     acme_org: String,
     acme_colleague: String,
     partner_org: String,
+    admin: Persona,
+    acme_project: String,
+}
+
+async fn admin_data(app: &TestApp, fixture: &Fixture, query: &str, variables: Value) -> Value {
+    let body = app
+        .graphql(Some(&fixture.admin.token), query, variables)
+        .await;
+    assert!(body.get("errors").is_none(), "{body}");
+    body["data"].clone()
+}
+
+async fn fresh_project(app: &TestApp, fixture: &Fixture) -> String {
+    let data = admin_data(
+        app,
+        fixture,
+        "mutation($org: ID!) { createProject(input: { organizationId: $org, name: \"Fresh\" }) { id } }",
+        json!({ "org": fixture.acme_org }),
+    )
+    .await;
+    data["createProject"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string()
+}
+
+async fn fresh_task(app: &TestApp, fixture: &Fixture) -> String {
+    let data = admin_data(
+        app,
+        fixture,
+        "mutation($id: ID!) { createTask(input: { projectId: $id, title: \"Fresh\" }) { id } }",
+        json!({ "id": fixture.acme_project }),
+    )
+    .await;
+    data["createTask"]["id"].as_str().expect("id").to_string()
 }
 
 fn classify(errors: &Value) -> Access {
@@ -219,6 +273,86 @@ async fn operation(app: &TestApp, fixture: &Fixture, field: &str) -> (String, Va
             "subscription { heartbeat(intervalSeconds: 1) }".into(),
             json!({}),
         ),
+        "projects" => ("{ projects { totalCount } }".into(), json!({})),
+        "project" => (
+            "query($id: ID!) { project(id: $id) { id } }".into(),
+            json!({ "id": fixture.acme_project }),
+        ),
+        "task" => (
+            "query($id: ID!) { task(id: $id) { id } }".into(),
+            json!({ "id": fresh_task(app, fixture).await }),
+        ),
+        "myTasks" => ("{ myTasks { totalCount } }".into(), json!({})),
+        "workload" => (
+            "{ workload(from: \"2026-01-01\", to: \"2026-12-31\") { openTasks } }".into(),
+            json!({}),
+        ),
+        "createProject" => (
+            "mutation($org: ID!) { createProject(input: { organizationId: $org, name: \"P\" }) { id } }".into(),
+            json!({ "org": fixture.acme_org }),
+        ),
+        "updateProject" => (
+            "mutation($id: ID!) { updateProject(input: { projectId: $id, name: \"Renamed\" }) { id } }".into(),
+            json!({ "id": fixture.acme_project }),
+        ),
+        "archiveProject" => (
+            "mutation($id: ID!) { archiveProject(projectId: $id) { id } }".into(),
+            json!({ "id": fresh_project(app, fixture).await }),
+        ),
+        "addProjectMember" | "removeProjectMember" => {
+            let project = fresh_project(app, fixture).await;
+            let member = fresh_user(app, Role::Employee, None).await;
+            admin_data(
+                app,
+                fixture,
+                "mutation($p: ID!, $u: ID!) { addProjectMember(input: { projectId: $p, userId: $u, projectRole: \"dev\" }) { projectRole } }",
+                json!({ "p": project, "u": member.user_id.to_string() }),
+            )
+            .await;
+            let query = if field == "addProjectMember" {
+                "mutation($p: ID!, $u: ID!) { addProjectMember(input: { projectId: $p, userId: $u, projectRole: \"lead\" }) { projectRole } }"
+            } else {
+                "mutation($p: ID!, $u: ID!) { removeProjectMember(input: { projectId: $p, userId: $u }) }"
+            };
+            (query.into(), json!({ "p": project, "u": member.user_id.to_string() }))
+        }
+        "createMilestone" => (
+            "mutation($id: ID!) { createMilestone(input: { projectId: $id, name: \"M\" }) { id } }".into(),
+            json!({ "id": fixture.acme_project }),
+        ),
+        "updateMilestone" => {
+            let data = admin_data(
+                app,
+                fixture,
+                "mutation($id: ID!) { createMilestone(input: { projectId: $id, name: \"M\" }) { id } }",
+                json!({ "id": fixture.acme_project }),
+            )
+            .await;
+            (
+                "mutation($id: ID!) { updateMilestone(input: { milestoneId: $id, status: COMPLETED }) { id } }".into(),
+                json!({ "id": data["createMilestone"]["id"] }),
+            )
+        }
+        "createTask" => (
+            "mutation($id: ID!) { createTask(input: { projectId: $id, title: \"T\" }) { id } }".into(),
+            json!({ "id": fixture.acme_project }),
+        ),
+        "updateTask" => (
+            "mutation($id: ID!) { updateTask(input: { taskId: $id, title: \"T2\" }) { id } }".into(),
+            json!({ "id": fresh_task(app, fixture).await }),
+        ),
+        "deleteTask" => (
+            "mutation($id: ID!) { deleteTask(taskId: $id) { id } }".into(),
+            json!({ "id": fresh_task(app, fixture).await }),
+        ),
+        "moveTask" => (
+            "mutation($id: ID!) { moveTask(input: { taskId: $id, toStatus: DONE, expectedVersion: 1 }) { id } }".into(),
+            json!({ "id": fresh_task(app, fixture).await }),
+        ),
+        "boardEvents" => (
+            "subscription($id: ID!) { boardEvents(projectId: $id) { kind } }".into(),
+            json!({ "id": fixture.acme_project }),
+        ),
         other => panic!("the matrix has a row for {other} but no operation"),
     }
 }
@@ -267,10 +401,13 @@ async fn observe(
             .data(viewer)
             .data(RequestMeta::default());
         let mut stream = app.state.schema.execute_stream(request);
-        let first = tokio::time::timeout(std::time::Duration::from_secs(5), stream.next())
-            .await
-            .expect("first event")
-            .expect("stream item");
+        // A refused subscription answers at once with its error; an accepted
+        // one stays open (heartbeat also sends right away).
+        let first =
+            tokio::time::timeout(std::time::Duration::from_millis(500), stream.next()).await;
+        let Ok(Some(first)) = first else {
+            return A;
+        };
         let errors = serde_json::to_value(&first.errors).expect("errors json");
         return classify(&errors);
     }
@@ -299,11 +436,22 @@ async fn every_root_field_answers_each_role_as_the_matrix_declares() {
         .execute(&mut conn)
         .await
         .expect("refer Acme");
-    let _ = admin;
+    let project = app
+        .graphql(
+            Some(&admin.token),
+            "mutation($org: ID!) { createProject(input: { organizationId: $org, name: \"Acme site\" }) { id } }",
+            json!({ "org": colleague.organization_id.to_string() }),
+        )
+        .await["data"]["createProject"]["id"]
+        .as_str()
+        .expect("project")
+        .to_string();
     let fixture = Fixture {
         acme_org: colleague.organization_id.to_string(),
         acme_colleague: colleague.user_id.to_string(),
         partner_org: partner.organization_id.to_string(),
+        admin,
+        acme_project: project,
     };
 
     let mut mismatches = Vec::new();

@@ -1,13 +1,19 @@
 //! The PostgreSQL pool and the embedded migration history.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use diesel::connection::InstrumentationEvent;
 use diesel::migration::MigrationSource;
 use diesel::pg::Pg;
 use diesel::sql_types::Text;
-use diesel_async::AsyncPgConnection;
-use diesel_async::RunQueryDsl;
-use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::pooled_connection::deadpool;
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use futures_util::FutureExt;
 
 /// Every migration of every domain, compiled into the binary.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations");
@@ -21,9 +27,48 @@ pub type DbConn = deadpool::Object<AsyncPgConnection>;
 /// Failure to check out a connection.
 pub type PoolError = deadpool::PoolError;
 
+/// Counts SQL statements run through the pool: exported as a metric, and
+/// used by tests to prove that a query is served in a bounded number of statements.
+#[derive(Debug, Clone, Default)]
+pub struct QueryCounter(Arc<AtomicU64>);
+
+impl QueryCounter {
+    /// Statements started so far.
+    pub fn get(&self) -> u64 {
+        AtomicU64::load(&self.0, Ordering::Relaxed)
+    }
+}
+
 /// Builds a pool of at most `max_size` connections; connects lazily.
 pub fn connect_pool(database_url: &str, max_size: usize) -> Result<Db, deadpool::BuildError> {
-    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(database_url);
+    connect_counted_pool(database_url, max_size, QueryCounter::default())
+}
+
+/// Like [`connect_pool`], counting every statement into `counter`.
+pub fn connect_counted_pool(
+    database_url: &str,
+    max_size: usize,
+    counter: QueryCounter,
+) -> Result<Db, deadpool::BuildError> {
+    let mut config = ManagerConfig::<AsyncPgConnection>::default();
+    // A round trip per checkout doubles the statements of a cheap request;
+    // broken connections are still dropped (tokio-postgres reports them).
+    config.recycling_method = RecyclingMethod::Fast;
+    config.custom_setup = Box::new(move |url| {
+        let counter = counter.clone();
+        async move {
+            let mut conn = AsyncPgConnection::establish(url).await?;
+            conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+                if let InstrumentationEvent::StartQuery { .. } = event {
+                    counter.0.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+            Ok(conn)
+        }
+        .boxed()
+    });
+    let manager =
+        AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(database_url, config);
     deadpool::Pool::builder(manager)
         .max_size(max_size)
         .wait_timeout(Some(std::time::Duration::from_secs(10)))

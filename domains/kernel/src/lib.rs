@@ -5,6 +5,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod events;
+pub mod events_pg;
 pub mod ids;
 pub mod mailer;
 pub mod outbox;
@@ -12,6 +13,7 @@ pub mod pagination;
 pub mod principal;
 pub mod request;
 pub mod schema;
+pub mod storage;
 
 pub use db::{Db, DbConn};
 pub use domain::{Deps, Domain};

@@ -2,6 +2,13 @@
 
 use crate::error::AppError;
 
+/// The extra field of every connection.
+#[derive(async_graphql::SimpleObject, Debug, Clone, Copy)]
+pub struct TotalCount {
+    /// Rows matching the filter, over all pages.
+    pub total_count: i64,
+}
+
 /// Page size when the client does not ask for one.
 pub const DEFAULT_PAGE_SIZE: usize = 20;
 

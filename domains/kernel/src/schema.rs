@@ -18,6 +18,80 @@ diesel::table! {
 }
 
 diesel::table! {
+    files (id) {
+        id -> Uuid,
+        project_id -> Uuid,
+        task_id -> Nullable<Uuid>,
+        uploaded_by -> Uuid,
+        filename -> Text,
+        content_type -> Text,
+        size_bytes -> Int8,
+        storage_key -> Text,
+        status -> Text,
+        rejection_reason -> Nullable<Text>,
+        created_at -> Timestamptz,
+        completed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    milestones (id) {
+        id -> Uuid,
+        project_id -> Uuid,
+        name -> Text,
+        description -> Text,
+        due_date -> Nullable<Date>,
+        status -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    project_members (project_id, user_id) {
+        project_id -> Uuid,
+        user_id -> Uuid,
+        project_role -> Text,
+        added_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    projects (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        name -> Text,
+        description -> Text,
+        status -> Text,
+        start_date -> Nullable<Date>,
+        due_date -> Nullable<Date>,
+        archived_at -> Nullable<Timestamptz>,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    tasks (id) {
+        id -> Uuid,
+        project_id -> Uuid,
+        milestone_id -> Nullable<Uuid>,
+        title -> Text,
+        description -> Text,
+        status -> Text,
+        priority -> Text,
+        assignee_id -> Nullable<Uuid>,
+        due_date -> Nullable<Date>,
+        order_key -> Text,
+        version -> Int4,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     jobs (id) {
         id -> Uuid,
         kind -> Text,
@@ -140,22 +214,35 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(files -> projects (project_id));
+diesel::joinable!(files -> tasks (task_id));
 diesel::joinable!(mfa_challenges -> users (user_id));
+diesel::joinable!(milestones -> projects (project_id));
+diesel::joinable!(project_members -> projects (project_id));
+diesel::joinable!(project_members -> users (user_id));
+diesel::joinable!(projects -> organizations (organization_id));
 diesel::joinable!(recovery_codes -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(tasks -> milestones (milestone_id));
+diesel::joinable!(tasks -> projects (project_id));
 diesel::joinable!(users -> organizations (organization_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
+    files,
     jobs,
     mfa_challenges,
+    milestones,
     one_time_tokens,
     organizations,
+    project_members,
+    projects,
     rate_limit_counters,
     recovery_codes,
     refresh_tokens,
     role_permissions,
     sessions,
+    tasks,
     users,
 );

@@ -462,9 +462,4 @@ pub struct TotpEnrollmentNode {
     pub qr_code_svg: String,
 }
 
-/// Total count of a connection.
-#[derive(SimpleObject)]
-pub struct TotalCount {
-    /// Rows matching the filter, over all pages.
-    pub total_count: i64,
-}
+pub use kernel::pagination::TotalCount;

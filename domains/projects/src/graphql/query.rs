@@ -1,0 +1,168 @@
+//! Queries of the projects domain.
+
+use std::sync::Arc;
+
+use async_graphql::connection::{Connection, Edge, EmptyFields};
+use async_graphql::{Context, ID, InputObject, Object};
+use chrono::NaiveDate;
+use kernel::ids::parse_id;
+use kernel::pagination::{TotalCount, decode_cursor, encode_cursor, page_size};
+use kernel::{AppError, Deps, RequirePermission, SignedIn, caller};
+use uuid::Uuid;
+
+use super::types::{ProjectNode, ProjectStatus, TaskNode, WorkloadNode};
+use crate::service::{ProjectFilter, ProjectsService};
+
+/// Projects queries.
+#[derive(Default)]
+pub struct ProjectsQuery;
+
+/// Filters of `projects`.
+#[derive(InputObject, Default)]
+pub struct ProjectFilterInput {
+    /// Only these statuses.
+    pub status: Option<Vec<ProjectStatus>>,
+    /// Only this client organization.
+    pub organization_id: Option<ID>,
+    /// Name contains this text (case-insensitive).
+    pub search: Option<String>,
+    /// Include archived projects (default false).
+    pub include_archived: Option<bool>,
+}
+
+pub(crate) fn service<'a>(ctx: &Context<'a>) -> &'a Arc<ProjectsService> {
+    ctx.data_unchecked::<Arc<ProjectsService>>()
+}
+
+pub(crate) fn max_page(ctx: &Context<'_>) -> usize {
+    ctx.data_opt::<Deps>()
+        .map_or(100, |deps| deps.max_page_size)
+}
+
+pub(crate) fn uuid_cursor(after: Option<&str>) -> Result<Option<Uuid>, AppError> {
+    after
+        .map(|cursor| {
+            decode_cursor(cursor).and_then(|key| {
+                Uuid::parse_str(&key)
+                    .map_err(|_| AppError::invalid_field("after", "Not a valid cursor"))
+            })
+        })
+        .transpose()
+}
+
+/// A page of projects.
+pub type ProjectConnection = Connection<String, ProjectNode, TotalCount, EmptyFields>;
+/// A page of tasks.
+pub type TaskConnection = Connection<String, TaskNode, TotalCount, EmptyFields>;
+
+#[Object]
+impl ProjectsQuery {
+    /// Projects you may see, newest first: staff all, clients their
+    /// organization's, freelancers those they are members of, partners those of
+    /// clients they referred.
+    #[graphql(guard = "SignedIn")]
+    async fn projects(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<ProjectFilterInput>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<ProjectConnection> {
+        let limit = page_size(first, max_page(ctx))?;
+        let filter = filter.unwrap_or_default();
+        let filter = ProjectFilter {
+            statuses: filter
+                .status
+                .unwrap_or_default()
+                .into_iter()
+                .map(|s| s.as_db().to_string())
+                .collect(),
+            organization_id: filter
+                .organization_id
+                .as_ref()
+                .map(|id| parse_id(id, "filter.organizationId"))
+                .transpose()?,
+            search: filter.search,
+            include_archived: filter.include_archived.unwrap_or(false),
+        };
+        let page = service(ctx)
+            .projects(caller(ctx)?, &filter, uuid_cursor(after.as_deref())?, limit)
+            .await?;
+        let mut connection = Connection::with_additional_fields(
+            after.is_some(),
+            page.has_next,
+            TotalCount {
+                total_count: page.total,
+            },
+        );
+        connection.edges.extend(
+            page.rows
+                .into_iter()
+                .map(|p| Edge::new(encode_cursor(&p.id.to_string()), ProjectNode(p))),
+        );
+        Ok(connection)
+    }
+
+    /// One project you may see.
+    #[graphql(guard = "SignedIn")]
+    async fn project(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ProjectNode> {
+        let id = parse_id(&id, "id")?;
+        Ok(ProjectNode(service(ctx).project(caller(ctx)?, id).await?))
+    }
+
+    /// One task of a project you may see.
+    #[graphql(guard = "SignedIn")]
+    async fn task(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<TaskNode> {
+        let id = parse_id(&id, "id")?;
+        Ok(TaskNode(service(ctx).task(caller(ctx)?, id).await?))
+    }
+
+    /// Tasks assigned to you, open ones unless `includeDone`.
+    #[graphql(guard = "SignedIn")]
+    async fn my_tasks(
+        &self,
+        ctx: &Context<'_>,
+        include_done: Option<bool>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<TaskConnection> {
+        let limit = page_size(first, max_page(ctx))?;
+        let page = service(ctx)
+            .my_tasks(
+                caller(ctx)?,
+                include_done.unwrap_or(false),
+                uuid_cursor(after.as_deref())?,
+                limit,
+            )
+            .await?;
+        let mut connection = Connection::with_additional_fields(
+            after.is_some(),
+            page.has_next,
+            TotalCount {
+                total_count: page.total,
+            },
+        );
+        connection.edges.extend(
+            page.rows
+                .into_iter()
+                .map(|t| Edge::new(encode_cursor(&t.id.to_string()), TaskNode(t))),
+        );
+        Ok(connection)
+    }
+
+    /// Open work per assignee: open tasks, tasks due between `from` and `to`, and overdue tasks (staff).
+    #[graphql(guard = "RequirePermission(\"projects:workload.read\")")]
+    async fn workload(
+        &self,
+        ctx: &Context<'_>,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> async_graphql::Result<Vec<WorkloadNode>> {
+        Ok(service(ctx)
+            .workload(caller(ctx)?, from, to)
+            .await?
+            .into_iter()
+            .map(WorkloadNode)
+            .collect())
+    }
+}

@@ -1,0 +1,378 @@
+//! GraphQL types of the projects domain.
+
+use std::sync::Arc;
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{Context, Enum, ID, Object, SimpleObject};
+use auth::graphql::loaders::{OrganizationLoader, UserLoader};
+use auth::graphql::types::{OrganizationNode, UserNode};
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::loaders::{MembersLoader, MilestoneLoader, ProjectMilestonesLoader};
+use crate::model::{Milestone, Project, ProjectMember, Task};
+use crate::policy::COLUMNS;
+use crate::service::ProjectsService;
+
+macro_rules! db_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $db:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum $name { $($(#[$vmeta])* $variant),+ }
+
+        impl $name {
+            /// Database form.
+            pub fn as_db(self) -> &'static str {
+                match self { $(Self::$variant => $db),+ }
+            }
+
+            /// Parses the database form.
+            pub fn from_db(value: &str) -> Option<Self> {
+                match value { $($db => Some(Self::$variant),)+ _ => None }
+            }
+        }
+    };
+}
+
+db_enum! {
+    /// Where a project stands.
+    ProjectStatus {
+        /// Agreed, not started.
+        Planned = "planned",
+        /// In progress.
+        Active = "active",
+        /// Paused.
+        OnHold = "on_hold",
+        /// Delivered.
+        Completed = "completed",
+        /// Stopped for good.
+        Cancelled = "cancelled",
+    }
+}
+
+db_enum! {
+    /// A Kanban column.
+    TaskStatus {
+        /// Not started.
+        Todo = "todo",
+        /// Being worked on.
+        InProgress = "in_progress",
+        /// Waiting for review.
+        InReview = "in_review",
+        /// Finished.
+        Done = "done",
+    }
+}
+
+db_enum! {
+    /// How urgent a task is.
+    TaskPriority {
+        /// Whenever there is time.
+        Low = "low",
+        /// The default.
+        Medium = "medium",
+        /// Soon.
+        High = "high",
+        /// Now.
+        Urgent = "urgent",
+    }
+}
+
+db_enum! {
+    /// Where a milestone stands.
+    MilestoneStatus {
+        /// Not started.
+        Pending = "pending",
+        /// Being worked on.
+        InProgress = "in_progress",
+        /// Reached.
+        Completed = "completed",
+        /// Dropped.
+        Cancelled = "cancelled",
+    }
+}
+
+fn id(value: uuid::Uuid) -> ID {
+    ID(value.to_string())
+}
+
+/// A client project.
+pub struct ProjectNode(pub Project);
+
+#[Object(name = "Project")]
+impl ProjectNode {
+    /// Id.
+    async fn id(&self) -> ID {
+        id(self.0.id)
+    }
+
+    /// Name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// Description (markdown).
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+
+    /// Status.
+    async fn status(&self) -> ProjectStatus {
+        ProjectStatus::from_db(&self.0.status).unwrap_or(ProjectStatus::Planned)
+    }
+
+    /// Start date.
+    async fn start_date(&self) -> Option<NaiveDate> {
+        self.0.start_date
+    }
+
+    /// Due date.
+    async fn due_date(&self) -> Option<NaiveDate> {
+        self.0.due_date
+    }
+
+    /// When it was archived; archived projects are hidden from lists by default.
+    async fn archived_at(&self) -> Option<DateTime<Utc>> {
+        self.0.archived_at
+    }
+
+    /// When it was created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// The client organization.
+    async fn organization(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<OrganizationNode>> {
+        let loader = ctx.data_unchecked::<DataLoader<OrganizationLoader>>();
+        Ok(loader
+            .load_one(self.0.organization_id)
+            .await?
+            .map(OrganizationNode))
+    }
+
+    /// People working on the project.
+    async fn members(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ProjectMemberNode>> {
+        let loader = ctx.data_unchecked::<DataLoader<MembersLoader>>();
+        Ok(loader
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(ProjectMemberNode)
+            .collect())
+    }
+
+    /// Milestones, soonest due first.
+    async fn milestones(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<MilestoneNode>> {
+        let loader = ctx.data_unchecked::<DataLoader<ProjectMilestonesLoader>>();
+        Ok(loader
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(MilestoneNode)
+            .collect())
+    }
+
+    /// The Kanban board: every column with its tasks in order.
+    #[graphql(complexity = "10 * child_complexity")]
+    async fn board(&self, ctx: &Context<'_>) -> async_graphql::Result<Board> {
+        let tasks = ctx
+            .data_unchecked::<Arc<ProjectsService>>()
+            .board(self.0.id)
+            .await?;
+        let mut columns: Vec<BoardColumn> = COLUMNS
+            .iter()
+            .map(|status| BoardColumn {
+                status: TaskStatus::from_db(status).unwrap_or(TaskStatus::Todo),
+                tasks: Vec::new(),
+            })
+            .collect();
+        for task in tasks {
+            if let Some(column) = columns
+                .iter_mut()
+                .find(|column| column.status.as_db() == task.status)
+            {
+                column.tasks.push(TaskNode(task));
+            }
+        }
+        Ok(Board { columns })
+    }
+}
+
+/// A Kanban board.
+#[derive(SimpleObject)]
+pub struct Board {
+    /// Columns in display order: TODO, IN_PROGRESS, IN_REVIEW, DONE.
+    pub columns: Vec<BoardColumn>,
+}
+
+/// One column of the board.
+#[derive(SimpleObject)]
+pub struct BoardColumn {
+    /// The column.
+    pub status: TaskStatus,
+    /// Its tasks, top to bottom.
+    pub tasks: Vec<TaskNode>,
+}
+
+/// Someone working on a project.
+pub struct ProjectMemberNode(pub ProjectMember);
+
+#[Object(name = "ProjectMember")]
+impl ProjectMemberNode {
+    /// The person.
+    async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserNode>> {
+        let loader = ctx.data_unchecked::<DataLoader<UserLoader>>();
+        Ok(loader.load_one(self.0.user_id).await?.map(UserNode))
+    }
+
+    /// Their role on this project, e.g. "designer".
+    async fn project_role(&self) -> &str {
+        &self.0.project_role
+    }
+
+    /// When they joined.
+    async fn added_at(&self) -> DateTime<Utc> {
+        self.0.added_at
+    }
+}
+
+/// A milestone of a project.
+pub struct MilestoneNode(pub Milestone);
+
+#[Object(name = "Milestone")]
+impl MilestoneNode {
+    /// Id.
+    async fn id(&self) -> ID {
+        id(self.0.id)
+    }
+
+    /// Name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// Description.
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+
+    /// Due date.
+    async fn due_date(&self) -> Option<NaiveDate> {
+        self.0.due_date
+    }
+
+    /// Status.
+    async fn status(&self) -> MilestoneStatus {
+        MilestoneStatus::from_db(&self.0.status).unwrap_or(MilestoneStatus::Pending)
+    }
+}
+
+/// A task on a project's board.
+pub struct TaskNode(pub Task);
+
+#[Object(name = "Task")]
+impl TaskNode {
+    /// Id.
+    async fn id(&self) -> ID {
+        id(self.0.id)
+    }
+
+    /// The project.
+    async fn project_id(&self) -> ID {
+        id(self.0.project_id)
+    }
+
+    /// Title.
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+
+    /// Description (markdown).
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+
+    /// Column.
+    async fn status(&self) -> TaskStatus {
+        TaskStatus::from_db(&self.0.status).unwrap_or(TaskStatus::Todo)
+    }
+
+    /// Priority.
+    async fn priority(&self) -> TaskPriority {
+        TaskPriority::from_db(&self.0.priority).unwrap_or(TaskPriority::Medium)
+    }
+
+    /// Who works on it.
+    async fn assignee(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserNode>> {
+        let Some(assignee) = self.0.assignee_id else {
+            return Ok(None);
+        };
+        let loader = ctx.data_unchecked::<DataLoader<UserLoader>>();
+        Ok(loader.load_one(assignee).await?.map(UserNode))
+    }
+
+    /// Due date.
+    async fn due_date(&self) -> Option<NaiveDate> {
+        self.0.due_date
+    }
+
+    /// The milestone it belongs to.
+    async fn milestone(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<MilestoneNode>> {
+        let Some(milestone) = self.0.milestone_id else {
+            return Ok(None);
+        };
+        let loader = ctx.data_unchecked::<DataLoader<MilestoneLoader>>();
+        Ok(loader.load_one(milestone).await?.map(MilestoneNode))
+    }
+
+    /// Position within the column (compare byte-wise).
+    async fn order_key(&self) -> &str {
+        &self.0.order_key
+    }
+
+    /// Version for `expectedVersion` in `moveTask` and `updateTask`.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+
+    /// Created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// Last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+/// Open work of one person.
+pub struct WorkloadNode(pub crate::service::WorkloadRow);
+
+#[Object(name = "Workload")]
+impl WorkloadNode {
+    /// The person.
+    async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserNode>> {
+        let loader = ctx.data_unchecked::<DataLoader<UserLoader>>();
+        Ok(loader.load_one(self.0.user_id).await?.map(UserNode))
+    }
+
+    /// Tasks not done.
+    async fn open_tasks(&self) -> i64 {
+        self.0.open_tasks
+    }
+
+    /// Open tasks due within the range.
+    async fn due_soon(&self) -> i64 {
+        self.0.due_soon
+    }
+
+    /// Open tasks past their due date.
+    async fn overdue(&self) -> i64 {
+        self.0.overdue
+    }
+}

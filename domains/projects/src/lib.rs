@@ -1,0 +1,66 @@
+//! Projects domain: projects, members, milestones, tasks on a live Kanban board, files.
+
+pub mod graphql;
+pub mod model;
+pub mod ordering;
+pub mod policy;
+pub mod service;
+
+use std::sync::Arc;
+
+use async_graphql::SchemaBuilder;
+use async_graphql::dataloader::DataLoader;
+use kernel::{Deps, Domain, Permission};
+
+pub use graphql::mutation::ProjectsMutation;
+pub use graphql::query::ProjectsQuery;
+pub use graphql::subscription::ProjectsSubscription;
+pub use service::ProjectsService;
+
+/// The projects domain.
+pub struct Projects;
+
+const PERMISSIONS: &[Permission] = &[
+    Permission {
+        name: "projects:project.manage",
+        description: "Create, change and archive projects, members and milestones",
+    },
+    Permission {
+        name: "projects:task.write",
+        description: "Create, change, move and delete tasks (freelancers on their projects)",
+    },
+    Permission {
+        name: "projects:workload.read",
+        description: "See everyone's workload",
+    },
+    Permission {
+        name: "projects:file.upload",
+        description: "Upload files to visible projects",
+    },
+];
+
+impl Domain for Projects {
+    const NAME: &'static str = "projects";
+
+    fn permissions() -> &'static [Permission] {
+        PERMISSIONS
+    }
+
+    fn install<Q, M, S>(builder: SchemaBuilder<Q, M, S>, deps: &Deps) -> SchemaBuilder<Q, M, S> {
+        let service = Arc::new(ProjectsService::new(deps.db.clone(), deps.bus.clone()));
+        builder
+            .data(DataLoader::new(
+                graphql::loaders::MembersLoader(service.clone()),
+                tokio::spawn,
+            ))
+            .data(DataLoader::new(
+                graphql::loaders::ProjectMilestonesLoader(service.clone()),
+                tokio::spawn,
+            ))
+            .data(DataLoader::new(
+                graphql::loaders::MilestoneLoader(service.clone()),
+                tokio::spawn,
+            ))
+            .data(service)
+    }
+}

@@ -1,0 +1,1022 @@
+//! Use cases of the projects domain, one transaction each. Reads take the
+//! caller's scope; rows outside it are `NOT_FOUND`.
+
+use std::sync::Arc;
+
+use chrono::{NaiveDate, Utc};
+use diesel::dsl::{exists, not};
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use kernel::events::{Event, EventBus};
+use kernel::schema::{milestones, organizations, project_members, projects, tasks, users};
+use kernel::{AccessScope, AppError, Db, Principal, Role};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::model::{Milestone, Project, ProjectMember, Task};
+use crate::ordering::key_between;
+use crate::policy::{COLUMNS, may_be_member, may_write_tasks};
+
+/// The bus topic of a project's board.
+pub fn board_topic(project_id: Uuid) -> String {
+    format!("projects.board.{project_id}")
+}
+
+/// One page of rows.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    /// Rows.
+    pub rows: Vec<T>,
+    /// Total matching.
+    pub total: i64,
+    /// Whether more follow.
+    pub has_next: bool,
+}
+
+/// Filters of the project list.
+#[derive(Debug, Clone, Default)]
+pub struct ProjectFilter {
+    /// Only these statuses.
+    pub statuses: Vec<String>,
+    /// Only this client organization.
+    pub organization_id: Option<Uuid>,
+    /// Name contains.
+    pub search: Option<String>,
+    /// Include archived projects.
+    pub include_archived: bool,
+}
+
+/// Fields of a new project.
+#[derive(Debug, Clone)]
+pub struct NewProjectInput {
+    /// Client organization.
+    pub organization_id: Uuid,
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Status (default planned).
+    pub status: Option<String>,
+    /// Start date.
+    pub start_date: Option<NaiveDate>,
+    /// Due date.
+    pub due_date: Option<NaiveDate>,
+}
+
+/// Changes to a project; `None` keeps the value.
+#[derive(Debug, Clone, Default, AsChangeset)]
+#[diesel(table_name = projects)]
+pub struct ProjectChanges {
+    /// Name.
+    pub name: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Status.
+    pub status: Option<String>,
+    /// Start date (`Some(None)` clears it).
+    pub start_date: Option<Option<NaiveDate>>,
+    /// Due date (`Some(None)` clears it).
+    pub due_date: Option<Option<NaiveDate>>,
+}
+
+/// Fields of a new task.
+#[derive(Debug, Clone)]
+pub struct NewTaskInput {
+    /// Project.
+    pub project_id: Uuid,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Column (default todo).
+    pub status: Option<String>,
+    /// Priority (default medium).
+    pub priority: Option<String>,
+    /// Assignee.
+    pub assignee_id: Option<Uuid>,
+    /// Due date.
+    pub due_date: Option<NaiveDate>,
+    /// Milestone.
+    pub milestone_id: Option<Uuid>,
+}
+
+/// Changes to a task; `None` keeps the value.
+#[derive(Debug, Clone, Default, AsChangeset)]
+#[diesel(table_name = tasks)]
+pub struct TaskChanges {
+    /// Title.
+    pub title: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Priority.
+    pub priority: Option<String>,
+    /// Assignee (`Some(None)` unassigns).
+    pub assignee_id: Option<Option<Uuid>>,
+    /// Due date (`Some(None)` clears it).
+    pub due_date: Option<Option<NaiveDate>>,
+    /// Milestone (`Some(None)` clears it).
+    pub milestone_id: Option<Option<Uuid>>,
+}
+
+/// A move on the board.
+#[derive(Debug, Clone)]
+pub struct MoveTaskInput {
+    /// The task.
+    pub task_id: Uuid,
+    /// Target column.
+    pub to_status: String,
+    /// The task it goes after (above it), if any.
+    pub after_task_id: Option<Uuid>,
+    /// The task it goes before (below it), if any.
+    pub before_task_id: Option<Uuid>,
+    /// The version the client saw; a stale one is `CONFLICT`.
+    pub expected_version: i32,
+}
+
+/// Open work of one assignee.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkloadRow {
+    /// The assignee.
+    pub user_id: Uuid,
+    /// Tasks not done.
+    pub open_tasks: i64,
+    /// Open tasks due within the range.
+    pub due_soon: i64,
+    /// Open tasks past their due date.
+    pub overdue: i64,
+}
+
+/// The projects domain's service.
+pub struct ProjectsService {
+    db: Db,
+    bus: Arc<dyn EventBus>,
+}
+
+fn text(value: &str, field: &str, max: usize) -> Result<String, AppError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(AppError::invalid_field(field, "This field is required"));
+    }
+    if value.chars().count() > max {
+        return Err(AppError::invalid_field(
+            field,
+            format!("Use at most {max} characters"),
+        ));
+    }
+    Ok(value.to_string())
+}
+
+fn check_dates(start: Option<NaiveDate>, due: Option<NaiveDate>) -> Result<(), AppError> {
+    if let (Some(start), Some(due)) = (start, due)
+        && due < start
+    {
+        return Err(AppError::invalid_field(
+            "input.dueDate",
+            "The due date is before the start date",
+        ));
+    }
+    Ok(())
+}
+
+/// Projects a scope may read, as a boxed query.
+fn visible_projects(scope: AccessScope) -> projects::BoxedQuery<'static, Pg> {
+    let query = projects::table.into_boxed();
+    match scope {
+        AccessScope::Staff => query,
+        AccessScope::ClientOrg(org) => query.filter(projects::organization_id.eq(org)),
+        AccessScope::Assigned(user) => query.filter(exists(
+            project_members::table
+                .filter(project_members::project_id.eq(projects::id))
+                .filter(project_members::user_id.eq(user)),
+        )),
+        AccessScope::Partner(partner) => query.filter(
+            projects::organization_id.eq_any(
+                organizations::table
+                    .filter(organizations::referred_by_partner_id.eq(partner))
+                    .select(organizations::id),
+            ),
+        ),
+    }
+}
+
+impl ProjectsService {
+    /// A service on the pool, publishing to the bus.
+    pub fn new(db: Db, bus: Arc<dyn EventBus>) -> Self {
+        Self { db, bus }
+    }
+
+    async fn conn(&self) -> Result<kernel::DbConn, AppError> {
+        Ok(self.db.get().await?)
+    }
+
+    fn publish(&self, project_id: Uuid, kind: &str, actor: Uuid, task: &Task) {
+        self.bus.publish(Event::new(
+            board_topic(project_id),
+            kind,
+            Some(actor),
+            json!({ "taskId": task.id, "status": task.status, "orderKey": task.order_key, "version": task.version }),
+        ));
+    }
+
+    /// The bus, for subscriptions.
+    pub fn bus(&self) -> &Arc<dyn EventBus> {
+        &self.bus
+    }
+
+    /// A project the caller may see, or `NOT_FOUND`.
+    pub async fn project(&self, principal: &Principal, id: Uuid) -> Result<Project, AppError> {
+        let mut conn = self.conn().await?;
+        find_visible(&mut conn, principal.scope(), id).await
+    }
+
+    /// Projects the caller may see, newest first.
+    pub async fn projects(
+        &self,
+        principal: &Principal,
+        filter: &ProjectFilter,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> Result<Page<Project>, AppError> {
+        let mut conn = self.conn().await?;
+        let scope = principal.scope();
+        let build = || {
+            let mut query = visible_projects(scope);
+            if !filter.statuses.is_empty() {
+                query = query.filter(projects::status.eq_any(filter.statuses.clone()));
+            }
+            if let Some(org) = filter.organization_id {
+                query = query.filter(projects::organization_id.eq(org));
+            }
+            if let Some(search) = filter
+                .search
+                .as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+            {
+                let escaped = search
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_");
+                query = query.filter(projects::name.ilike(format!("%{escaped}%")));
+            }
+            if !filter.include_archived {
+                query = query.filter(projects::archived_at.is_null());
+            }
+            query
+        };
+        let total: i64 = build().count().get_result(&mut conn).await?;
+        let mut page = build();
+        if let Some(after) = after {
+            page = page.filter(projects::id.lt(after));
+        }
+        let mut rows: Vec<Project> = page
+            .order(projects::id.desc())
+            .limit(limit as i64 + 1)
+            .select(Project::as_select())
+            .load(&mut conn)
+            .await?;
+        let has_next = rows.len() > limit;
+        rows.truncate(limit);
+        Ok(Page {
+            rows,
+            total,
+            has_next,
+        })
+    }
+
+    /// Creates a project for a client organization (admins).
+    pub async fn create_project(
+        &self,
+        principal: &Principal,
+        input: NewProjectInput,
+    ) -> Result<Project, AppError> {
+        principal.require("projects:project.manage")?;
+        let name = text(&input.name, "input.name", 200)?;
+        check_dates(input.start_date, input.due_date)?;
+        let status = input.status.unwrap_or_else(|| "planned".into());
+        let mut conn = self.conn().await?;
+        let kind: Option<String> = organizations::table
+            .find(input.organization_id)
+            .select(organizations::kind)
+            .first(&mut conn)
+            .await
+            .optional()?;
+        if kind.as_deref() != Some("client") {
+            return Err(AppError::invalid_field(
+                "input.organizationId",
+                "Projects belong to a client organization",
+            ));
+        }
+        Ok(diesel::insert_into(projects::table)
+            .values((
+                projects::id.eq(Uuid::now_v7()),
+                projects::organization_id.eq(input.organization_id),
+                projects::name.eq(name),
+                projects::description.eq(input.description.unwrap_or_default()),
+                projects::status.eq(status),
+                projects::start_date.eq(input.start_date),
+                projects::due_date.eq(input.due_date),
+                projects::created_by.eq(principal.user_id),
+            ))
+            .returning(Project::as_returning())
+            .get_result(&mut conn)
+            .await?)
+    }
+
+    /// Changes a project (admins).
+    pub async fn update_project(
+        &self,
+        principal: &Principal,
+        id: Uuid,
+        mut changes: ProjectChanges,
+    ) -> Result<Project, AppError> {
+        principal.require("projects:project.manage")?;
+        if let Some(name) = &changes.name {
+            changes.name = Some(text(name, "input.name", 200)?);
+        }
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, AppError, _>(async |conn| {
+            let current = find_visible(conn, principal.scope(), id).await?;
+            let start = changes.start_date.unwrap_or(current.start_date);
+            let due = changes.due_date.unwrap_or(current.due_date);
+            check_dates(start, due)?;
+            Ok(diesel::update(projects::table.find(id))
+                .set((&changes, projects::updated_at.eq(Utc::now())))
+                .returning(Project::as_returning())
+                .get_result(conn)
+                .await?)
+        })
+        .await
+    }
+
+    /// Archives a project: hidden from lists, kept with its history (admins).
+    pub async fn archive_project(
+        &self,
+        principal: &Principal,
+        id: Uuid,
+    ) -> Result<Project, AppError> {
+        principal.require("projects:project.manage")?;
+        let mut conn = self.conn().await?;
+        find_visible(&mut conn, principal.scope(), id).await?;
+        Ok(diesel::update(projects::table.find(id))
+            .set((
+                projects::archived_at.eq(Utc::now()),
+                projects::updated_at.eq(Utc::now()),
+            ))
+            .returning(Project::as_returning())
+            .get_result(&mut conn)
+            .await?)
+    }
+
+    /// Adds an employee or freelancer to a project, or changes their project role (admins).
+    pub async fn add_member(
+        &self,
+        principal: &Principal,
+        project_id: Uuid,
+        user_id: Uuid,
+        project_role: &str,
+    ) -> Result<ProjectMember, AppError> {
+        principal.require("projects:project.manage")?;
+        let project_role = text(project_role, "input.projectRole", 80)?;
+        let mut conn = self.conn().await?;
+        find_visible(&mut conn, principal.scope(), project_id).await?;
+        let role: Option<String> = users::table
+            .find(user_id)
+            .select(users::role)
+            .first(&mut conn)
+            .await
+            .optional()?;
+        let role = role
+            .and_then(|role| Role::from_db(&role))
+            .ok_or_else(|| AppError::invalid_field("input.userId", "No such user"))?;
+        if !may_be_member(role) {
+            return Err(AppError::invalid_field(
+                "input.userId",
+                "Only agency staff and freelancers can be project members",
+            ));
+        }
+        Ok(diesel::insert_into(project_members::table)
+            .values((
+                project_members::project_id.eq(project_id),
+                project_members::user_id.eq(user_id),
+                project_members::project_role.eq(&project_role),
+            ))
+            .on_conflict((project_members::project_id, project_members::user_id))
+            .do_update()
+            .set(project_members::project_role.eq(&project_role))
+            .returning(ProjectMember::as_returning())
+            .get_result(&mut conn)
+            .await?)
+    }
+
+    /// Removes a member (admins).
+    pub async fn remove_member(
+        &self,
+        principal: &Principal,
+        project_id: Uuid,
+        user_id: Uuid,
+    ) -> Result<bool, AppError> {
+        principal.require("projects:project.manage")?;
+        let mut conn = self.conn().await?;
+        find_visible(&mut conn, principal.scope(), project_id).await?;
+        let removed = diesel::delete(
+            project_members::table
+                .filter(project_members::project_id.eq(project_id))
+                .filter(project_members::user_id.eq(user_id)),
+        )
+        .execute(&mut conn)
+        .await?;
+        if removed == 0 {
+            return Err(AppError::not_found("project member"));
+        }
+        Ok(true)
+    }
+
+    /// Members of several projects, for the dataloader.
+    pub async fn members_of(&self, project_ids: &[Uuid]) -> Result<Vec<ProjectMember>, AppError> {
+        let mut conn = self.conn().await?;
+        Ok(project_members::table
+            .filter(project_members::project_id.eq_any(project_ids))
+            .order(project_members::added_at.asc())
+            .select(ProjectMember::as_select())
+            .load(&mut conn)
+            .await?)
+    }
+
+    /// Milestones of several projects, for the dataloader.
+    pub async fn milestones_of(&self, project_ids: &[Uuid]) -> Result<Vec<Milestone>, AppError> {
+        let mut conn = self.conn().await?;
+        Ok(milestones::table
+            .filter(milestones::project_id.eq_any(project_ids))
+            .order((
+                milestones::due_date.asc().nulls_last(),
+                milestones::id.asc(),
+            ))
+            .select(Milestone::as_select())
+            .load(&mut conn)
+            .await?)
+    }
+
+    /// Milestones by id, for the dataloader.
+    pub async fn milestones_by_id(&self, ids: &[Uuid]) -> Result<Vec<Milestone>, AppError> {
+        let mut conn = self.conn().await?;
+        Ok(milestones::table
+            .filter(milestones::id.eq_any(ids))
+            .select(Milestone::as_select())
+            .load(&mut conn)
+            .await?)
+    }
+
+    /// Creates a milestone (admins).
+    pub async fn create_milestone(
+        &self,
+        principal: &Principal,
+        project_id: Uuid,
+        name: &str,
+        description: Option<String>,
+        due_date: Option<NaiveDate>,
+    ) -> Result<Milestone, AppError> {
+        principal.require("projects:project.manage")?;
+        let name = text(name, "input.name", 200)?;
+        let mut conn = self.conn().await?;
+        find_visible(&mut conn, principal.scope(), project_id).await?;
+        Ok(diesel::insert_into(milestones::table)
+            .values((
+                milestones::id.eq(Uuid::now_v7()),
+                milestones::project_id.eq(project_id),
+                milestones::name.eq(name),
+                milestones::description.eq(description.unwrap_or_default()),
+                milestones::due_date.eq(due_date),
+            ))
+            .returning(Milestone::as_returning())
+            .get_result(&mut conn)
+            .await?)
+    }
+
+    /// Changes a milestone (admins).
+    pub async fn update_milestone(
+        &self,
+        principal: &Principal,
+        id: Uuid,
+        name: Option<String>,
+        description: Option<String>,
+        due_date: Option<Option<NaiveDate>>,
+        status: Option<String>,
+    ) -> Result<Milestone, AppError> {
+        principal.require("projects:project.manage")?;
+        let mut conn = self.conn().await?;
+        let milestone: Milestone = milestones::table
+            .find(id)
+            .select(Milestone::as_select())
+            .first(&mut conn)
+            .await
+            .optional()?
+            .ok_or_else(|| AppError::not_found("milestone"))?;
+        find_visible(&mut conn, principal.scope(), milestone.project_id).await?;
+        let name = name
+            .map(|name| text(&name, "input.name", 200))
+            .transpose()?;
+        Ok(diesel::update(milestones::table.find(id))
+            .set((
+                name.map(|name| milestones::name.eq(name)),
+                description.map(|d| milestones::description.eq(d)),
+                due_date.map(|d| milestones::due_date.eq(d)),
+                status.map(|s| milestones::status.eq(s)),
+                milestones::updated_at.eq(Utc::now()),
+            ))
+            .returning(Milestone::as_returning())
+            .get_result(&mut conn)
+            .await?)
+    }
+
+    async fn require_task_writer(
+        &self,
+        conn: &mut AsyncPgConnection,
+        principal: &Principal,
+        project_id: Uuid,
+    ) -> Result<Project, AppError> {
+        let project = find_visible(conn, principal.scope(), project_id).await?;
+        let member: bool = diesel::select(exists(
+            project_members::table
+                .filter(project_members::project_id.eq(project_id))
+                .filter(project_members::user_id.eq(principal.user_id)),
+        ))
+        .get_result(conn)
+        .await?;
+        if !may_write_tasks(principal, member) {
+            return Err(AppError::forbidden(
+                "You may not change tasks of this project",
+            ));
+        }
+        if project.archived_at.is_some() {
+            return Err(AppError::conflict("The project is archived"));
+        }
+        Ok(project)
+    }
+
+    async fn check_task_refs(
+        conn: &mut AsyncPgConnection,
+        project_id: Uuid,
+        assignee: Option<Uuid>,
+        milestone: Option<Uuid>,
+    ) -> Result<(), AppError> {
+        if let Some(assignee) = assignee {
+            let role: Option<String> = users::table
+                .find(assignee)
+                .select(users::role)
+                .first(conn)
+                .await
+                .optional()?;
+            if !role
+                .and_then(|r| Role::from_db(&r))
+                .is_some_and(may_be_member)
+            {
+                return Err(AppError::invalid_field(
+                    "input.assigneeId",
+                    "Tasks are assigned to agency staff or freelancers",
+                ));
+            }
+        }
+        if let Some(milestone) = milestone {
+            let found: bool = diesel::select(exists(
+                milestones::table
+                    .filter(milestones::id.eq(milestone))
+                    .filter(milestones::project_id.eq(project_id)),
+            ))
+            .get_result(conn)
+            .await?;
+            if !found {
+                return Err(AppError::invalid_field(
+                    "input.milestoneId",
+                    "No such milestone in this project",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates a task at the end of its column.
+    pub async fn create_task(
+        &self,
+        principal: &Principal,
+        input: NewTaskInput,
+    ) -> Result<Task, AppError> {
+        let title = text(&input.title, "input.title", 300)?;
+        let status = input.status.unwrap_or_else(|| "todo".into());
+        let priority = input.priority.unwrap_or_else(|| "medium".into());
+        let mut conn = self.conn().await?;
+        self.require_task_writer(&mut conn, principal, input.project_id)
+            .await?;
+        Self::check_task_refs(
+            &mut conn,
+            input.project_id,
+            input.assignee_id,
+            input.milestone_id,
+        )
+        .await?;
+        let task = conn
+            .transaction::<_, AppError, _>(async |conn| {
+                lock_column(conn, input.project_id, &status).await?;
+                let last: Option<String> = tasks::table
+                    .filter(tasks::project_id.eq(input.project_id))
+                    .filter(tasks::status.eq(&status))
+                    .select(diesel::dsl::max(tasks::order_key))
+                    .first(conn)
+                    .await?;
+                let key = key_between(last.as_deref(), None).map_err(AppError::internal)?;
+                Ok(diesel::insert_into(tasks::table)
+                    .values((
+                        tasks::id.eq(Uuid::now_v7()),
+                        tasks::project_id.eq(input.project_id),
+                        tasks::milestone_id.eq(input.milestone_id),
+                        tasks::title.eq(&title),
+                        tasks::description.eq(input.description.clone().unwrap_or_default()),
+                        tasks::status.eq(&status),
+                        tasks::priority.eq(&priority),
+                        tasks::assignee_id.eq(input.assignee_id),
+                        tasks::due_date.eq(input.due_date),
+                        tasks::order_key.eq(&key),
+                        tasks::created_by.eq(principal.user_id),
+                    ))
+                    .returning(Task::as_returning())
+                    .get_result(conn)
+                    .await?)
+            })
+            .await?;
+        self.publish(task.project_id, "task.created", principal.user_id, &task);
+        Ok(task)
+    }
+
+    async fn task_for_write(
+        &self,
+        conn: &mut AsyncPgConnection,
+        principal: &Principal,
+        task_id: Uuid,
+    ) -> Result<Task, AppError> {
+        let task: Task = tasks::table
+            .find(task_id)
+            .select(Task::as_select())
+            .first(conn)
+            .await
+            .optional()?
+            .ok_or_else(|| AppError::not_found("task"))?;
+        // A task of an invisible project is not found, not forbidden.
+        self.require_task_writer(conn, principal, task.project_id)
+            .await?;
+        Ok(task)
+    }
+
+    /// Changes a task's fields; `expected_version`, when given, guards against lost updates.
+    pub async fn update_task(
+        &self,
+        principal: &Principal,
+        task_id: Uuid,
+        changes: TaskChanges,
+        expected_version: Option<i32>,
+    ) -> Result<Task, AppError> {
+        let mut changes = changes;
+        if let Some(title) = &changes.title {
+            changes.title = Some(text(title, "input.title", 300)?);
+        }
+        let mut conn = self.conn().await?;
+        let task = self.task_for_write(&mut conn, principal, task_id).await?;
+        Self::check_task_refs(
+            &mut conn,
+            task.project_id,
+            changes.assignee_id.flatten(),
+            changes.milestone_id.flatten(),
+        )
+        .await?;
+        let version = expected_version.unwrap_or(task.version);
+        let updated: Option<Task> = diesel::update(
+            tasks::table
+                .find(task_id)
+                .filter(tasks::version.eq(version)),
+        )
+        .set((
+            &changes,
+            tasks::version.eq(tasks::version + 1),
+            tasks::updated_at.eq(Utc::now()),
+        ))
+        .returning(Task::as_returning())
+        .get_result(&mut conn)
+        .await
+        .optional()?;
+        let updated = updated
+            .ok_or_else(|| AppError::conflict("The task was changed by someone else; reload it"))?;
+        self.publish(
+            updated.project_id,
+            "task.updated",
+            principal.user_id,
+            &updated,
+        );
+        Ok(updated)
+    }
+
+    /// Deletes a task.
+    pub async fn delete_task(
+        &self,
+        principal: &Principal,
+        task_id: Uuid,
+    ) -> Result<Task, AppError> {
+        let mut conn = self.conn().await?;
+        let task = self.task_for_write(&mut conn, principal, task_id).await?;
+        diesel::delete(tasks::table.find(task_id))
+            .execute(&mut conn)
+            .await?;
+        self.publish(task.project_id, "task.deleted", principal.user_id, &task);
+        Ok(task)
+    }
+
+    /// Moves a task between the named neighbours in a column: one row written,
+    /// `CONFLICT` when `expected_version` is stale.
+    pub async fn move_task(
+        &self,
+        principal: &Principal,
+        input: MoveTaskInput,
+    ) -> Result<Task, AppError> {
+        if !COLUMNS.contains(&input.to_status.as_str()) {
+            return Err(AppError::invalid_field("input.toStatus", "Unknown column"));
+        }
+        let mut conn = self.conn().await?;
+        let task = self
+            .task_for_write(&mut conn, principal, input.task_id)
+            .await?;
+        if task.version != input.expected_version {
+            return Err(AppError::conflict(
+                "The task was moved or changed by someone else; reload the board",
+            ));
+        }
+        let moved = conn
+            .transaction::<_, AppError, _>(async |conn| {
+                lock_column(conn, task.project_id, &input.to_status).await?;
+                let key = self.key_for_move(conn, &task, &input).await?;
+                diesel::update(
+                    tasks::table
+                        .find(task.id)
+                        .filter(tasks::version.eq(input.expected_version)),
+                )
+                .set((
+                    tasks::status.eq(&input.to_status),
+                    tasks::order_key.eq(&key),
+                    tasks::version.eq(tasks::version + 1),
+                    tasks::updated_at.eq(Utc::now()),
+                ))
+                .returning(Task::as_returning())
+                .get_result(conn)
+                .await
+                .optional()?
+                .ok_or_else(|| {
+                    AppError::conflict(
+                        "The task was moved or changed by someone else; reload the board",
+                    )
+                })
+            })
+            .await?;
+        self.publish(moved.project_id, "task.moved", principal.user_id, &moved);
+        Ok(moved)
+    }
+
+    async fn key_for_move(
+        &self,
+        conn: &mut AsyncPgConnection,
+        task: &Task,
+        input: &MoveTaskInput,
+    ) -> Result<String, AppError> {
+        let neighbour = async |conn: &mut AsyncPgConnection,
+                               id: Uuid,
+                               field: &str|
+               -> Result<String, AppError> {
+            if id == task.id {
+                return Err(AppError::invalid_field(
+                    field,
+                    "A task cannot be its own neighbour",
+                ));
+            }
+            tasks::table
+                .find(id)
+                .filter(tasks::project_id.eq(task.project_id))
+                .filter(tasks::status.eq(&input.to_status))
+                .select(tasks::order_key)
+                .first(conn)
+                .await
+                .optional()?
+                .ok_or_else(|| AppError::invalid_field(field, "Not a task of the target column"))
+        };
+        let column = || {
+            tasks::table
+                .filter(tasks::project_id.eq(task.project_id))
+                .filter(tasks::status.eq(&input.to_status))
+                .filter(tasks::id.ne(task.id))
+        };
+        let mut below = match input.after_task_id {
+            Some(id) => Some(neighbour(conn, id, "input.afterTaskId").await?),
+            None => None,
+        };
+        let mut above = match input.before_task_id {
+            Some(id) => Some(neighbour(conn, id, "input.beforeTaskId").await?),
+            None => None,
+        };
+        match (&below, &above) {
+            (Some(low), None) => {
+                above = column()
+                    .filter(tasks::order_key.gt(low))
+                    .select(diesel::dsl::min(tasks::order_key))
+                    .first(conn)
+                    .await?;
+            }
+            (None, Some(high)) => {
+                below = column()
+                    .filter(tasks::order_key.lt(high))
+                    .select(diesel::dsl::max(tasks::order_key))
+                    .first(conn)
+                    .await?;
+            }
+            (None, None) => {
+                below = column()
+                    .select(diesel::dsl::max(tasks::order_key))
+                    .first(conn)
+                    .await?;
+            }
+            (Some(low), Some(high)) => {
+                if low >= high {
+                    return Err(AppError::invalid_field(
+                        "input.beforeTaskId",
+                        "The neighbours are not next to each other in this order",
+                    ));
+                }
+                // Another move may have landed between them since the client
+                // looked: go right after `low`, before whatever follows it now.
+                above = column()
+                    .filter(tasks::order_key.gt(low))
+                    .select(diesel::dsl::min(tasks::order_key))
+                    .first(conn)
+                    .await?;
+            }
+        }
+        key_between(below.as_deref(), above.as_deref()).map_err(AppError::internal)
+    }
+
+    /// Every task of a project in board order (column, then key): one query.
+    pub async fn board(&self, project_id: Uuid) -> Result<Vec<Task>, AppError> {
+        let mut conn = self.conn().await?;
+        Ok(tasks::table
+            .filter(tasks::project_id.eq(project_id))
+            .order((tasks::status.asc(), tasks::order_key.asc()))
+            .select(Task::as_select())
+            .load(&mut conn)
+            .await?)
+    }
+
+    /// A task the caller may see.
+    pub async fn task(&self, principal: &Principal, id: Uuid) -> Result<Task, AppError> {
+        let mut conn = self.conn().await?;
+        let task: Task = tasks::table
+            .find(id)
+            .select(Task::as_select())
+            .first(&mut conn)
+            .await
+            .optional()?
+            .ok_or_else(|| AppError::not_found("task"))?;
+        find_visible(&mut conn, principal.scope(), task.project_id)
+            .await
+            .map_err(|_| AppError::not_found("task"))?;
+        Ok(task)
+    }
+
+    /// Tasks assigned to the caller, soonest due first, open ones only unless asked.
+    pub async fn my_tasks(
+        &self,
+        principal: &Principal,
+        include_done: bool,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> Result<Page<Task>, AppError> {
+        let mut conn = self.conn().await?;
+        let build = || {
+            let mut query = tasks::table
+                .filter(tasks::assignee_id.eq(principal.user_id))
+                .filter(not(exists(
+                    projects::table
+                        .filter(projects::id.eq(tasks::project_id))
+                        .filter(projects::archived_at.is_not_null()),
+                )))
+                .into_boxed();
+            if !include_done {
+                query = query.filter(tasks::status.ne("done"));
+            }
+            query
+        };
+        let total: i64 = build().count().get_result(&mut conn).await?;
+        let mut page = build();
+        if let Some(after) = after {
+            page = page.filter(tasks::id.gt(after));
+        }
+        let mut rows: Vec<Task> = page
+            .order(tasks::id.asc())
+            .limit(limit as i64 + 1)
+            .select(Task::as_select())
+            .load(&mut conn)
+            .await?;
+        let has_next = rows.len() > limit;
+        rows.truncate(limit);
+        Ok(Page {
+            rows,
+            total,
+            has_next,
+        })
+    }
+
+    /// Open tasks, due soon (within `from..=to`) and overdue, per assignee (staff).
+    pub async fn workload(
+        &self,
+        principal: &Principal,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<WorkloadRow>, AppError> {
+        principal.require("projects:workload.read")?;
+        if to < from {
+            return Err(AppError::invalid_field(
+                "to",
+                "The range ends before it starts",
+            ));
+        }
+        let today = Utc::now().date_naive();
+        let mut conn = self.conn().await?;
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Uuid)]
+            user_id: Uuid,
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            open_tasks: i64,
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            due_soon: i64,
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            overdue: i64,
+        }
+        let rows: Vec<Row> = diesel::sql_query(
+            "SELECT t.assignee_id AS user_id,
+                    count(*) AS open_tasks,
+                    count(*) FILTER (WHERE t.due_date BETWEEN $1 AND $2) AS due_soon,
+                    count(*) FILTER (WHERE t.due_date < $3) AS overdue
+             FROM tasks t JOIN projects p ON p.id = t.project_id
+             WHERE t.assignee_id IS NOT NULL AND t.status <> 'done' AND p.archived_at IS NULL
+             GROUP BY t.assignee_id
+             ORDER BY open_tasks DESC, t.assignee_id",
+        )
+        .bind::<diesel::sql_types::Date, _>(from)
+        .bind::<diesel::sql_types::Date, _>(to)
+        .bind::<diesel::sql_types::Date, _>(today)
+        .load(&mut conn)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| WorkloadRow {
+                user_id: row.user_id,
+                open_tasks: row.open_tasks,
+                due_soon: row.due_soon,
+                overdue: row.overdue,
+            })
+            .collect())
+    }
+
+    /// Whether the caller may still see the project (subscriptions re-check per event).
+    pub async fn can_see(&self, principal: &Principal, project_id: Uuid) -> Result<bool, AppError> {
+        let mut conn = self.conn().await?;
+        match find_visible(&mut conn, principal.scope(), project_id).await {
+            Ok(_) => Ok(true),
+            Err(error) if error.code() == kernel::ErrorCode::NotFound => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
+}
+
+/// Serialises writes to one board column for the rest of the transaction, so
+/// that concurrent moves compute keys against the column as it really is.
+async fn lock_column(
+    conn: &mut AsyncPgConnection,
+    project_id: Uuid,
+    status: &str,
+) -> Result<(), AppError> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind::<diesel::sql_types::Text, _>(format!("board:{project_id}:{status}"))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The project if the scope may see it, else `NOT_FOUND`.
+pub async fn find_visible(
+    conn: &mut AsyncPgConnection,
+    scope: AccessScope,
+    id: Uuid,
+) -> Result<Project, AppError> {
+    visible_projects(scope)
+        .filter(projects::id.eq(id))
+        .select(Project::as_select())
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or_else(|| AppError::not_found("project"))
+}

@@ -1,0 +1,656 @@
+//! Projects, tasks and the live Kanban board, driven as the portals use them.
+
+use std::collections::BTreeSet;
+
+use fluxorae_tests::{Persona, TestApp};
+use kernel::Role;
+use serde_json::{Value, json};
+
+async fn data(app: &TestApp, token: &str, query: &str, variables: Value) -> Value {
+    let body = app.graphql(Some(token), query, variables).await;
+    assert!(body.get("errors").is_none(), "{query}: {body}");
+    body["data"].clone()
+}
+
+async fn code(app: &TestApp, token: Option<&str>, query: &str, variables: Value) -> String {
+    let body = app.graphql(token, query, variables).await;
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or("none")
+        .to_string()
+}
+
+async fn create_project(
+    app: &TestApp,
+    admin: &Persona,
+    organization_id: uuid::Uuid,
+    name: &str,
+) -> String {
+    let data = data(
+        app,
+        &admin.token,
+        "mutation($input: CreateProjectInput!) { createProject(input: $input) { id status } }",
+        json!({ "input": { "organizationId": organization_id.to_string(), "name": name, "status": "ACTIVE" } }),
+    )
+    .await;
+    assert_eq!(data["createProject"]["status"], "ACTIVE");
+    data["createProject"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string()
+}
+
+async fn create_task(app: &TestApp, token: &str, project: &str, title: &str) -> (String, i64) {
+    let data = data(
+        app,
+        token,
+        "mutation($input: CreateTaskInput!) { createTask(input: $input) { id version status } }",
+        json!({ "input": { "projectId": project, "title": title } }),
+    )
+    .await;
+    (
+        data["createTask"]["id"].as_str().expect("id").to_string(),
+        data["createTask"]["version"].as_i64().expect("version"),
+    )
+}
+
+async fn column_titles(app: &TestApp, token: &str, project: &str, column: &str) -> Vec<String> {
+    let data = data(
+        app,
+        token,
+        "query($id: ID!) { project(id: $id) { board { columns { status tasks { title orderKey } } } } }",
+        json!({ "id": project }),
+    )
+    .await;
+    let columns = data["project"]["board"]["columns"]
+        .as_array()
+        .expect("columns");
+    let column = columns
+        .iter()
+        .find(|c| c["status"] == column)
+        .expect("column");
+    let tasks = column["tasks"].as_array().expect("tasks");
+    let keys: Vec<&str> = tasks
+        .iter()
+        .map(|t| t["orderKey"].as_str().expect("key"))
+        .collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted, "the board is in key order");
+    tasks
+        .iter()
+        .map(|t| t["title"].as_str().expect("title").to_string())
+        .collect()
+}
+
+const MOVE: &str =
+    "mutation($input: MoveTaskInput!) { moveTask(input: $input) { id status version orderKey } }";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_sees_only_their_organizations_projects() {
+    let app = TestApp::spawn().await;
+    let admin = app.persona(Role::Admin).await;
+    let client = app.persona(Role::Client).await;
+    let other = app
+        .persona_in(Role::Client, Some("Globex Retail LLP"))
+        .await;
+    let ours = create_project(&app, &admin, client.organization_id, "Acme website").await;
+    let theirs = create_project(&app, &admin, other.organization_id, "Globex app").await;
+
+    let list = data(
+        &app,
+        &client.token,
+        "{ projects { totalCount edges { node { id name organization { name } } } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(list["projects"]["totalCount"], 1);
+    assert_eq!(list["projects"]["edges"][0]["node"]["id"], ours.as_str());
+    assert_eq!(
+        list["projects"]["edges"][0]["node"]["organization"]["name"],
+        "Acme Pvt Ltd"
+    );
+    let query = "query($id: ID!) { project(id: $id) { name } }";
+    assert_eq!(
+        code(&app, Some(&client.token), query, json!({ "id": theirs })).await,
+        "NOT_FOUND"
+    );
+    let staff = data(&app, &admin.token, "{ projects { totalCount } }", json!({})).await;
+    assert_eq!(staff["projects"]["totalCount"], 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn freelancers_see_their_projects_and_partners_read_referred_ones_only() {
+    let app = TestApp::spawn().await;
+    let admin = app.persona(Role::Admin).await;
+    let client = app.persona(Role::Client).await;
+    let freelancer = app.persona(Role::Freelancer).await;
+    let partner = app.persona(Role::Partner).await;
+    let member_of = create_project(&app, &admin, client.organization_id, "Member").await;
+    let not_member = create_project(&app, &admin, client.organization_id, "Not member").await;
+    data(
+        &app,
+        &admin.token,
+        "mutation($input: AddProjectMemberInput!) { addProjectMember(input: $input) { projectRole user { id } } }",
+        json!({ "input": { "projectId": member_of, "userId": freelancer.user_id.to_string(), "projectRole": "designer" } }),
+    )
+    .await;
+    let seen = data(
+        &app,
+        &freelancer.token,
+        "{ projects { edges { node { id } } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(seen["projects"]["edges"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        seen["projects"]["edges"][0]["node"]["id"],
+        member_of.as_str()
+    );
+    create_task(&app, &freelancer.token, &member_of, "Freelancer task").await;
+    let create = "mutation($input: CreateTaskInput!) { createTask(input: $input) { id } }";
+    assert_eq!(
+        code(
+            &app,
+            Some(&freelancer.token),
+            create,
+            json!({ "input": { "projectId": not_member, "title": "x" } })
+        )
+        .await,
+        "NOT_FOUND"
+    );
+
+    // The partner sees nothing until Acme is referred by the partner's organization.
+    let none = data(
+        &app,
+        &partner.token,
+        "{ projects { totalCount } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(none["projects"]["totalCount"], 0);
+    let mut conn = app.db().await;
+    use diesel_async::RunQueryDsl;
+    diesel::sql_query("UPDATE organizations SET referred_by_partner_id = $1 WHERE id = $2")
+        .bind::<diesel::sql_types::Uuid, _>(partner.organization_id)
+        .bind::<diesel::sql_types::Uuid, _>(client.organization_id)
+        .execute(&mut conn)
+        .await
+        .expect("refer");
+    let referred = data(
+        &app,
+        &partner.token,
+        "{ projects { totalCount } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(referred["projects"]["totalCount"], 2);
+    assert_eq!(
+        code(
+            &app,
+            Some(&partner.token),
+            create,
+            json!({ "input": { "projectId": member_of, "title": "x" } })
+        )
+        .await,
+        "FORBIDDEN"
+    );
+    assert_eq!(
+        code(
+            &app,
+            Some(&client.token),
+            create,
+            json!({ "input": { "projectId": member_of, "title": "x" } })
+        )
+        .await,
+        "FORBIDDEN"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn admins_manage_projects_members_and_milestones() {
+    let app = TestApp::spawn().await;
+    let admin = app.persona(Role::Admin).await;
+    let client = app.persona(Role::Client).await;
+    let employee = app.persona(Role::Employee).await;
+    let project = create_project(&app, &admin, client.organization_id, "Brand refresh").await;
+    let updated = data(
+        &app,
+        &admin.token,
+        "mutation($input: UpdateProjectInput!) { updateProject(input: $input) { name status startDate dueDate } }",
+        json!({ "input": { "projectId": project, "name": "Brand refresh 2026", "status": "ON_HOLD", "startDate": "2026-12-01", "dueDate": "2027-01-31" } }),
+    )
+    .await;
+    assert_eq!(updated["updateProject"]["status"], "ON_HOLD");
+    assert_eq!(updated["updateProject"]["dueDate"], "2027-01-31");
+    let bad = "mutation($input: UpdateProjectInput!) { updateProject(input: $input) { name } }";
+    assert_eq!(
+        code(
+            &app,
+            Some(&admin.token),
+            bad,
+            json!({ "input": { "projectId": project, "dueDate": "2026-01-01" } })
+        )
+        .await,
+        "BAD_USER_INPUT"
+    );
+    assert_eq!(
+        code(
+            &app,
+            Some(&employee.token),
+            bad,
+            json!({ "input": { "projectId": project, "name": "x" } })
+        )
+        .await,
+        "FORBIDDEN"
+    );
+
+    let milestone = data(
+        &app,
+        &admin.token,
+        "mutation($input: CreateMilestoneInput!) { createMilestone(input: $input) { id status } }",
+        json!({ "input": { "projectId": project, "name": "Design sign-off", "dueDate": "2026-12-15" } }),
+    )
+    .await;
+    let milestone_id = milestone["createMilestone"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    data(
+        &app,
+        &admin.token,
+        "mutation($input: UpdateMilestoneInput!) { updateMilestone(input: $input) { status } }",
+        json!({ "input": { "milestoneId": milestone_id, "status": "COMPLETED" } }),
+    )
+    .await;
+    data(
+        &app,
+        &admin.token,
+        "mutation($input: AddProjectMemberInput!) { addProjectMember(input: $input) { projectRole } }",
+        json!({ "input": { "projectId": project, "userId": employee.user_id.to_string(), "projectRole": "lead" } }),
+    )
+    .await;
+    let member_of_client = "mutation($input: AddProjectMemberInput!) { addProjectMember(input: $input) { projectRole } }";
+    assert_eq!(
+        code(&app, Some(&admin.token), member_of_client, json!({ "input": { "projectId": project, "userId": client.user_id.to_string(), "projectRole": "x" } })).await,
+        "BAD_USER_INPUT"
+    );
+    let view = data(
+        &app,
+        &client.token,
+        "query($id: ID!) { project(id: $id) { members { projectRole user { id } } milestones { name status } } }",
+        json!({ "id": project }),
+    )
+    .await;
+    assert_eq!(view["project"]["members"][0]["projectRole"], "lead");
+    assert_eq!(view["project"]["milestones"][0]["status"], "COMPLETED");
+    data(
+        &app,
+        &admin.token,
+        "mutation($input: RemoveProjectMemberInput!) { removeProjectMember(input: $input) }",
+        json!({ "input": { "projectId": project, "userId": employee.user_id.to_string() } }),
+    )
+    .await;
+
+    data(
+        &app,
+        &admin.token,
+        "mutation($id: ID!) { archiveProject(projectId: $id) { archivedAt } }",
+        json!({ "id": project }),
+    )
+    .await;
+    let listed = data(
+        &app,
+        &client.token,
+        "{ projects { totalCount } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(listed["projects"]["totalCount"], 0);
+    let archived = data(
+        &app,
+        &client.token,
+        "{ projects(filter: { includeArchived: true }) { totalCount } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(archived["projects"]["totalCount"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn moving_tasks_orders_the_board_and_stale_versions_conflict() {
+    let app = TestApp::spawn().await;
+    let admin = app.persona(Role::Admin).await;
+    let employee = app.persona(Role::Employee).await;
+    let client = app.persona(Role::Client).await;
+    let project = create_project(&app, &admin, client.organization_id, "Board").await;
+    let (a, _) = create_task(&app, &employee.token, &project, "A").await;
+    let (b, b_version) = create_task(&app, &employee.token, &project, "B").await;
+    let (c, c_version) = create_task(&app, &employee.token, &project, "C").await;
+    assert_eq!(
+        column_titles(&app, &client.token, &project, "TODO").await,
+        ["A", "B", "C"]
+    );
+
+    // C between A and B.
+    let moved = data(&app, &employee.token, MOVE, json!({ "input": { "taskId": c, "toStatus": "TODO", "afterTaskId": a, "beforeTaskId": b, "expectedVersion": c_version } })).await;
+    assert_eq!(moved["moveTask"]["version"], c_version + 1);
+    assert_eq!(
+        column_titles(&app, &client.token, &project, "TODO").await,
+        ["A", "C", "B"]
+    );
+
+    // B to the top of IN_PROGRESS, then a stale move of B conflicts.
+    data(&app, &employee.token, MOVE, json!({ "input": { "taskId": b, "toStatus": "IN_PROGRESS", "expectedVersion": b_version } })).await;
+    assert_eq!(
+        column_titles(&app, &client.token, &project, "IN_PROGRESS").await,
+        ["B"]
+    );
+    assert_eq!(
+        code(
+            &app,
+            Some(&employee.token),
+            MOVE,
+            json!({ "input": { "taskId": b, "toStatus": "DONE", "expectedVersion": b_version } })
+        )
+        .await,
+        "CONFLICT"
+    );
+    // A neighbour from another column is bad input.
+    assert_eq!(
+        code(&app, Some(&employee.token), MOVE, json!({ "input": { "taskId": a, "toStatus": "DONE", "afterTaskId": c, "expectedVersion": 1 } })).await,
+        "BAD_USER_INPUT"
+    );
+    // A before everything.
+    data(&app, &employee.token, MOVE, json!({ "input": { "taskId": a, "toStatus": "TODO", "beforeTaskId": c, "expectedVersion": 1 } })).await;
+    assert_eq!(
+        column_titles(&app, &client.token, &project, "TODO").await,
+        ["A", "C"]
+    );
+
+    let updated = data(
+        &app,
+        &employee.token,
+        "mutation($input: UpdateTaskInput!) { updateTask(input: $input) { title priority assignee { id } dueDate version } }",
+        json!({ "input": { "taskId": a, "title": "A1", "priority": "URGENT", "assigneeId": employee.user_id.to_string(), "dueDate": "2026-12-01" } }),
+    )
+    .await;
+    assert_eq!(updated["updateTask"]["priority"], "URGENT");
+    assert_eq!(
+        updated["updateTask"]["assignee"]["id"],
+        employee.user_id.to_string()
+    );
+    let deleted = data(
+        &app,
+        &employee.token,
+        "mutation($id: ID!) { deleteTask(taskId: $id) { id } }",
+        json!({ "id": c }),
+    )
+    .await;
+    assert_eq!(deleted["deleteTask"]["id"], c.as_str());
+    assert_eq!(
+        column_titles(&app, &client.token, &project, "TODO").await,
+        ["A1"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_moves_keep_the_column_ordered_and_lose_no_task() {
+    let app = TestApp::spawn_with(|config| config.db_pool_size = 12).await;
+    let admin = app.persona(Role::Admin).await;
+    let client = app.persona(Role::Client).await;
+    let project = create_project(&app, &admin, client.organization_id, "Busy board").await;
+    let (anchor, _) = create_task(&app, &admin.token, &project, "anchor").await;
+    let (last, _) = create_task(&app, &admin.token, &project, "last").await;
+    let mut moving = Vec::new();
+    for index in 0..16 {
+        moving.push(create_task(&app, &admin.token, &project, &format!("t{index}")).await);
+    }
+    // Everyone drops their task between the same two neighbours at once.
+    let moves = moving.iter().map(|(task, version)| {
+        let app = &app;
+        let token = admin.token.clone();
+        let variables = json!({ "input": { "taskId": task, "toStatus": "IN_REVIEW", "expectedVersion": version } });
+        async move { app.graphql(Some(&token), MOVE, variables).await }
+    });
+    let results = futures_util::future::join_all(moves).await;
+    for body in &results {
+        assert!(body.get("errors").is_none(), "{body}");
+    }
+    let titles = column_titles(&app, &client.token, &project, "IN_REVIEW").await;
+    assert_eq!(titles.len(), 16);
+    let unique: BTreeSet<_> = titles.iter().collect();
+    assert_eq!(unique.len(), 16);
+    // Now squeeze them all between anchor and last.
+    data(
+        &app,
+        &admin.token,
+        MOVE,
+        json!({ "input": { "taskId": anchor, "toStatus": "DONE", "expectedVersion": 1 } }),
+    )
+    .await;
+    data(&app, &admin.token, MOVE, json!({ "input": { "taskId": last, "toStatus": "DONE", "afterTaskId": anchor, "expectedVersion": 1 } })).await;
+    let squeezes = moving.iter().map(|(task, version)| {
+        let app = &app;
+        let token = admin.token.clone();
+        let variables = json!({ "input": { "taskId": task, "toStatus": "DONE", "afterTaskId": anchor, "beforeTaskId": last, "expectedVersion": version + 1 } });
+        async move { app.graphql(Some(&token), MOVE, variables).await }
+    });
+    for body in futures_util::future::join_all(squeezes).await {
+        assert!(body.get("errors").is_none(), "{body}");
+    }
+    let done = column_titles(&app, &client.token, &project, "DONE").await;
+    assert_eq!(done.len(), 18);
+    assert_eq!(done.first().map(String::as_str), Some("anchor"));
+    assert_eq!(done.last().map(String::as_str), Some("last"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_board_costs_the_same_number_of_statements_for_any_number_of_tasks() {
+    // No background worker, so that every counted statement is the query's.
+    let app = TestApp::spawn_with(|config| config.outbox_enabled = false).await;
+    let admin = app.persona(Role::Admin).await;
+    let client = app.persona(Role::Client).await;
+    let employee = app.persona(Role::Employee).await;
+    let freelancer = app.persona(Role::Freelancer).await;
+    let query = "query($id: ID!) { project(id: $id) { name organization { name } members { user { email } }
+        milestones { name } board { columns { status tasks { title assignee { email organization { name } } milestone { name } } } } } }";
+    let mut counts = Vec::new();
+    for size in [3usize, 40] {
+        let project = create_project(
+            &app,
+            &admin,
+            client.organization_id,
+            &format!("Board {size}"),
+        )
+        .await;
+        let milestone = data(
+            &app,
+            &admin.token,
+            "mutation($input: CreateMilestoneInput!) { createMilestone(input: $input) { id } }",
+            json!({ "input": { "projectId": project, "name": "M1" } }),
+        )
+        .await["createMilestone"]["id"]
+            .clone();
+        for index in 0..size {
+            let assignee = if index % 2 == 0 {
+                &employee
+            } else {
+                &freelancer
+            };
+            let status = ["TODO", "IN_PROGRESS", "DONE"][index % 3];
+            data(
+                &app,
+                &admin.token,
+                "mutation($input: CreateTaskInput!) { createTask(input: $input) { id } }",
+                json!({ "input": { "projectId": project, "title": format!("task {index}"), "assigneeId": assignee.user_id.to_string(), "milestoneId": milestone, "status": status } }),
+            )
+            .await;
+        }
+        let before = app.state.queries.get();
+        let body = data(&app, &client.token, query, json!({ "id": project })).await;
+        counts.push(app.state.queries.get() - before);
+        let tasks: usize = body["project"]["board"]["columns"]
+            .as_array()
+            .expect("columns")
+            .iter()
+            .map(|column| column["tasks"].as_array().map_or(0, Vec::len))
+            .sum();
+        assert_eq!(tasks, size);
+    }
+    assert_eq!(
+        counts[0], counts[1],
+        "statements for 3 and 40 tasks: {counts:?}"
+    );
+    assert!(counts[1] <= 10, "statements: {counts:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn workload_and_my_tasks_count_open_due_and_overdue_work() {
+    let app = TestApp::spawn().await;
+    let admin = app.persona(Role::Admin).await;
+    let client = app.persona(Role::Client).await;
+    let employee = app.persona(Role::Employee).await;
+    let project = create_project(&app, &admin, client.organization_id, "Work").await;
+    let today = chrono::Utc::now().date_naive();
+    for (title, due) in [
+        ("overdue", today - chrono::Duration::days(3)),
+        ("soon", today + chrono::Duration::days(2)),
+        ("later", today + chrono::Duration::days(30)),
+    ] {
+        data(
+            &app,
+            &admin.token,
+            "mutation($input: CreateTaskInput!) { createTask(input: $input) { id } }",
+            json!({ "input": { "projectId": project, "title": title, "assigneeId": employee.user_id.to_string(), "dueDate": due.to_string() } }),
+        )
+        .await;
+    }
+    let workload = data(
+        &app,
+        &admin.token,
+        "query($from: NaiveDate!, $to: NaiveDate!) { workload(from: $from, to: $to) { user { id } openTasks dueSoon overdue } }",
+        json!({ "from": today.to_string(), "to": (today + chrono::Duration::days(7)).to_string() }),
+    )
+    .await;
+    assert_eq!(
+        workload["workload"][0]["user"]["id"],
+        employee.user_id.to_string()
+    );
+    assert_eq!(workload["workload"][0]["openTasks"], 3);
+    assert_eq!(workload["workload"][0]["dueSoon"], 1);
+    assert_eq!(workload["workload"][0]["overdue"], 1);
+    let mine = data(
+        &app,
+        &employee.token,
+        "{ myTasks(first: 2) { totalCount pageInfo { hasNextPage } edges { node { title } } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(mine["myTasks"]["totalCount"], 3);
+    assert_eq!(mine["myTasks"]["pageInfo"]["hasNextPage"], true);
+    let query = "query($from: NaiveDate!, $to: NaiveDate!) { workload(from: $from, to: $to) { openTasks } }";
+    assert_eq!(
+        code(
+            &app,
+            Some(&client.token),
+            query,
+            json!({ "from": "2026-01-01", "to": "2026-02-01" })
+        )
+        .await,
+        "FORBIDDEN"
+    );
+}
+
+async fn subscribe_board(app: &TestApp, token: &str, project: &str) -> fluxorae_tests::WsClient {
+    let mut ws = app.ws("graphql-transport-ws").await;
+    ws.init(Some(token)).await;
+    ws.send(json!({ "type": "subscribe", "id": "board", "payload": {
+        "query": "subscription($id: ID!) { boardEvents(projectId: $id) { kind actorId taskId orderKey status task { title } } }",
+        "variables": { "id": project },
+    } }))
+    .await;
+    ws
+}
+
+async fn next_board_event(ws: &mut fluxorae_tests::WsClient) -> Value {
+    loop {
+        let message = ws.next_json().await;
+        if message["type"] == "next" {
+            return message["payload"]["data"]["boardEvents"].clone();
+        }
+        assert_eq!(message["type"], "ping", "{message}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn board_events_reach_allowed_subscribers_and_nobody_else() {
+    let app = TestApp::spawn().await;
+    let admin = app.persona(Role::Admin).await;
+    let client = app.persona(Role::Client).await;
+    let other = app
+        .persona_in(Role::Client, Some("Globex Retail LLP"))
+        .await;
+    let project = create_project(&app, &admin, client.organization_id, "Live").await;
+
+    let mut outsider = app.ws("graphql-transport-ws").await;
+    outsider.init(Some(&other.token)).await;
+    outsider
+        .send(json!({ "type": "subscribe", "id": "x", "payload": {
+            "query": "subscription($id: ID!) { boardEvents(projectId: $id) { kind } }",
+            "variables": { "id": project },
+        } }))
+        .await;
+    let refused = outsider.next_json().await;
+    assert_eq!(refused["type"], "next", "{refused}");
+    assert_eq!(
+        refused["payload"]["errors"][0]["extensions"]["code"],
+        "NOT_FOUND"
+    );
+
+    let mut watcher = subscribe_board(&app, &client.token, &project).await;
+    // Give the subscription a moment to register with the bus.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let (task, version) = create_task(&app, &admin.token, &project, "Wireframes").await;
+    let created = next_board_event(&mut watcher).await;
+    assert_eq!(created["kind"], "TASK_CREATED");
+    assert_eq!(created["actorId"], admin.user_id.to_string());
+    assert_eq!(created["task"]["title"], "Wireframes");
+    let moved = data(&app, &admin.token, MOVE, json!({ "input": { "taskId": task, "toStatus": "IN_PROGRESS", "expectedVersion": version } })).await;
+    let event = next_board_event(&mut watcher).await;
+    assert_eq!(event["kind"], "TASK_MOVED");
+    assert_eq!(event["status"], "IN_PROGRESS");
+    assert_eq!(event["orderKey"], moved["moveTask"]["orderKey"]);
+    // The outsider's subscription ended with its error; nothing else arrives.
+    assert_eq!(
+        outsider.next_json().await,
+        json!({ "type": "complete", "id": "x" })
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_move_on_one_instance_reaches_a_subscriber_on_another_through_postgres() {
+    use fluxorae::config::EventBusKind;
+    let first = TestApp::spawn_with(|config| config.event_bus = EventBusKind::Postgres).await;
+    let second = first
+        .spawn_alongside(|config| config.event_bus = EventBusKind::Postgres)
+        .await;
+    let admin = first.persona(Role::Admin).await;
+    let client = first.persona(Role::Client).await;
+    let project = create_project(&first, &admin, client.organization_id, "Two instances").await;
+    let (task, version) = create_task(&first, &admin.token, &project, "Copy").await;
+
+    let mut watcher = subscribe_board(&second, &client.token, &project).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    data(
+        &first,
+        &admin.token,
+        MOVE,
+        json!({ "input": { "taskId": task, "toStatus": "DONE", "expectedVersion": version } }),
+    )
+    .await;
+    let event = next_board_event(&mut watcher).await;
+    assert_eq!(event["kind"], "TASK_MOVED");
+    assert_eq!(event["status"], "DONE");
+    assert_eq!(event["taskId"], task.as_str());
+}
