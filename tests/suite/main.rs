@@ -1,5 +1,6 @@
 //! One integration test binary: transport, protocol and schema tests.
 
+mod auth_flows;
 mod embedded_database;
 mod http_transport;
 mod outbox;

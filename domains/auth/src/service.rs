@@ -356,7 +356,7 @@ impl AuthService {
                         ))
                         .execute(conn)
                         .await
-                        .map_err(map_unique)?;
+                        .map_err(|error| map_unique(error, REGISTER_FIELDS))?;
                     let user = insert_user(
                         conn,
                         NewUser {
@@ -369,6 +369,7 @@ impl AuthService {
                             status: "active",
                             password_hash: Some(&password_hash),
                         },
+                        REGISTER_FIELDS,
                     )
                     .await?;
                     audit::record(conn, meta, AuditEvent {
@@ -767,7 +768,7 @@ impl AuthService {
     ) -> Result<(), AppError> {
         let mut conn = self.conn().await?;
         let (token_id, user) = self
-            .redeem_token(&mut conn, token, "password_reset")
+            .redeem_token(&mut conn, token, "password_reset", "token")
             .await?;
         check_strength(new_password, &[&user.email, &user.name])
             .map_err(|m| bad_password("newPassword", m))?;
@@ -809,23 +810,33 @@ impl AuthService {
         .await
     }
 
+    /// A usable one-time token: unused, unexpired, and its user still in the
+    /// state the purpose needs (invited for an invitation, active for a reset),
+    /// so disabling a user also voids their pending links.
     async fn redeem_token(
         &self,
         conn: &mut AsyncPgConnection,
         token: &str,
         purpose: &str,
+        field: &str,
     ) -> Result<(Uuid, User), AppError> {
+        let required_status = if purpose == "invitation" {
+            "invited"
+        } else {
+            "active"
+        };
         let found: Option<(Uuid, User)> = one_time_tokens::table
             .inner_join(users::table.on(users::id.eq(one_time_tokens::user_id)))
             .filter(one_time_tokens::token_hash.eq(hash_token(token)))
             .filter(one_time_tokens::purpose.eq(purpose))
             .filter(one_time_tokens::used_at.is_null())
             .filter(one_time_tokens::expires_at.gt(Utc::now()))
+            .filter(users::status.eq(required_status))
             .select((one_time_tokens::id, User::as_select()))
             .first(conn)
             .await
             .optional()?;
-        found.ok_or_else(|| invalid_token("token"))
+        found.ok_or_else(|| invalid_token(field))
     }
 
     // ---- invitations and user management -------------------------------
@@ -871,7 +882,7 @@ impl AuthService {
                     role: input.role.as_db(),
                     status: "invited",
                     password_hash: None,
-                })
+                }, INPUT_FIELDS)
                 .await?;
                 diesel::insert_into(one_time_tokens::table)
                     .values((
@@ -917,7 +928,9 @@ impl AuthService {
         meta: &RequestMeta,
     ) -> Result<IssuedSession, AppError> {
         let mut conn = self.conn().await?;
-        let (token_id, user) = self.redeem_token(&mut conn, token, "invitation").await?;
+        let (token_id, user) = self
+            .redeem_token(&mut conn, token, "invitation", "input.token")
+            .await?;
         let name = match name {
             Some(name) => required_text(name, "input.name", 120)
                 .map_err(|e| AppError::invalid_fields(vec![e]))?,
@@ -1176,7 +1189,7 @@ impl AuthService {
                     .returning(Organization::as_returning())
                     .get_result(conn)
                     .await
-                    .map_err(map_unique)?;
+                    .map_err(|error| map_unique(error, INPUT_FIELDS))?;
                 audit::record(conn, meta, AuditEvent {
                     actor_id: Some(principal.user_id),
                     action: "organization.created",
@@ -1337,7 +1350,7 @@ impl AuthService {
                     role: role.as_db(),
                     status: "active",
                     password_hash: Some(&hash),
-                })
+                }, REGISTER_FIELDS)
                 .await?;
                 audit::record(conn, meta, AuditEvent {
                     actor_id: None,
@@ -1430,15 +1443,31 @@ fn invalid_token(field: &str) -> AppError {
     AppError::invalid_field(field, "This link is invalid or has expired")
 }
 
-fn map_unique(error: diesel::result::Error) -> AppError {
+/// Input paths of the fields a unique constraint can blame, per use case.
+#[derive(Clone, Copy)]
+struct UniqueFields {
+    organization_name: &'static str,
+    email: &'static str,
+}
+
+const REGISTER_FIELDS: UniqueFields = UniqueFields {
+    organization_name: "companyName",
+    email: "email",
+};
+const INPUT_FIELDS: UniqueFields = UniqueFields {
+    organization_name: "input.name",
+    email: "input.email",
+};
+
+fn map_unique(error: diesel::result::Error, fields: UniqueFields) -> AppError {
     match violated_constraint(&error) {
         Some("organizations_name_key") => AppError::invalid_field(
-            "companyName",
+            fields.organization_name,
             "An organization with this name is already registered",
         )
         .with_code(kernel::ErrorCode::Conflict),
         Some("users_email_key") => {
-            AppError::invalid_field("email", "An account with this email already exists")
+            AppError::invalid_field(fields.email, "An account with this email already exists")
                 .with_code(kernel::ErrorCode::Conflict)
         }
         _ => error.into(),
@@ -1451,13 +1480,17 @@ fn escape_like(text: &str) -> String {
         .replace('_', "\\_")
 }
 
-async fn insert_user(conn: &mut AsyncPgConnection, user: NewUser<'_>) -> Result<User, AppError> {
+async fn insert_user(
+    conn: &mut AsyncPgConnection,
+    user: NewUser<'_>,
+    fields: UniqueFields,
+) -> Result<User, AppError> {
     diesel::insert_into(users::table)
         .values(&user)
         .returning(User::as_returning())
         .get_result(conn)
         .await
-        .map_err(map_unique)
+        .map_err(|error| map_unique(error, fields))
 }
 
 pub(crate) async fn find_user_by_email(
