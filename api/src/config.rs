@@ -73,6 +73,39 @@ pub struct Config {
     pub outbox_enabled: bool,
     /// `EVENT_BUS`: where live updates travel.
     pub event_bus: EventBusKind,
+    /// Where uploaded files are kept.
+    pub storage: StorageSettings,
+    /// `UPLOAD_*`: what uploads may be.
+    pub uploads: kernel::storage::UploadPolicy,
+    /// `CLAMAV_ADDR`: clamd's host:port; when set, uploads stay quarantined until scanned.
+    pub clamav_addr: Option<String>,
+}
+
+/// Where uploaded files are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageSettings {
+    /// Development: files under a folder, served by the API through signed URLs.
+    Local {
+        /// `LOCAL_STORAGE_DIR` (default `$DATA_DIR/files`).
+        dir: PathBuf,
+        /// `PUBLIC_BASE_URL`: how clients reach this API (default `http://BIND_ADDR`).
+        base_url: String,
+    },
+    /// Any S3-compatible object storage (AWS S3, MinIO, Cloudflare R2).
+    S3 {
+        /// `S3_ENDPOINT`.
+        endpoint: String,
+        /// `S3_REGION`.
+        region: String,
+        /// `S3_BUCKET`.
+        bucket: String,
+        /// `S3_ACCESS_KEY_ID`.
+        access_key: String,
+        /// `S3_SECRET_ACCESS_KEY`.
+        secret_key: String,
+        /// `S3_PATH_STYLE`.
+        path_style: bool,
+    },
 }
 
 /// Backend of the event bus.
@@ -228,6 +261,55 @@ impl Config {
             sms: sms_settings(&get)?,
             outbox_poll: Duration::from_millis(parse(&get, "OUTBOX_POLL_MS", 1000)?),
             outbox_enabled: parse_bool(&get, "OUTBOX_ENABLED", true)?,
+            storage: match get("STORAGE_BACKEND").as_deref() {
+                None | Some("local") => StorageSettings::Local {
+                    dir: get("LOCAL_STORAGE_DIR")
+                        .map_or_else(|| data_dir_of(&get).join("files"), PathBuf::from),
+                    base_url: get("PUBLIC_BASE_URL").unwrap_or_else(|| {
+                        format!(
+                            "http://{}",
+                            get("BIND_ADDR").unwrap_or_else(|| "127.0.0.1:8080".into())
+                        )
+                    }),
+                },
+                Some("s3") => StorageSettings::S3 {
+                    endpoint: required(&get, "S3_ENDPOINT")?,
+                    region: get("S3_REGION").unwrap_or_else(|| "ap-south-1".into()),
+                    bucket: required(&get, "S3_BUCKET")?,
+                    access_key: required(&get, "S3_ACCESS_KEY_ID")?,
+                    secret_key: required(&get, "S3_SECRET_ACCESS_KEY")?,
+                    path_style: parse_bool(&get, "S3_PATH_STYLE", false)?,
+                },
+                Some(other) => {
+                    return Err(ConfigError {
+                        name: "STORAGE_BACKEND",
+                        problem: format!("{other:?} is not local or s3"),
+                    });
+                }
+            },
+            uploads: {
+                let defaults = kernel::storage::UploadPolicy::default();
+                kernel::storage::UploadPolicy {
+                    max_bytes: parse(&get, "UPLOAD_MAX_BYTES", defaults.max_bytes)?,
+                    allowed_types: get("UPLOAD_ALLOWED_TYPES").map_or(
+                        defaults.allowed_types,
+                        |list| {
+                            list.split(',')
+                                .map(|t| t.trim().to_ascii_lowercase())
+                                .filter(|t| !t.is_empty())
+                                .collect()
+                        },
+                    ),
+                    upload_url_ttl: Duration::from_secs(parse(&get, "UPLOAD_URL_TTL_SECS", 900)?),
+                    download_url_ttl: Duration::from_secs(parse(
+                        &get,
+                        "DOWNLOAD_URL_TTL_SECS",
+                        300,
+                    )?),
+                    scan: get("CLAMAV_ADDR").is_some(),
+                }
+            },
+            clamav_addr: get("CLAMAV_ADDR"),
             event_bus: match get("EVENT_BUS").as_deref() {
                 None | Some("memory") => EventBusKind::Memory,
                 Some("postgres") => EventBusKind::Postgres,
@@ -365,6 +447,42 @@ fn auth_config(
         parallelism: parse(get, "ARGON2_PARALLELISM", 1)?,
     };
     Ok(config)
+}
+
+/// Secret that signs local storage URLs: `STORAGE_SIGNING_SECRET`, or outside
+/// production a generated one kept in `$DATA_DIR/dev-storage-key`.
+pub fn storage_secret(config: &Config) -> Result<Vec<u8>, ConfigError> {
+    if let Ok(secret) = std::env::var("STORAGE_SIGNING_SECRET")
+        && secret.len() >= 32
+    {
+        return Ok(secret.into_bytes());
+    }
+    match config.environment {
+        Environment::Production => Err(ConfigError {
+            name: "STORAGE_SIGNING_SECRET",
+            problem: "is required (32+ characters) for local storage in production".into(),
+        }),
+        Environment::Test => Ok(random_secret().into_bytes()),
+        Environment::Development => {
+            let path = config.data_dir.join("dev-storage-key");
+            let io_error = |error: std::io::Error| ConfigError {
+                name: "DATA_DIR",
+                problem: format!(
+                    "cannot keep the development storage key in {}: {error}",
+                    path.display()
+                ),
+            };
+            match std::fs::read_to_string(&path) {
+                Ok(secret) if secret.trim().len() >= 32 => Ok(secret.trim().as_bytes().to_vec()),
+                _ => {
+                    std::fs::create_dir_all(&config.data_dir).map_err(io_error)?;
+                    let secret = random_secret();
+                    std::fs::write(&path, &secret).map_err(io_error)?;
+                    Ok(secret.into_bytes())
+                }
+            }
+        }
+    }
 }
 
 fn random_secret() -> String {

@@ -38,6 +38,8 @@ pub struct AppState {
     pub outbox: kernel::outbox::OutboxWorker,
     /// SQL statements run so far.
     pub queries: kernel::db::QueryCounter,
+    /// The development object store, when it is the configured one.
+    pub local_storage: Option<Arc<kernel::storage::LocalStorage>>,
     /// Versions of the embedded migrations, for readiness.
     pub migration_versions: Arc<Vec<String>>,
     /// Turns true when the server starts shutting down; long-lived connections close then.

@@ -14,6 +14,7 @@ use kernel::events::InProcessBus;
 use kernel::events_pg::PgBus;
 use kernel::mailer::{SendEmailHandler, mailer_from_url};
 use kernel::outbox::{OutboxConfig, OutboxWorker};
+use kernel::storage::{LocalStorage, ObjectStorage, S3Config, S3Storage};
 use kernel::{Authenticator, Deps};
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
@@ -23,7 +24,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-use crate::config::{Config, EventBusKind, SmsSettings};
+use crate::config::{Config, EventBusKind, SmsSettings, StorageSettings};
 use crate::embedded_pg::{EmbeddedPostgres, RunningPostgres};
 use crate::http::{self, AppState};
 use crate::{rest, schema, ws};
@@ -148,6 +149,48 @@ fn sms_sender(settings: &SmsSettings) -> anyhow::Result<Arc<dyn SmsSender>> {
     })
 }
 
+/// The configured object store; the local one is also returned so its routes can be served.
+async fn object_storage(
+    config: &Config,
+) -> anyhow::Result<(Arc<dyn ObjectStorage>, Option<Arc<LocalStorage>>)> {
+    Ok(match &config.storage {
+        StorageSettings::Local { dir, base_url } => {
+            let secret = crate::config::storage_secret(config)?;
+            let local = Arc::new(
+                LocalStorage::new(dir.clone(), base_url.clone(), secret)
+                    .map_err(|error| anyhow::anyhow!("local storage: {error}"))?,
+            );
+            (local.clone(), Some(local))
+        }
+        StorageSettings::S3 {
+            endpoint,
+            region,
+            bucket,
+            access_key,
+            secret_key,
+            path_style,
+        } => {
+            let http = reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(30))
+                .build()
+                .context("building the HTTP client")?;
+            let s3 = S3Storage::new(
+                S3Config {
+                    endpoint: endpoint.clone(),
+                    region: region.clone(),
+                    bucket: bucket.clone(),
+                    access_key: access_key.clone(),
+                    secret_key: secret_key.clone(),
+                    path_style: *path_style,
+                },
+                http,
+            )
+            .map_err(|error| anyhow::anyhow!("S3 storage: {error}"))?;
+            (Arc::new(s3), None)
+        }
+    })
+}
+
 /// Builds everything a server needs from configuration and a database URL.
 pub async fn build_state(config: Config, database_url: &str) -> anyhow::Result<AppState> {
     install_tls_provider();
@@ -159,6 +202,7 @@ pub async fn build_state(config: Config, database_url: &str) -> anyhow::Result<A
     }
     let queries = kernel::db::QueryCounter::default();
     let db = kernel::db::connect_counted_pool(database_url, config.db_pool_size, queries.clone())?;
+    let (storage, local_storage) = object_storage(&config).await?;
     let deps = Deps {
         db: db.clone(),
         bus: match config.event_bus {
@@ -168,6 +212,8 @@ pub async fn build_state(config: Config, database_url: &str) -> anyhow::Result<A
             }
         },
         max_page_size: config.limits.max_page_size,
+        storage,
+        uploads: config.uploads.clone(),
     };
     let auth = Arc::new(
         AuthService::new(db.clone(), config.auth.clone(), sms_sender(&config.sms)?)
@@ -177,9 +223,18 @@ pub async fn build_state(config: Config, database_url: &str) -> anyhow::Result<A
     let schema = schema::build(&config.limits, &deps, auth.clone());
     let mailer = mailer_from_url(&config.mail_url, &config.mail_from)
         .map_err(|error| anyhow::anyhow!("MAIL_URL: {error}"))?;
+    let mut handlers: Vec<Arc<dyn kernel::outbox::JobHandler>> =
+        vec![Arc::new(SendEmailHandler(mailer))];
+    if let Some(clamd_addr) = &config.clamav_addr {
+        handlers.push(Arc::new(projects::scan::ScanFileHandler {
+            db: db.clone(),
+            storage: deps.storage.clone(),
+            clamd_addr: clamd_addr.clone(),
+        }));
+    }
     let outbox = OutboxWorker::new(
         db.clone(),
-        vec![Arc::new(SendEmailHandler(mailer))],
+        handlers,
         OutboxConfig {
             poll_interval: config.outbox_poll,
             ..OutboxConfig::default()
@@ -196,6 +251,7 @@ pub async fn build_state(config: Config, database_url: &str) -> anyhow::Result<A
         auth,
         outbox,
         queries,
+        local_storage,
         migration_versions: Arc::new(migration_versions),
         shutdown,
     })
@@ -225,7 +281,6 @@ pub fn router(state: AppState) -> Router {
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .layer(PropagateRequestIdLayer::new(request_id))
-        .layer(RequestBodyLimitLayer::new(body_limit))
         .layer(SetResponseHeaderLayer::if_not_present(
             HeaderName::from_static("x-content-type-options"),
             HeaderValue::from_static("nosniff"),
@@ -238,14 +293,21 @@ pub fn router(state: AppState) -> Router {
             HeaderName::from_static("referrer-policy"),
             HeaderValue::from_static("no-referrer"),
         ));
-    Router::new()
+    let local_storage = state.local_storage.clone();
+    let api = Router::new()
         .route("/graphql", get(http::graphql_get).post(http::graphql_post))
         .route("/graphql/ws", get(ws::graphql_ws))
         .route("/healthz", get(http::healthz))
         .merge(rest::routes())
         .route("/readyz", get(http::readyz))
         .with_state(state)
-        .layer(middleware)
+        .layer(RequestBodyLimitLayer::new(body_limit));
+    // Uploads are capped by their signed length, not by the API body limit.
+    let api = match local_storage {
+        Some(storage) => api.merge(crate::storage_routes::routes(storage)),
+        None => api,
+    };
+    api.layer(middleware)
 }
 
 /// Serves until `shutdown` resolves, then lets in-flight requests finish for up

@@ -332,17 +332,22 @@ impl TestApp {
         database_url: String,
         adjust: impl FnOnce(&mut Config),
     ) -> Self {
-        let mut config = test_config();
-        config.database_url = Some(database_url.clone());
-        config.run_migrations = false;
-        adjust(&mut config);
-        let state = fluxorae::server::build_state(config, &database_url)
-            .await
-            .expect("build state");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
+        let mut config = test_config();
+        config.database_url = Some(database_url.clone());
+        config.run_migrations = false;
+        config.storage = fluxorae::config::StorageSettings::Local {
+            dir: std::env::temp_dir()
+                .join(format!("fluxorae-files-{}", uuid::Uuid::new_v4().simple())),
+            base_url: format!("http://{addr}"),
+        };
+        adjust(&mut config);
+        let state = fluxorae::server::build_state(config, &database_url)
+            .await
+            .expect("build state");
         let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
         let server_state = state.clone();
         let server = tokio::spawn(async move {

@@ -1,8 +1,12 @@
 //! One integration test binary: transport, protocol and schema tests.
 
+mod audit_log;
 mod auth_flows;
+mod auth_security;
 mod embedded_database;
+mod files;
 mod http_transport;
+mod mfa;
 mod outbox;
 mod projects;
 mod rbac;

@@ -91,6 +91,11 @@ const MATRIX: &[(&str, &str, [Access; 8])] = &[
     ("Mutation", "deleteTask", [U, A, A, A, F, N, N, F]),
     ("Mutation", "moveTask", [U, A, A, A, F, N, N, F]),
     ("Subscription", "boardEvents", [U, A, A, A, A, N, N, A]),
+    // A file of the Acme project; partners may read but not upload.
+    ("Query", "file", [U, A, A, A, A, N, N, A]),
+    ("Mutation", "requestUpload", [U, A, A, A, A, N, N, F]),
+    // Another user's pending upload: only the uploader or staff complete it.
+    ("Mutation", "completeUpload", [U, A, A, A, F, N, N, F]),
 ];
 
 /// Rows every caller's operations refer to.
@@ -119,6 +124,20 @@ async fn fresh_project(app: &TestApp, fixture: &Fixture) -> String {
     )
     .await;
     data["createProject"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string()
+}
+
+async fn fresh_file(app: &TestApp, fixture: &Fixture) -> String {
+    let data = admin_data(
+        app,
+        fixture,
+        "mutation($id: ID!) { requestUpload(input: { projectId: $id, filename: \"a.pdf\", contentType: \"application/pdf\", size: 10 }) { file { id } } }",
+        json!({ "id": fixture.acme_project }),
+    )
+    .await;
+    data["requestUpload"]["file"]["id"]
         .as_str()
         .expect("id")
         .to_string()
@@ -348,6 +367,18 @@ async fn operation(app: &TestApp, fixture: &Fixture, field: &str) -> (String, Va
         "moveTask" => (
             "mutation($id: ID!) { moveTask(input: { taskId: $id, toStatus: DONE, expectedVersion: 1 }) { id } }".into(),
             json!({ "id": fresh_task(app, fixture).await }),
+        ),
+        "file" => (
+            "query($id: ID!) { file(id: $id) { id } }".into(),
+            json!({ "id": fresh_file(app, fixture).await }),
+        ),
+        "requestUpload" => (
+            "mutation($id: ID!) { requestUpload(input: { projectId: $id, filename: \"b.pdf\", contentType: \"application/pdf\", size: 10 }) { uploadUrl } }".into(),
+            json!({ "id": fixture.acme_project }),
+        ),
+        "completeUpload" => (
+            "mutation($id: ID!) { completeUpload(fileId: $id) { id } }".into(),
+            json!({ "id": fresh_file(app, fixture).await }),
         ),
         "boardEvents" => (
             "subscription($id: ID!) { boardEvents(projectId: $id) { kind } }".into(),

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, SubsecRound, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use kernel::schema::audit_log;
 use kernel::{AppError, RequestMeta};
 use serde_json::Value;
@@ -110,6 +110,18 @@ pub fn entry_hash(entry: &AuditEntry) -> Vec<u8> {
 
 /// Appends an event; call it inside the transaction of the change it records.
 pub async fn record(
+    conn: &mut AsyncPgConnection,
+    meta: &RequestMeta,
+    event: AuditEvent<'_>,
+) -> Result<(), AppError> {
+    // Inside the caller's transaction this is a savepoint and the chain lock
+    // lasts until the caller commits; called alone, it is its own
+    // transaction, so the lock still spans the read of the last hash and the insert.
+    conn.transaction::<_, AppError, _>(async |conn| append(conn, meta, event).await)
+        .await
+}
+
+async fn append(
     conn: &mut AsyncPgConnection,
     meta: &RequestMeta,
     event: AuditEvent<'_>,

@@ -29,8 +29,11 @@ fn window_start(now: DateTime<Utc>, window: Duration) -> DateTime<Utc> {
     DateTime::from_timestamp(start, 0).unwrap_or(now)
 }
 
+/// Whole seconds until `moment`, rounded up: a client that waits exactly this
+/// long must not be refused again.
 fn seconds_until(moment: DateTime<Utc>, now: DateTime<Utc>) -> u64 {
-    (moment - now).num_seconds().max(1) as u64
+    let millis = (moment - now).num_milliseconds().max(0);
+    ((millis + 999) / 1000).max(1) as u64
 }
 
 /// Counts one hit; `RATE_LIMITED` with the seconds until the window ends when over budget.

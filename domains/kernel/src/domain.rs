@@ -7,6 +7,7 @@ use async_graphql::SchemaBuilder;
 use crate::db::Db;
 use crate::events::EventBus;
 use crate::principal::Permission;
+use crate::storage::{ObjectStorage, UploadPolicy};
 
 /// What domains get from the server when they install themselves.
 #[derive(Clone)]
@@ -17,6 +18,10 @@ pub struct Deps {
     pub bus: Arc<dyn EventBus>,
     /// Largest page a list may return.
     pub max_page_size: usize,
+    /// Object storage for uploaded files.
+    pub storage: Arc<dyn ObjectStorage>,
+    /// What uploads may be.
+    pub uploads: UploadPolicy,
 }
 
 /// A domain: its name, the permissions it checks, and what it adds to the schema.

@@ -1817,3 +1817,51 @@ mod tests {
         let _ = std::fs::remove_dir_all(&root);
     }
 }
+
+/// What uploads may be, for every domain that accepts files.
+#[derive(Debug, Clone)]
+pub struct UploadPolicy {
+    /// Largest upload in bytes.
+    pub max_bytes: u64,
+    /// Content types accepted (lower-case, e.g. `application/pdf`).
+    pub allowed_types: Vec<String>,
+    /// How long an upload URL stays valid.
+    pub upload_url_ttl: Duration,
+    /// How long a download URL stays valid.
+    pub download_url_ttl: Duration,
+    /// Whether uploads stay quarantined until an antivirus scan passes.
+    pub scan: bool,
+}
+
+impl Default for UploadPolicy {
+    fn default() -> Self {
+        Self {
+            max_bytes: 25 * 1024 * 1024,
+            allowed_types: DEFAULT_ALLOWED_TYPES
+                .iter()
+                .map(|t| t.to_string())
+                .collect(),
+            upload_url_ttl: Duration::from_secs(15 * 60),
+            download_url_ttl: Duration::from_secs(5 * 60),
+            scan: false,
+        }
+    }
+}
+
+/// Types accepted by default: documents, images and archives an agency
+/// exchanges with clients. SVG and HTML are left out: served back from our
+/// origin they could run script.
+pub const DEFAULT_ALLOWED_TYPES: &[&str] = &[
+    "application/pdf",
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "text/plain",
+    "text/csv",
+    "application/zip",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    "video/mp4",
+];

@@ -1,9 +1,11 @@
 //! Projects domain: projects, members, milestones, tasks on a live Kanban board, files.
 
+pub mod files;
 pub mod graphql;
 pub mod model;
 pub mod ordering;
 pub mod policy;
+pub mod scan;
 pub mod service;
 
 use std::sync::Arc;
@@ -47,7 +49,12 @@ impl Domain for Projects {
     }
 
     fn install<Q, M, S>(builder: SchemaBuilder<Q, M, S>, deps: &Deps) -> SchemaBuilder<Q, M, S> {
-        let service = Arc::new(ProjectsService::new(deps.db.clone(), deps.bus.clone()));
+        let service = Arc::new(ProjectsService::new(
+            deps.db.clone(),
+            deps.bus.clone(),
+            deps.storage.clone(),
+            deps.uploads.clone(),
+        ));
         builder
             .data(DataLoader::new(
                 graphql::loaders::MembersLoader(service.clone()),

@@ -10,6 +10,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use kernel::events::{Event, EventBus};
 use kernel::schema::{milestones, organizations, project_members, projects, tasks, users};
+use kernel::storage::{ObjectStorage, UploadPolicy};
 use kernel::{AccessScope, AppError, Db, Principal, Role};
 use serde_json::json;
 use uuid::Uuid;
@@ -151,6 +152,8 @@ pub struct WorkloadRow {
 pub struct ProjectsService {
     db: Db,
     bus: Arc<dyn EventBus>,
+    storage: Arc<dyn ObjectStorage>,
+    uploads: UploadPolicy,
 }
 
 fn text(value: &str, field: &str, max: usize) -> Result<String, AppError> {
@@ -201,9 +204,31 @@ fn visible_projects(scope: AccessScope) -> projects::BoxedQuery<'static, Pg> {
 }
 
 impl ProjectsService {
-    /// A service on the pool, publishing to the bus.
-    pub fn new(db: Db, bus: Arc<dyn EventBus>) -> Self {
-        Self { db, bus }
+    /// A service on the pool, publishing to the bus, keeping files in `storage`.
+    pub fn new(
+        db: Db,
+        bus: Arc<dyn EventBus>,
+        storage: Arc<dyn ObjectStorage>,
+        uploads: UploadPolicy,
+    ) -> Self {
+        Self {
+            db,
+            bus,
+            storage,
+            uploads,
+        }
+    }
+
+    pub(crate) fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub(crate) fn storage(&self) -> &dyn ObjectStorage {
+        self.storage.as_ref()
+    }
+
+    pub(crate) fn uploads(&self) -> &UploadPolicy {
+        &self.uploads
     }
 
     async fn conn(&self) -> Result<kernel::DbConn, AppError> {

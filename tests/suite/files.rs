@@ -1,0 +1,401 @@
+//! Files through presigned URLs, as the client portal uses them: local
+//! signed URLs by default, and a real S3-compatible server.
+
+use fluxorae_tests::{Persona, TestApp};
+use kernel::Role;
+use serde_json::{Value, json};
+
+const PDF: &[u8] = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n";
+
+async fn data(app: &TestApp, token: &str, query: &str, variables: Value) -> Value {
+    let body = app.graphql(Some(token), query, variables).await;
+    assert!(body.get("errors").is_none(), "{query}: {body}");
+    body["data"].clone()
+}
+
+async fn error_code(app: &TestApp, token: &str, query: &str, variables: Value) -> (String, String) {
+    let body = app.graphql(Some(token), query, variables).await;
+    let error = &body["errors"][0];
+    (
+        error["extensions"]["code"]
+            .as_str()
+            .unwrap_or("none")
+            .to_string(),
+        error["extensions"]["fields"][0]["field"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    )
+}
+
+const REQUEST: &str = "mutation($input: RequestUploadInput!) { requestUpload(input: $input) {
+    file { id status filename } uploadUrl uploadHeaders { name value } expiresAt } }";
+const COMPLETE: &str =
+    "mutation($id: ID!) { completeUpload(fileId: $id) { id status rejectionReason size } }";
+const FILE: &str =
+    "query($id: ID!) { file(id: $id) { status filename downloadUrl uploadedBy { email } } }";
+
+/// Logs in over REST as the portal does and answers the access token.
+async fn portal_login(app: &TestApp, persona: &Persona) -> String {
+    let response = app
+        .http
+        .post(app.url("/auth/login"))
+        .json(&json!({ "email": persona.email, "password": persona.password }))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.expect("json");
+    body["accessToken"].as_str().expect("token").to_string()
+}
+
+async fn project_for(app: &TestApp, admin: &Persona, client: &Persona) -> String {
+    data(
+        app,
+        &admin.token,
+        "mutation($org: ID!) { createProject(input: { organizationId: $org, name: \"Portal\" }) { id } }",
+        json!({ "org": client.organization_id.to_string() }),
+    )
+    .await["createProject"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string()
+}
+
+/// Requests an upload and PUTs `bytes` exactly as told; answers the file id.
+async fn upload(
+    app: &TestApp,
+    token: &str,
+    project: &str,
+    filename: &str,
+    content_type: &str,
+    bytes: &[u8],
+) -> String {
+    let ticket = data(
+        app,
+        token,
+        REQUEST,
+        json!({ "input": { "projectId": project, "filename": filename, "contentType": content_type, "size": bytes.len() } }),
+    )
+    .await["requestUpload"]
+        .clone();
+    assert_eq!(ticket["file"]["status"], "PENDING");
+    let mut put = app
+        .http
+        .put(ticket["uploadUrl"].as_str().expect("url"))
+        .body(bytes.to_vec());
+    for header in ticket["uploadHeaders"].as_array().expect("headers") {
+        let name = header["name"].as_str().expect("name");
+        // reqwest sets Content-Length from the body itself.
+        if !name.eq_ignore_ascii_case("content-length") {
+            put = put.header(name, header["value"].as_str().expect("value"));
+        }
+    }
+    let response = put.send().await.expect("put");
+    assert!(
+        response.status().is_success(),
+        "PUT answered {}",
+        response.status()
+    );
+    ticket["file"]["id"].as_str().expect("id").to_string()
+}
+
+async fn portal_flow(app: &TestApp) {
+    let admin = app.persona(Role::Admin).await;
+    let client = app.persona(Role::Client).await;
+    let other = app
+        .persona_in(Role::Client, Some("Globex Retail LLP"))
+        .await;
+    let project = project_for(app, &admin, &client).await;
+    project_for(app, &admin, &other).await;
+
+    let token = portal_login(app, &client).await;
+    let projects = data(
+        app,
+        &token,
+        "{ projects { totalCount edges { node { id name } } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(projects["projects"]["totalCount"], 1);
+    assert_eq!(
+        projects["projects"]["edges"][0]["node"]["id"],
+        project.as_str()
+    );
+    data(
+        app,
+        &token,
+        "query($id: ID!) { project(id: $id) { name board { columns { status } } } }",
+        json!({ "id": project }),
+    )
+    .await;
+
+    let file = upload(
+        app,
+        &token,
+        &project,
+        "../Signed proposal.pdf",
+        "application/pdf",
+        PDF,
+    )
+    .await;
+    let completed = data(app, &token, COMPLETE, json!({ "id": file })).await;
+    assert_eq!(completed["completeUpload"]["status"], "AVAILABLE");
+    assert_eq!(completed["completeUpload"]["size"], PDF.len());
+    let shown = data(app, &token, FILE, json!({ "id": file })).await;
+    assert_eq!(shown["file"]["filename"], "Signed proposal.pdf");
+    assert_eq!(shown["file"]["uploadedBy"]["email"], client.email.as_str());
+    let url = shown["file"]["downloadUrl"].as_str().expect("download url");
+    let download = app.http.get(url).send().await.expect("download");
+    assert_eq!(download.status(), 200);
+    assert_eq!(download.bytes().await.expect("bytes").as_ref(), PDF);
+
+    // Someone who may not see the project gets nothing, not even a hint.
+    let (code, _) = error_code(app, &other.token, FILE, json!({ "id": file })).await;
+    assert_eq!(code, "NOT_FOUND");
+    let listed = data(app, &token, "query($id: ID!) { project(id: $id) { files { totalCount edges { node { id status } } } } }", json!({ "id": project })).await;
+    assert_eq!(listed["project"]["files"]["totalCount"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_uploads_and_downloads_a_file_through_local_signed_urls() {
+    let app = TestApp::spawn().await;
+    portal_flow(&app).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_uploads_and_downloads_a_file_through_s3() {
+    let s3 = fluxorae_tests::s3::S3Server::start().await;
+    s3.storage("portal-files").await;
+    let (endpoint, access_key, secret_key) = (
+        s3.endpoint(),
+        s3.access_key().to_string(),
+        s3.secret_key().to_string(),
+    );
+    let app = TestApp::spawn_with(move |config| {
+        config.storage = fluxorae::config::StorageSettings::S3 {
+            endpoint,
+            region: "us-east-1".into(),
+            bucket: "portal-files".into(),
+            access_key,
+            secret_key,
+            path_style: true,
+        };
+    })
+    .await;
+    portal_flow(&app).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn uploads_are_checked_for_size_type_and_content() {
+    let app = TestApp::spawn_with(|config| config.uploads.max_bytes = 1024).await;
+    let admin = app.persona(Role::Admin).await;
+    let client = app.persona(Role::Client).await;
+    let partner = app.persona(Role::Partner).await;
+    let project = project_for(&app, &admin, &client).await;
+    let request = |size: usize, content_type: &str| json!({ "input": { "projectId": project, "filename": "a.pdf", "contentType": content_type, "size": size } });
+    assert_eq!(
+        error_code(
+            &app,
+            &client.token,
+            REQUEST,
+            request(2048, "application/pdf")
+        )
+        .await,
+        ("BAD_USER_INPUT".into(), "input.size".into())
+    );
+    assert_eq!(
+        error_code(&app, &client.token, REQUEST, request(0, "application/pdf")).await,
+        ("BAD_USER_INPUT".into(), "input.size".into())
+    );
+    assert_eq!(
+        error_code(&app, &client.token, REQUEST, request(10, "text/html")).await,
+        ("BAD_USER_INPUT".into(), "input.contentType".into())
+    );
+    assert_eq!(
+        error_code(
+            &app,
+            &partner.token,
+            REQUEST,
+            request(10, "application/pdf")
+        )
+        .await
+        .0,
+        "FORBIDDEN"
+    );
+
+    // An executable declared as a PDF is rejected, with the reason, and never served.
+    let disguised = upload(
+        &app,
+        &client.token,
+        &project,
+        "invoice.pdf",
+        "application/pdf",
+        b"MZ\x90\x00\x03\x00\x00\x00",
+    )
+    .await;
+    let rejected = data(&app, &client.token, COMPLETE, json!({ "id": disguised })).await;
+    assert_eq!(rejected["completeUpload"]["status"], "REJECTED");
+    assert!(
+        rejected["completeUpload"]["rejectionReason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("application/pdf")
+    );
+    let shown = data(&app, &client.token, FILE, json!({ "id": disguised })).await;
+    assert!(shown["file"]["downloadUrl"].is_null());
+
+    // Completing before uploading says so.
+    let pending = data(
+        &app,
+        &client.token,
+        REQUEST,
+        request(PDF.len(), "application/pdf"),
+    )
+    .await["requestUpload"]["file"]["id"]
+        .clone();
+    assert_eq!(
+        error_code(&app, &client.token, COMPLETE, json!({ "id": pending })).await,
+        ("BAD_USER_INPUT".into(), "fileId".into())
+    );
+
+    // The signed URL accepts only the declared length and type.
+    let ticket = data(
+        &app,
+        &client.token,
+        REQUEST,
+        request(PDF.len(), "application/pdf"),
+    )
+    .await["requestUpload"]
+        .clone();
+    let url = ticket["uploadUrl"].as_str().expect("url");
+    let wrong_type = app
+        .http
+        .put(url)
+        .header("content-type", "image/png")
+        .body(PDF.to_vec())
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(wrong_type.status(), 403);
+    let too_long = app
+        .http
+        .put(url)
+        .header("content-type", "application/pdf")
+        .body([PDF, b"extra"].concat())
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(too_long.status(), 403);
+    let tampered = url.replace("len=", "len=9");
+    let forged = app
+        .http
+        .put(tampered)
+        .header("content-type", "application/pdf")
+        .body(PDF.to_vec())
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(forged.status(), 403);
+}
+
+/// A stand-in for clamd that speaks INSTREAM and flags the EICAR test string.
+async fn fake_clamd() -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut command = [0u8; 10];
+                if socket.read_exact(&mut command).await.is_err() || &command != b"zINSTREAM\0" {
+                    return;
+                }
+                let mut data = Vec::new();
+                loop {
+                    let mut length = [0u8; 4];
+                    if socket.read_exact(&mut length).await.is_err() {
+                        return;
+                    }
+                    let length = u32::from_be_bytes(length) as usize;
+                    if length == 0 {
+                        break;
+                    }
+                    let mut chunk = vec![0u8; length];
+                    if socket.read_exact(&mut chunk).await.is_err() {
+                        return;
+                    }
+                    data.extend_from_slice(&chunk);
+                }
+                let infected = data.windows(8).any(|w| w == b"EICAR-ST");
+                let reply: &[u8] = if infected {
+                    b"stream: Eicar-Test-Signature FOUND\0"
+                } else {
+                    b"stream: OK\0"
+                };
+                let _ = socket.write_all(reply).await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_antivirus_on_files_stay_quarantined_until_clamd_says_clean() {
+    let clamd = fake_clamd().await;
+    let app = TestApp::spawn_with(move |config| {
+        config.clamav_addr = Some(clamd);
+        config.uploads.scan = true;
+        config.outbox_enabled = false;
+    })
+    .await;
+    let admin = app.persona(Role::Admin).await;
+    let client = app.persona(Role::Client).await;
+    let project = project_for(&app, &admin, &client).await;
+    let clean = upload(
+        &app,
+        &client.token,
+        &project,
+        "clean.pdf",
+        "application/pdf",
+        PDF,
+    )
+    .await;
+    let infected_bytes = [
+        PDF,
+        b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*",
+    ]
+    .concat();
+    let infected = upload(
+        &app,
+        &client.token,
+        &project,
+        "bad.pdf",
+        "application/pdf",
+        &infected_bytes,
+    )
+    .await;
+    for file in [&clean, &infected] {
+        let completed = data(&app, &client.token, COMPLETE, json!({ "id": file })).await;
+        assert_eq!(completed["completeUpload"]["status"], "QUARANTINED");
+        assert!(
+            data(&app, &client.token, FILE, json!({ "id": file })).await["file"]["downloadUrl"]
+                .is_null()
+        );
+    }
+    app.drain_outbox().await;
+    let clean = data(&app, &client.token, FILE, json!({ "id": clean })).await;
+    assert_eq!(clean["file"]["status"], "AVAILABLE");
+    assert!(clean["file"]["downloadUrl"].is_string());
+    let infected = data(
+        &app,
+        &client.token,
+        "query($id: ID!) { file(id: $id) { status downloadUrl } }",
+        json!({ "id": infected }),
+    )
+    .await;
+    assert_eq!(infected["file"]["status"], "REJECTED");
+    assert!(infected["file"]["downloadUrl"].is_null());
+}
