@@ -91,8 +91,10 @@ seed=$(python3 bench/seed_board.py "http://127.0.0.1:$port" --psql "$psql" --pg-
   --threads "$seed_threads" --projects-out "$work/projects.txt" --token-out "$work/client-token")
 echo "seed: $seed" >&2
 
-# 4. The board query under load.
-echo "wrk: $connections connections, ${seconds}s" >&2
+# 4. The board query under load. Other work on the machine skews both numbers:
+# the load average before each phase goes into the summary.
+load_before_wrk=$(cut -d' ' -f1 /proc/loadavg)
+echo "wrk: $connections connections, ${seconds}s (load average $load_before_wrk)" >&2
 wrk_out=$(wrk -t2 -c"$connections" -d"${seconds}s" --timeout 10s -s bench/board.lua \
   "http://127.0.0.1:$port/graphql" -- "$work/projects.txt" "$work/client-token")
 board=$(sed -n 's/^BOARD_JSON //p' <<<"$wrk_out")
@@ -107,20 +109,24 @@ if [[ $(sql "SELECT count(*) FROM pgbench_branches" pgbench_bench 2>/dev/null ||
   echo "pgbench -i -s $scale" >&2
   "$pgbench" -i -q -s "$scale" -h 127.0.0.1 -p "$pg_port" -U postgres pgbench_bench >/dev/null 2>&1
 fi
-echo "pgbench -S: $connections clients, ${seconds}s" >&2
+load_before_pgbench=$(cut -d' ' -f1 /proc/loadavg)
+echo "pgbench -S: $connections clients, ${seconds}s (load average $load_before_pgbench)" >&2
 pg_out=$("$pgbench" -S -n -c "$connections" -j 2 -T "$seconds" -h 127.0.0.1 -p "$pg_port" -U postgres pgbench_bench 2>&1)
 pg_tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$pg_out" | head -n1)
 pg_lat=$(sed -n 's/^latency average = \([0-9.]*\) ms.*/\1/p' <<<"$pg_out" | head -n1)
 [[ -n "$pg_tps" ]] || { echo "$pg_out" >&2; echo "board.sh: no pgbench tps" >&2; exit 1; }
 
 # 6. Summary.
-python3 - "$board" "$seed" "$pg_tps" "${pg_lat:-0}" "$rss_kb" "$connections" "$seconds" <<'EOF'
+python3 - "$board" "$seed" "$pg_tps" "${pg_lat:-0}" "$rss_kb" "$connections" "$seconds" \
+  "$(nproc)" "$load_before_wrk" "$load_before_pgbench" <<'EOF'
 import json, sys
 board, seed = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 pg_tps, pg_lat, rss_kb = float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
 print(json.dumps({
     "connections": int(sys.argv[6]),
     "seconds": int(sys.argv[7]),
+    "cpus": int(sys.argv[8]),
+    "load_average_before": {"wrk": float(sys.argv[9]), "pgbench": float(sys.argv[10])},
     "seed": seed,
     "board_query": {
         "requests": board["requests"],

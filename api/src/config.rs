@@ -79,6 +79,8 @@ pub struct Config {
     pub uploads: kernel::storage::UploadPolicy,
     /// `CLAMAV_ADDR`: clamd's host:port; when set, uploads stay quarantined until scanned.
     pub clamav_addr: Option<String>,
+    /// `SLA_SCAN_SECS`: how often SLA warnings and breaches are checked (0 turns it off here).
+    pub sla_scan_interval: Option<Duration>,
 }
 
 /// Where uploaded files are kept.
@@ -310,6 +312,10 @@ impl Config {
                 }
             },
             clamav_addr: get("CLAMAV_ADDR"),
+            sla_scan_interval: match parse::<u64>(&get, "SLA_SCAN_SECS", 60)? {
+                0 => None,
+                seconds => Some(Duration::from_secs(seconds)),
+            },
             event_bus: match get("EVENT_BUS").as_deref() {
                 None | Some("memory") => EventBusKind::Memory,
                 Some("postgres") => EventBusKind::Postgres,

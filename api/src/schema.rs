@@ -12,6 +12,7 @@ use auth::{Auth, AuthMutation, AuthQuery, AuthService};
 use kernel::Deps;
 use kernel::Domain;
 use projects::{Projects, ProjectsMutation, ProjectsQuery, ProjectsSubscription};
+use support::{Support, SupportMutation, SupportQuery, SupportSubscription, TicketService};
 
 use crate::config::QueryLimitsConfig;
 use crate::limits::Hygiene;
@@ -19,15 +20,19 @@ use crate::system::{SystemQuery, SystemSubscription};
 
 /// Every domain's query root.
 #[derive(MergedObject, Default)]
-pub struct Query(SystemQuery, AuthQuery, ProjectsQuery);
+pub struct Query(SystemQuery, AuthQuery, ProjectsQuery, SupportQuery);
 
 /// Every domain's mutation root.
 #[derive(MergedObject, Default)]
-pub struct Mutation(AuthMutation, ProjectsMutation);
+pub struct Mutation(AuthMutation, ProjectsMutation, SupportMutation);
 
 /// Every domain's subscription root.
 #[derive(MergedSubscription, Default)]
-pub struct Subscription(SystemSubscription, ProjectsSubscription);
+pub struct Subscription(
+    SystemSubscription,
+    ProjectsSubscription,
+    SupportSubscription,
+);
 
 /// The composed schema type.
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
@@ -49,9 +54,15 @@ pub fn builder(limits: &QueryLimitsConfig) -> SchemaBuilder<Query, Mutation, Sub
 }
 
 /// The schema with every domain installed.
-pub fn build(limits: &QueryLimitsConfig, deps: &Deps, auth: Arc<AuthService>) -> AppSchema {
+pub fn build(
+    limits: &QueryLimitsConfig,
+    deps: &Deps,
+    auth: Arc<AuthService>,
+    tickets: Arc<TicketService>,
+) -> AppSchema {
     let builder = Auth::install_with(builder(limits), auth);
     let builder = Projects::install(builder, deps);
+    let builder = Support::install_with(builder, tickets);
     builder.data(deps.clone()).finish()
 }
 
@@ -80,7 +91,10 @@ pub fn domain_root_fields() -> Vec<RootField> {
     fields.extend(object_fields::<AuthMutation>("Mutation"));
     fields.extend(object_fields::<ProjectsQuery>("Query"));
     fields.extend(object_fields::<ProjectsMutation>("Mutation"));
+    fields.extend(object_fields::<SupportQuery>("Query"));
+    fields.extend(object_fields::<SupportMutation>("Mutation"));
     fields.extend(subscription_fields::<SystemSubscription>());
+    fields.extend(subscription_fields::<SupportSubscription>());
     fields.extend(subscription_fields::<ProjectsSubscription>());
     fields
 }

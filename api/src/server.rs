@@ -220,7 +220,8 @@ pub async fn build_state(config: Config, database_url: &str) -> anyhow::Result<A
             .map_err(|problem| anyhow::anyhow!("auth configuration: {problem}"))?,
     );
     let authenticator: Arc<dyn Authenticator> = auth.clone();
-    let schema = schema::build(&config.limits, &deps, auth.clone());
+    let tickets = support::Support::service(&deps);
+    let schema = schema::build(&config.limits, &deps, auth.clone(), tickets.clone());
     let mailer = mailer_from_url(&config.mail_url, &config.mail_from)
         .map_err(|error| anyhow::anyhow!("MAIL_URL: {error}"))?;
     let mut handlers: Vec<Arc<dyn kernel::outbox::JobHandler>> =
@@ -251,6 +252,7 @@ pub async fn build_state(config: Config, database_url: &str) -> anyhow::Result<A
         auth,
         outbox,
         queries,
+        tickets,
         local_storage,
         migration_versions: Arc::new(migration_versions),
         shutdown,
@@ -323,6 +325,13 @@ pub async fn serve(
         .config
         .outbox_enabled
         .then(|| tokio::spawn(state.outbox.clone().run(state.shutdown.subscribe())));
+    let sla_scanner = state.config.sla_scan_interval.map(|every| {
+        tokio::spawn(scan_sla_periodically(
+            state.tickets.clone(),
+            every,
+            state.shutdown.subscribe(),
+        ))
+    });
     let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {
         shutdown.await;
@@ -343,12 +352,37 @@ pub async fn serve(
         result = server.into_future() => result.context("serving HTTP")?,
         () = deadline => tracing::warn!(?grace, "grace period over; closing remaining connections"),
     }
+    if let Some(scanner) = sla_scanner {
+        scanner.abort();
+    }
     if let Some(worker) = worker {
         // The worker stops at its next poll; jobs in flight keep their lease
         // and are retried by the next process if cut short.
         let _ = tokio::time::timeout(grace, worker).await;
     }
     Ok(())
+}
+
+/// Warns before SLA breaches and marks breaches, every `every`, until shutdown.
+/// Each ticket is marked once, so several instances may run it.
+async fn scan_sla_periodically(
+    tickets: Arc<support::TicketService>,
+    every: std::time::Duration,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut interval = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {
+                match tickets.scan_sla().await {
+                    Ok((0, 0)) => {}
+                    Ok((warned, breached)) => tracing::info!(warned, breached, "SLA scan"),
+                    Err(error) => error.log_if_internal(),
+                }
+            }
+            _ = shutdown.changed() => return,
+        }
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -251,6 +251,8 @@ pub fn test_config() -> Config {
     config.ws_init_timeout = Duration::from_secs(2);
     config.shutdown_grace = Duration::from_secs(2);
     config.outbox_poll = Duration::from_millis(50);
+    // Tests run the SLA scan themselves, at the moment they choose.
+    config.sla_scan_interval = None;
     config.mail_url = "log".into();
     // Cheap hashes keep the suite fast; production cost is set by ARGON2_*.
     config.auth.password_hashing = auth::config::PasswordHashing {

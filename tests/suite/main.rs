@@ -12,4 +12,5 @@ mod projects;
 mod rbac;
 mod schema_guards;
 mod storage;
+mod support;
 mod websocket;

@@ -96,10 +96,25 @@ const MATRIX: &[(&str, &str, [Access; 8])] = &[
     ("Mutation", "requestUpload", [U, A, A, A, A, N, N, F]),
     // Another user's pending upload: only the uploader or staff complete it.
     ("Mutation", "completeUpload", [U, A, A, A, F, N, N, F]),
+    ("Query", "tickets", [U, A, A, A, A, A, A, A]),
+    // An Acme ticket.
+    ("Query", "ticket", [U, A, A, A, A, N, N, A]),
+    ("Query", "mutedNotifications", [U, A, A, A, A, A, A, A]),
+    ("Mutation", "createTicket", [U, A, A, A, A, A, F, F]),
+    ("Mutation", "updateTicket", [U, A, A, A, F, F, F, F]),
+    ("Mutation", "addTicketComment", [U, A, A, A, A, N, F, F]),
+    (
+        "Mutation",
+        "setNotificationPreference",
+        [U, A, A, A, A, A, A, A],
+    ),
+    ("Subscription", "ticketEvents", [U, A, A, A, A, N, N, A]),
+    ("Subscription", "ticketListEvents", [U, A, A, A, A, A, F, F]),
 ];
 
 /// Rows every caller's operations refer to.
 struct Fixture {
+    acme_ticket: String,
     acme_org: String,
     acme_colleague: String,
     partner_org: String,
@@ -380,6 +395,36 @@ async fn operation(app: &TestApp, fixture: &Fixture, field: &str) -> (String, Va
             "mutation($id: ID!) { completeUpload(fileId: $id) { id } }".into(),
             json!({ "id": fresh_file(app, fixture).await }),
         ),
+        "tickets" => ("{ tickets { totalCount } }".into(), json!({})),
+        "ticket" => (
+            "query($id: ID!) { ticket(id: $id) { id } }".into(),
+            json!({ "id": fixture.acme_ticket }),
+        ),
+        "mutedNotifications" => ("{ mutedNotifications }".into(), json!({})),
+        "createTicket" => (
+            "mutation($org: ID!) { createTicket(input: { subject: \"Help\", body: \"Please\", organizationId: $org }) { id } }".into(),
+            json!({ "org": fixture.acme_org }),
+        ),
+        "updateTicket" => (
+            "mutation($id: ID!) { updateTicket(input: { ticketId: $id, priority: HIGH }) { id } }".into(),
+            json!({ "id": fixture.acme_ticket }),
+        ),
+        "addTicketComment" => (
+            "mutation($id: ID!) { addTicketComment(input: { ticketId: $id, body: \"Update?\" }) { id } }".into(),
+            json!({ "id": fixture.acme_ticket }),
+        ),
+        "setNotificationPreference" => (
+            "mutation { setNotificationPreference(category: \"ticket_status\", email: false) }".into(),
+            json!({}),
+        ),
+        "ticketEvents" => (
+            "subscription($id: ID!) { ticketEvents(ticketId: $id) { kind } }".into(),
+            json!({ "id": fixture.acme_ticket }),
+        ),
+        "ticketListEvents" => (
+            "subscription { ticketListEvents { kind } }".into(),
+            json!({}),
+        ),
         "boardEvents" => (
             "subscription($id: ID!) { boardEvents(projectId: $id) { kind } }".into(),
             json!({ "id": fixture.acme_project }),
@@ -477,7 +522,18 @@ async fn every_root_field_answers_each_role_as_the_matrix_declares() {
         .as_str()
         .expect("project")
         .to_string();
+    let ticket = app
+        .graphql(
+            Some(&colleague.token),
+            "mutation { createTicket(input: { subject: \"Site down\", body: \"Since 9 am\" }) { id } }",
+            json!({}),
+        )
+        .await["data"]["createTicket"]["id"]
+        .as_str()
+        .expect("ticket")
+        .to_string();
     let fixture = Fixture {
+        acme_ticket: ticket,
         acme_org: colleague.organization_id.to_string(),
         acme_colleague: colleague.user_id.to_string(),
         partner_org: partner.organization_id.to_string(),

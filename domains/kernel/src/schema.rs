@@ -18,9 +18,29 @@ diesel::table! {
 }
 
 diesel::table! {
+    business_calendars (id) {
+        id -> Uuid,
+        name -> Text,
+        time_zone -> Text,
+        intervals -> Jsonb,
+        is_default -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    business_holidays (calendar_id, day) {
+        calendar_id -> Uuid,
+        day -> Date,
+        name -> Text,
+    }
+}
+
+diesel::table! {
     files (id) {
         id -> Uuid,
-        project_id -> Uuid,
+        project_id -> Nullable<Uuid>,
         task_id -> Nullable<Uuid>,
         uploaded_by -> Uuid,
         filename -> Text,
@@ -31,6 +51,7 @@ diesel::table! {
         rejection_reason -> Nullable<Text>,
         created_at -> Timestamptz,
         completed_at -> Nullable<Timestamptz>,
+        ticket_id -> Nullable<Uuid>,
     }
 }
 
@@ -86,6 +107,97 @@ diesel::table! {
         order_key -> Text,
         version -> Int4,
         created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    kb_articles (id) {
+        id -> Uuid,
+        category_id -> Nullable<Uuid>,
+        slug -> Text,
+        title -> Text,
+        body_markdown -> Text,
+        status -> Text,
+        author_id -> Nullable<Uuid>,
+        published_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    kb_categories (id) {
+        id -> Uuid,
+        slug -> Text,
+        name -> Text,
+        description -> Text,
+        position -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    notification_preferences (user_id, category) {
+        user_id -> Uuid,
+        category -> Text,
+        email -> Bool,
+    }
+}
+
+diesel::table! {
+    sla_policies (priority) {
+        priority -> Text,
+        first_response_minutes -> Int4,
+        resolution_minutes -> Int4,
+        business_hours_only -> Bool,
+        warn_before_minutes -> Int4,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    ticket_comments (id) {
+        id -> Uuid,
+        ticket_id -> Uuid,
+        author_id -> Uuid,
+        body -> Text,
+        internal -> Bool,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    ticket_events (id) {
+        id -> Uuid,
+        ticket_id -> Uuid,
+        kind -> Text,
+        actor_id -> Nullable<Uuid>,
+        data -> Jsonb,
+        occurred_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    tickets (id) {
+        id -> Uuid,
+        number -> Int8,
+        organization_id -> Uuid,
+        project_id -> Nullable<Uuid>,
+        requester_id -> Uuid,
+        assignee_id -> Nullable<Uuid>,
+        subject -> Text,
+        body -> Text,
+        priority -> Text,
+        status -> Text,
+        first_response_due_at -> Nullable<Timestamptz>,
+        resolution_due_at -> Nullable<Timestamptz>,
+        first_responded_at -> Nullable<Timestamptz>,
+        resolved_at -> Nullable<Timestamptz>,
+        sla_warned_at -> Nullable<Timestamptz>,
+        sla_breached_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
     }
@@ -214,8 +326,11 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(business_holidays -> business_calendars (calendar_id));
 diesel::joinable!(files -> projects (project_id));
 diesel::joinable!(files -> tasks (task_id));
+diesel::joinable!(files -> tickets (ticket_id));
+diesel::joinable!(kb_articles -> kb_categories (category_id));
 diesel::joinable!(mfa_challenges -> users (user_id));
 diesel::joinable!(milestones -> projects (project_id));
 diesel::joinable!(project_members -> projects (project_id));
@@ -226,14 +341,23 @@ diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(tasks -> milestones (milestone_id));
 diesel::joinable!(tasks -> projects (project_id));
+diesel::joinable!(ticket_comments -> tickets (ticket_id));
+diesel::joinable!(ticket_events -> tickets (ticket_id));
+diesel::joinable!(tickets -> organizations (organization_id));
+diesel::joinable!(tickets -> projects (project_id));
 diesel::joinable!(users -> organizations (organization_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
+    business_calendars,
+    business_holidays,
     files,
     jobs,
+    kb_articles,
+    kb_categories,
     mfa_challenges,
     milestones,
+    notification_preferences,
     one_time_tokens,
     organizations,
     project_members,
@@ -243,6 +367,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     refresh_tokens,
     role_permissions,
     sessions,
+    sla_policies,
     tasks,
+    ticket_comments,
+    ticket_events,
+    tickets,
     users,
 );

@@ -18,8 +18,10 @@ pub const SCAN_FILE: &str = "files.scan";
 /// Input of `requestUpload`.
 #[derive(Debug, Clone)]
 pub struct UploadRequest {
-    /// Project.
-    pub project_id: Uuid,
+    /// Project, for a project file.
+    pub project_id: Option<Uuid>,
+    /// Ticket, for a ticket attachment.
+    pub ticket_id: Option<Uuid>,
     /// Task of that project, if any.
     pub task_id: Option<Uuid>,
     /// Name as the user's computer had it.
@@ -140,11 +142,16 @@ impl ProjectsService {
         }
         let filename = sanitize_filename(&input.filename);
         let mut conn = self.db().get().await?;
-        find_visible(&mut conn, principal.scope(), input.project_id).await?;
+        if let Some(project_id) = input.project_id {
+            find_visible(&mut conn, principal.scope(), project_id).await?;
+        }
+        if let Some(ticket_id) = input.ticket_id {
+            ticket_visible(&mut conn, principal, ticket_id).await?;
+        }
         if let Some(task_id) = input.task_id {
             let in_project: Option<Uuid> = tasks::table
                 .find(task_id)
-                .filter(tasks::project_id.eq(input.project_id))
+                .filter(tasks::project_id.nullable().eq(input.project_id))
                 .select(tasks::id)
                 .first(&mut conn)
                 .await
@@ -157,7 +164,16 @@ impl ProjectsService {
             }
         }
         let id = Uuid::now_v7();
-        let key = format!("projects/{}/{id}/{filename}", input.project_id);
+        let key = match (input.project_id, input.ticket_id) {
+            (Some(project), _) => format!("projects/{project}/{id}/{filename}"),
+            (None, Some(ticket)) => format!("tickets/{ticket}/{id}/{filename}"),
+            (None, None) => {
+                return Err(AppError::invalid_field(
+                    "input.projectId",
+                    "Name the project or the ticket the file belongs to",
+                ));
+            }
+        };
         let request = self
             .storage()
             .presign_put(
@@ -171,6 +187,7 @@ impl ProjectsService {
             .values((
                 files::id.eq(id),
                 files::project_id.eq(input.project_id),
+                files::ticket_id.eq(input.ticket_id),
                 files::task_id.eq(input.task_id),
                 files::uploaded_by.eq(principal.user_id),
                 files::filename.eq(&filename),
@@ -280,9 +297,14 @@ impl ProjectsService {
             .await
             .optional()?
             .ok_or_else(|| AppError::not_found("file"))?;
-        find_visible(conn, principal.scope(), file.project_id)
-            .await
-            .map_err(|_| AppError::not_found("file"))?;
+        let visible = match (file.project_id, file.ticket_id) {
+            (Some(project), _) => find_visible(conn, principal.scope(), project)
+                .await
+                .map(|_| ()),
+            (None, Some(ticket)) => ticket_visible(conn, principal, ticket).await,
+            (None, None) => Err(AppError::not_found("file")),
+        };
+        visible.map_err(|_| AppError::not_found("file"))?;
         Ok(file)
     }
 
@@ -309,6 +331,17 @@ impl ProjectsService {
             )
             .map_err(AppError::internal)?;
         Ok(Some((request.url, request.expires_at)))
+    }
+
+    /// Attachments of a ticket (the caller already sees it), oldest first.
+    pub async fn ticket_files(&self, ticket_id: Uuid) -> Result<Vec<FileRow>, AppError> {
+        let mut conn = self.db().get().await?;
+        Ok(files::table
+            .filter(files::ticket_id.eq(ticket_id))
+            .order(files::id.asc())
+            .select(FileRow::as_select())
+            .load(&mut conn)
+            .await?)
     }
 
     /// Files of a project (the caller already sees it), newest first.
@@ -343,6 +376,27 @@ impl ProjectsService {
             total,
             has_next,
         })
+    }
+}
+
+/// Whether a ticket's organization is the caller's (or the caller is staff).
+/// Tickets belong to the support domain, which builds on this one; this check
+/// reads its table rather than depending on it.
+async fn ticket_visible(
+    conn: &mut diesel_async::AsyncPgConnection,
+    principal: &Principal,
+    ticket_id: Uuid,
+) -> Result<(), AppError> {
+    let organization: Option<Uuid> = kernel::schema::tickets::table
+        .find(ticket_id)
+        .select(kernel::schema::tickets::organization_id)
+        .first(conn)
+        .await
+        .optional()?;
+    match (organization, principal.scope()) {
+        (Some(_), kernel::AccessScope::Staff) => Ok(()),
+        (Some(org), kernel::AccessScope::ClientOrg(own)) if org == own => Ok(()),
+        _ => Err(AppError::not_found("ticket")),
     }
 }
 

@@ -109,8 +109,8 @@ pub struct Task {
 pub struct FileRow {
     /// Id.
     pub id: Uuid,
-    /// Project.
-    pub project_id: Uuid,
+    /// Project, for project files.
+    pub project_id: Option<Uuid>,
     /// Task.
     pub task_id: Option<Uuid>,
     /// Uploader.
@@ -131,4 +131,6 @@ pub struct FileRow {
     pub created_at: DateTime<Utc>,
     /// Checked at.
     pub completed_at: Option<DateTime<Utc>>,
+    /// Ticket, for ticket attachments.
+    pub ticket_id: Option<Uuid>,
 }

@@ -177,11 +177,13 @@ pub struct MoveTaskInput {
     pub expected_version: i32,
 }
 
-/// Input of `requestUpload`.
+/// Input of `requestUpload`: a project file, or an attachment of a ticket.
 #[derive(InputObject)]
 pub struct RequestUploadInput {
-    /// The project.
-    pub project_id: ID,
+    /// The project (a project file).
+    pub project_id: Option<ID>,
+    /// The ticket (a ticket attachment).
+    pub ticket_id: Option<ID>,
     /// A task of the project to attach the file to.
     pub task_id: Option<ID>,
     /// The file's name.
@@ -203,7 +205,16 @@ impl ProjectsMutation {
         input: RequestUploadInput,
     ) -> async_graphql::Result<UploadTicketNode> {
         let request = UploadRequest {
-            project_id: parse_id(&input.project_id, "input.projectId")?,
+            project_id: input
+                .project_id
+                .as_ref()
+                .map(|id| parse_id(id, "input.projectId"))
+                .transpose()?,
+            ticket_id: input
+                .ticket_id
+                .as_ref()
+                .map(|id| parse_id(id, "input.ticketId"))
+                .transpose()?,
             task_id: input
                 .task_id
                 .as_ref()

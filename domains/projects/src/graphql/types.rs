@@ -441,9 +441,14 @@ impl FileNode {
         id(self.0.id)
     }
 
-    /// The project.
-    async fn project_id(&self) -> ID {
-        id(self.0.project_id)
+    /// The project, for a project file.
+    async fn project_id(&self) -> Option<ID> {
+        self.0.project_id.map(id)
+    }
+
+    /// The ticket, for a ticket attachment.
+    async fn ticket_id(&self) -> Option<ID> {
+        self.0.ticket_id.map(id)
     }
 
     /// The task, if attached to one.

@@ -1,0 +1,3 @@
+//! The support domain's GraphQL roots and types.
+
+pub mod tickets;

@@ -1,0 +1,1 @@
+//! Knowledge base: categories and articles for the public site (added next).

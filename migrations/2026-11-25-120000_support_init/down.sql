@@ -1,0 +1,15 @@
+DELETE FROM role_permissions WHERE permission LIKE 'support:%';
+DROP TABLE kb_articles;
+DROP TABLE kb_categories;
+DROP TABLE notification_preferences;
+DROP INDEX files_ticket_idx;
+ALTER TABLE files DROP CONSTRAINT files_owner_check;
+DELETE FROM files WHERE project_id IS NULL;
+ALTER TABLE files ALTER COLUMN project_id SET NOT NULL;
+ALTER TABLE files DROP COLUMN ticket_id;
+DROP TABLE ticket_events;
+DROP TABLE ticket_comments;
+DROP TABLE tickets;
+DROP TABLE sla_policies;
+DROP TABLE business_holidays;
+DROP TABLE business_calendars;

@@ -1,0 +1,451 @@
+//! The support desk as clients and staff use it: tickets, threads, internal
+//! notes, SLAs, live events and email through the outbox.
+
+use std::time::Duration;
+
+use fluxorae_tests::mail::SmtpServer;
+use fluxorae_tests::{Persona, TestApp};
+use kernel::Role;
+use serde_json::{Value, json};
+
+async fn data(app: &TestApp, token: &str, query: &str, variables: Value) -> Value {
+    let body = app.graphql(Some(token), query, variables).await;
+    assert!(body.get("errors").is_none(), "{query}: {body}");
+    body["data"].clone()
+}
+
+async fn code(app: &TestApp, token: Option<&str>, query: &str, variables: Value) -> String {
+    let body = app.graphql(token, query, variables).await;
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or("none")
+        .to_string()
+}
+
+const CREATE: &str = "mutation($input: CreateTicketInput!) { createTicket(input: $input) { id number status priority sla { state firstResponseDueAt resolutionDueAt } } }";
+const COMMENT: &str =
+    "mutation($input: AddTicketCommentInput!) { addTicketComment(input: $input) { id internal } }";
+const UPDATE: &str = "mutation($input: UpdateTicketInput!) { updateTicket(input: $input) { status priority assignee { id } sla { state resolutionDueAt pausedSeconds } } }";
+
+async fn open_ticket(app: &TestApp, client: &Persona, subject: &str, priority: &str) -> String {
+    data(app, &client.token, CREATE, json!({ "input": { "subject": subject, "body": "The contact form on the site returns an error.", "priority": priority } }))
+        .await["createTicket"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string()
+}
+
+async fn spawn_with_smtp() -> (SmtpServer, TestApp) {
+    let smtp = SmtpServer::start().await;
+    let url = smtp.url();
+    let app = TestApp::spawn_with(move |config| {
+        config.mail_url = url;
+        config.outbox_enabled = false;
+    })
+    .await;
+    (smtp, app)
+}
+
+async fn next_ticket_event(ws: &mut fluxorae_tests::WsClient) -> Value {
+    loop {
+        let message = ws.next_json().await;
+        if message["type"] == "next" {
+            return message["payload"].clone();
+        }
+        assert_eq!(message["type"], "ping", "{message}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_ticket_with_attachment_gets_only_the_public_reply_live_and_by_email() {
+    let (smtp, app) = spawn_with_smtp().await;
+    let _admin = app.persona(Role::Admin).await;
+    let client = app.persona(Role::Client).await;
+    let employee = app.persona(Role::Employee).await;
+
+    // The client logs in as the portal does.
+    let login: Value = app
+        .http
+        .post(app.url("/auth/login"))
+        .json(&json!({ "email": client.email, "password": client.password }))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    let token = login["accessToken"].as_str().expect("token").to_string();
+    let ticket = data(&app, &token, CREATE, json!({ "input": { "subject": "Checkout is broken", "body": "Payments fail since this morning.", "priority": "HIGH" } }))
+        .await["createTicket"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+
+    // Attachment: request, PUT, complete.
+    let screenshot = b"\x89PNG\r\n\x1a\n0000IHDR screenshot bytes";
+    let ticket_upload = data(
+        &app,
+        &token,
+        "mutation($input: RequestUploadInput!) { requestUpload(input: $input) { file { id } uploadUrl uploadHeaders { name value } } }",
+        json!({ "input": { "ticketId": ticket, "filename": "error.png", "contentType": "image/png", "size": screenshot.len() } }),
+    )
+    .await["requestUpload"]
+        .clone();
+    let mut put = app
+        .http
+        .put(ticket_upload["uploadUrl"].as_str().expect("url"))
+        .body(screenshot.to_vec());
+    for header in ticket_upload["uploadHeaders"].as_array().expect("headers") {
+        if header["name"] != "content-length" && header["name"] != "Content-Length" {
+            put = put.header(
+                header["name"].as_str().expect("name"),
+                header["value"].as_str().expect("value"),
+            );
+        }
+    }
+    assert!(put.send().await.expect("put").status().is_success());
+    let file_id = ticket_upload["file"]["id"].clone();
+    let completed = data(
+        &app,
+        &token,
+        "mutation($id: ID!) { completeUpload(fileId: $id) { status } }",
+        json!({ "id": file_id }),
+    )
+    .await;
+    assert_eq!(completed["completeUpload"]["status"], "AVAILABLE");
+
+    // The client watches the ticket.
+    let mut ws = app.ws("graphql-transport-ws").await;
+    ws.init(Some(&token)).await;
+    ws.send(json!({ "type": "subscribe", "id": "t", "payload": {
+        "query": "subscription($id: ID!) { ticketEvents(ticketId: $id) { kind comment { id body internal } } }",
+        "variables": { "id": ticket },
+    } }))
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // Staff answer: an internal note first, then a public reply.
+    data(&app, &employee.token, COMMENT, json!({ "input": { "ticketId": ticket, "body": "Internal: gateway keys rotated yesterday", "internal": true } })).await;
+    data(&app, &employee.token, COMMENT, json!({ "input": { "ticketId": ticket, "body": "We found the cause and are deploying a fix.", "internal": false } })).await;
+
+    let event = next_ticket_event(&mut ws).await;
+    assert_eq!(
+        event["data"]["ticketEvents"]["kind"], "COMMENT_ADDED",
+        "{event}"
+    );
+    assert_eq!(
+        event["data"]["ticketEvents"]["comment"]["body"],
+        "We found the cause and are deploying a fix."
+    );
+    assert_eq!(event["data"]["ticketEvents"]["comment"]["internal"], false);
+
+    // The client's view of the thread has no internal note; the attachment is there.
+    let view = data(&app, &token, "query($id: ID!) { ticket(id: $id) { comments { body internal } attachments { filename status } sla { state firstRespondedAt } } }", json!({ "id": ticket })).await;
+    let comments = view["ticket"]["comments"].as_array().expect("comments");
+    assert_eq!(comments.len(), 1);
+    assert_eq!(comments[0]["internal"], false);
+    assert_eq!(view["ticket"]["attachments"][0]["filename"], "error.png");
+    assert!(view["ticket"]["sla"]["firstRespondedAt"].is_string());
+    let staff_view = data(
+        &app,
+        &employee.token,
+        "query($id: ID!) { ticket(id: $id) { comments { internal } } }",
+        json!({ "id": ticket }),
+    )
+    .await;
+    assert_eq!(
+        staff_view["ticket"]["comments"].as_array().map(Vec::len),
+        Some(2)
+    );
+
+    // Exactly one email about the reply reaches the client, and no email carries the note.
+    app.drain_outbox().await;
+    let mails = smtp.wait_for(3, Duration::from_secs(10)).await;
+    let to_client: Vec<_> = mails
+        .iter()
+        .filter(|m| m.rcpt_to.iter().any(|r| r == &client.email))
+        .collect();
+    let replies: Vec<_> = to_client
+        .iter()
+        .filter(|m| m.subject.starts_with("New reply on"))
+        .collect();
+    assert_eq!(replies.len(), 1, "{to_client:?}");
+    assert!(replies[0].text.contains("deploying a fix"));
+    assert!(
+        mails
+            .iter()
+            .filter(|m| m.rcpt_to.iter().any(|r| r == &client.email))
+            .all(|m| !m.raw.contains("gateway keys"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn clients_see_their_organizations_tickets_and_staff_filter_the_queue() {
+    let app = TestApp::spawn().await;
+    let employee = app.persona(Role::Employee).await;
+    let client = app.persona(Role::Client).await;
+    let other = app
+        .persona_in(Role::Client, Some("Globex Retail LLP"))
+        .await;
+    let ours = open_ticket(&app, &client, "Invoice copy needed", "LOW").await;
+    let theirs = open_ticket(&app, &other, "Website down", "URGENT").await;
+
+    let mine = data(
+        &app,
+        &client.token,
+        "{ tickets { totalCount edges { node { id subject } } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(mine["tickets"]["totalCount"], 1);
+    assert_eq!(mine["tickets"]["edges"][0]["node"]["id"], ours.as_str());
+    assert_eq!(
+        code(
+            &app,
+            Some(&client.token),
+            "query($id: ID!) { ticket(id: $id) { id } }",
+            json!({ "id": theirs })
+        )
+        .await,
+        "NOT_FOUND"
+    );
+    assert_eq!(
+        code(
+            &app,
+            Some(&client.token),
+            COMMENT,
+            json!({ "input": { "ticketId": theirs, "body": "x" } })
+        )
+        .await,
+        "NOT_FOUND"
+    );
+    assert_eq!(
+        code(
+            &app,
+            Some(&client.token),
+            COMMENT,
+            json!({ "input": { "ticketId": ours, "body": "x", "internal": true } })
+        )
+        .await,
+        "FORBIDDEN"
+    );
+    assert_eq!(
+        code(
+            &app,
+            Some(&client.token),
+            UPDATE,
+            json!({ "input": { "ticketId": ours, "status": "CLOSED" } })
+        )
+        .await,
+        "FORBIDDEN"
+    );
+
+    let urgent = data(
+        &app,
+        &employee.token,
+        "{ tickets(filter: { priority: [URGENT] }) { totalCount edges { node { id } } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(urgent["tickets"]["totalCount"], 1);
+    assert_eq!(urgent["tickets"]["edges"][0]["node"]["id"], theirs.as_str());
+    let searched = data(
+        &app,
+        &employee.token,
+        "{ tickets(filter: { search: \"invoice\" }) { totalCount } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(searched["tickets"]["totalCount"], 1);
+    data(&app, &employee.token, UPDATE, json!({ "input": { "ticketId": ours, "assigneeId": employee.user_id.to_string(), "status": "IN_PROGRESS" } })).await;
+    let assigned = data(&app, &employee.token, "query($me: ID!) { tickets(filter: { assigneeId: $me, status: [IN_PROGRESS] }) { totalCount } }", json!({ "me": employee.user_id.to_string() })).await;
+    assert_eq!(assigned["tickets"]["totalCount"], 1);
+    let breached = data(
+        &app,
+        &employee.token,
+        "{ tickets(filter: { breached: true }) { totalCount } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(breached["tickets"]["totalCount"], 0);
+    let page = data(
+        &app,
+        &employee.token,
+        "{ tickets(first: 1) { pageInfo { hasNextPage endCursor } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(page["tickets"]["pageInfo"]["hasNextPage"], true);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn waiting_on_the_client_pauses_the_resolution_clock_and_a_reply_resumes_it() {
+    let app = TestApp::spawn().await;
+    let employee = app.persona(Role::Employee).await;
+    let client = app.persona(Role::Client).await;
+    let ticket = open_ticket(&app, &client, "Logo files", "NORMAL").await;
+    let sla = "query($id: ID!) { ticket(id: $id) { status sla { state resolutionDueAt pausedSeconds firstResponseDueAt } } }";
+    let before = data(&app, &employee.token, sla, json!({ "id": ticket })).await;
+    assert!(before["ticket"]["sla"]["resolutionDueAt"].is_string());
+
+    let paused = data(
+        &app,
+        &employee.token,
+        UPDATE,
+        json!({ "input": { "ticketId": ticket, "status": "WAITING_ON_CLIENT" } }),
+    )
+    .await;
+    assert!(paused["updateTicket"]["sla"]["resolutionDueAt"].is_null());
+    // The client's reply reopens the ticket and the clock runs again.
+    data(
+        &app,
+        &client.token,
+        COMMENT,
+        json!({ "input": { "ticketId": ticket, "body": "Here are the files." } }),
+    )
+    .await;
+    let resumed = data(&app, &employee.token, sla, json!({ "id": ticket })).await;
+    assert_eq!(resumed["ticket"]["status"], "OPEN");
+    assert!(resumed["ticket"]["sla"]["resolutionDueAt"].is_string());
+
+    // A higher priority re-targets the ticket: the due time moves earlier.
+    let retargeted = data(
+        &app,
+        &employee.token,
+        UPDATE,
+        json!({ "input": { "ticketId": ticket, "priority": "URGENT" } }),
+    )
+    .await;
+    let urgent_due = retargeted["updateTicket"]["sla"]["resolutionDueAt"]
+        .as_str()
+        .expect("due")
+        .to_string();
+    let normal_due = resumed["ticket"]["sla"]["resolutionDueAt"]
+        .as_str()
+        .expect("due")
+        .to_string();
+    assert!(urgent_due < normal_due, "{urgent_due} < {normal_due}");
+    let resolved = data(
+        &app,
+        &employee.token,
+        UPDATE,
+        json!({ "input": { "ticketId": ticket, "status": "RESOLVED" } }),
+    )
+    .await;
+    assert!(matches!(
+        resolved["updateTicket"]["sla"]["state"].as_str(),
+        Some("MET" | "BREACHED")
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sla_scan_warns_and_marks_each_breach_once_with_emails_and_live_events() {
+    let (smtp, app) = spawn_with_smtp().await;
+    let admin = app.persona(Role::Admin).await;
+    let client = app.persona(Role::Client).await;
+    let ticket = open_ticket(&app, &client, "Server error", "HIGH").await;
+    let mut ws = app.ws("graphql-transport-ws").await;
+    ws.init(Some(&admin.token)).await;
+    ws.send(json!({ "type": "subscribe", "id": "q", "payload": { "query": "subscription { ticketListEvents { kind slaState ticketId } }" } })).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // Make the first response overdue.
+    let mut conn = app.db().await;
+    use diesel_async::RunQueryDsl;
+    diesel::sql_query(
+        "UPDATE tickets SET first_response_due_at = now() - interval '1 minute' WHERE id = $1",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(uuid::Uuid::parse_str(&ticket).expect("uuid"))
+    .execute(&mut conn)
+    .await
+    .expect("overdue");
+    let (warned, breached) = app.state.tickets.scan_sla().await.expect("scan");
+    assert_eq!((warned, breached), (1, 1));
+    assert_eq!(
+        app.state.tickets.scan_sla().await.expect("scan again"),
+        (0, 0),
+        "each breach is marked once"
+    );
+
+    let mut kinds = Vec::new();
+    for _ in 0..2 {
+        let event = next_ticket_event(&mut ws).await;
+        kinds.push(
+            event["data"]["ticketListEvents"]["slaState"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        );
+    }
+    assert_eq!(kinds, ["AT_RISK", "BREACHED"]);
+
+    app.drain_outbox().await;
+    // New-ticket mails to the admin and the client, then the warning and the breach.
+    smtp.wait_for(4, Duration::from_secs(10)).await;
+    let to_admin: Vec<_> = smtp
+        .messages()
+        .into_iter()
+        .filter(|m| m.rcpt_to.iter().any(|r| r == &admin.email))
+        .collect();
+    assert!(
+        to_admin
+            .iter()
+            .any(|m| m.subject.starts_with("SLA breached")),
+        "{to_admin:?}"
+    );
+    assert!(
+        to_admin
+            .iter()
+            .any(|m| m.subject.starts_with("SLA at risk")),
+        "{to_admin:?}"
+    );
+    let listed = data(
+        &app,
+        &admin.token,
+        "{ tickets(filter: { breached: true }) { totalCount } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(listed["tickets"]["totalCount"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn users_can_turn_email_categories_off() {
+    let (smtp, app) = spawn_with_smtp().await;
+    let employee = app.persona(Role::Employee).await;
+    let client = app.persona(Role::Client).await;
+    let ticket = open_ticket(&app, &client, "Muted", "LOW").await;
+    data(
+        &app,
+        &client.token,
+        "mutation { setNotificationPreference(category: \"ticket_reply\", email: false) }",
+        json!({}),
+    )
+    .await;
+    let muted = data(&app, &client.token, "{ mutedNotifications }", json!({})).await;
+    assert_eq!(muted["mutedNotifications"], json!(["ticket_reply"]));
+    data(
+        &app,
+        &employee.token,
+        COMMENT,
+        json!({ "input": { "ticketId": ticket, "body": "A reply you will not get by email." } }),
+    )
+    .await;
+    app.drain_outbox().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        smtp.messages()
+            .iter()
+            .all(|m| !m.subject.starts_with("New reply on"))
+    );
+    assert_eq!(
+        code(
+            &app,
+            Some(&client.token),
+            "mutation { setNotificationPreference(category: \"spam\", email: false) }",
+            json!({})
+        )
+        .await,
+        "BAD_USER_INPUT"
+    );
+}
