@@ -12,7 +12,10 @@ use auth::{Auth, AuthMutation, AuthQuery, AuthService};
 use kernel::Deps;
 use kernel::Domain;
 use projects::{Projects, ProjectsMutation, ProjectsQuery, ProjectsSubscription};
-use support::{Support, SupportMutation, SupportQuery, SupportSubscription, TicketService};
+use support::{
+    SlaMutation, SlaQuery, Support, SupportMutation, SupportQuery, SupportSubscription,
+    TicketService,
+};
 
 use crate::config::QueryLimitsConfig;
 use crate::limits::Hygiene;
@@ -20,11 +23,17 @@ use crate::system::{SystemQuery, SystemSubscription};
 
 /// Every domain's query root.
 #[derive(MergedObject, Default)]
-pub struct Query(SystemQuery, AuthQuery, ProjectsQuery, SupportQuery);
+pub struct Query(
+    SystemQuery,
+    AuthQuery,
+    ProjectsQuery,
+    SupportQuery,
+    SlaQuery,
+);
 
 /// Every domain's mutation root.
 #[derive(MergedObject, Default)]
-pub struct Mutation(AuthMutation, ProjectsMutation, SupportMutation);
+pub struct Mutation(AuthMutation, ProjectsMutation, SupportMutation, SlaMutation);
 
 /// Every domain's subscription root.
 #[derive(MergedSubscription, Default)]
@@ -93,6 +102,8 @@ pub fn domain_root_fields() -> Vec<RootField> {
     fields.extend(object_fields::<ProjectsMutation>("Mutation"));
     fields.extend(object_fields::<SupportQuery>("Query"));
     fields.extend(object_fields::<SupportMutation>("Mutation"));
+    fields.extend(object_fields::<SlaQuery>("Query"));
+    fields.extend(object_fields::<SlaMutation>("Mutation"));
     fields.extend(subscription_fields::<SystemSubscription>());
     fields.extend(subscription_fields::<SupportSubscription>());
     fields.extend(subscription_fields::<ProjectsSubscription>());

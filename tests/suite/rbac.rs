@@ -110,6 +110,20 @@ const MATRIX: &[(&str, &str, [Access; 8])] = &[
     ),
     ("Subscription", "ticketEvents", [U, A, A, A, A, N, N, A]),
     ("Subscription", "ticketListEvents", [U, A, A, A, A, A, F, F]),
+    ("Query", "slaPolicies", [U, A, A, A, A, A, A, A]),
+    ("Query", "businessCalendar", [U, A, A, A, A, A, A, A]),
+    ("Mutation", "updateSlaPolicy", [U, A, A, F, F, F, F, F]),
+    (
+        "Mutation",
+        "updateBusinessCalendar",
+        [U, A, A, F, F, F, F, F],
+    ),
+    ("Mutation", "addBusinessHoliday", [U, A, A, F, F, F, F, F]),
+    (
+        "Mutation",
+        "removeBusinessHoliday",
+        [U, A, A, F, F, F, F, F],
+    ),
 ];
 
 /// Rows every caller's operations refer to.
@@ -420,6 +434,24 @@ async fn operation(app: &TestApp, fixture: &Fixture, field: &str) -> (String, Va
         "ticketEvents" => (
             "subscription($id: ID!) { ticketEvents(ticketId: $id) { kind } }".into(),
             json!({ "id": fixture.acme_ticket }),
+        ),
+        "slaPolicies" => ("{ slaPolicies { priority } }".into(), json!({})),
+        "businessCalendar" => ("{ businessCalendar { timeZone } }".into(), json!({})),
+        "updateSlaPolicy" => (
+            "mutation { updateSlaPolicy(input: { priority: LOW, firstResponseMinutes: 240, resolutionMinutes: 2400, businessHoursOnly: true, warnBeforeMinutes: 60 }) { priority } }".into(),
+            json!({}),
+        ),
+        "updateBusinessCalendar" => (
+            "mutation { updateBusinessCalendar(input: { timeZone: \"Asia/Kolkata\", intervals: [{ weekday: 1, start: \"09:30\", end: \"18:00\" }] }) { timeZone } }".into(),
+            json!({}),
+        ),
+        "addBusinessHoliday" => (
+            "mutation { addBusinessHoliday(day: \"2026-11-09\", name: \"Diwali\") { timeZone } }".into(),
+            json!({}),
+        ),
+        "removeBusinessHoliday" => (
+            "mutation { removeBusinessHoliday(day: \"2026-11-09\") { timeZone } }".into(),
+            json!({}),
         ),
         "ticketListEvents" => (
             "subscription { ticketListEvents { kind } }".into(),

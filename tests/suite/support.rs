@@ -449,3 +449,99 @@ async fn users_can_turn_email_categories_off() {
         "BAD_USER_INPUT"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn admins_edit_sla_targets_and_the_business_calendar() {
+    let app = TestApp::spawn().await;
+    let admin = app.persona(Role::Admin).await;
+    let employee = app.persona(Role::Employee).await;
+    let client = app.persona(Role::Client).await;
+    let policies = data(
+        &app,
+        &client.token,
+        "{ slaPolicies { priority firstResponseMinutes resolutionMinutes businessHoursOnly } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        policies["slaPolicies"][0],
+        json!({ "priority": "URGENT", "firstResponseMinutes": 15, "resolutionMinutes": 240, "businessHoursOnly": false })
+    );
+    let calendar = data(
+        &app,
+        &client.token,
+        "{ businessCalendar { timeZone intervals { weekday start end } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(calendar["businessCalendar"]["timeZone"], "Asia/Kolkata");
+    assert_eq!(
+        calendar["businessCalendar"]["intervals"]
+            .as_array()
+            .map(Vec::len),
+        Some(10)
+    );
+
+    let update = "mutation($input: UpdateSlaPolicyInput!) { updateSlaPolicy(input: $input) { priority resolutionMinutes } }";
+    let low = json!({ "input": { "priority": "LOW", "firstResponseMinutes": 30, "resolutionMinutes": 60, "businessHoursOnly": false, "warnBeforeMinutes": 5 } });
+    assert_eq!(
+        code(&app, Some(&employee.token), update, low.clone()).await,
+        "FORBIDDEN"
+    );
+    data(&app, &admin.token, update, low).await;
+    let ticket = data(
+        &app,
+        &client.token,
+        CREATE,
+        json!({ "input": { "subject": "Quick one", "body": "Now", "priority": "LOW" } }),
+    )
+    .await;
+    let created = chrono::Utc::now();
+    let due = ticket["createTicket"]["sla"]["resolutionDueAt"]
+        .as_str()
+        .expect("due");
+    let due = chrono::DateTime::parse_from_rfc3339(due)
+        .expect("time")
+        .with_timezone(&chrono::Utc);
+    let minutes = (due - created).num_minutes();
+    assert!(
+        (59..=61).contains(&minutes),
+        "a wall-clock hour, got {minutes} minutes"
+    );
+    let bad = json!({ "input": { "priority": "LOW", "firstResponseMinutes": 0, "resolutionMinutes": 60, "businessHoursOnly": true, "warnBeforeMinutes": 5 } });
+    assert_eq!(
+        code(&app, Some(&admin.token), update, bad).await,
+        "BAD_USER_INPUT"
+    );
+
+    let calendar_update = "mutation($input: UpdateBusinessCalendarInput!) { updateBusinessCalendar(input: $input) { timeZone intervals { weekday } } }";
+    let overlapping = json!({ "input": { "timeZone": "Asia/Kolkata", "intervals": [
+        { "weekday": 1, "start": "09:00", "end": "13:00" }, { "weekday": 1, "start": "12:00", "end": "18:00" } ] } });
+    assert_eq!(
+        code(&app, Some(&admin.token), calendar_update, overlapping).await,
+        "BAD_USER_INPUT"
+    );
+    let unknown_zone = json!({ "input": { "timeZone": "Mars/Olympus", "intervals": [{ "weekday": 1, "start": "09:00", "end": "17:00" }] } });
+    assert_eq!(
+        code(&app, Some(&admin.token), calendar_update, unknown_zone).await,
+        "BAD_USER_INPUT"
+    );
+    let london = json!({ "input": { "timeZone": "Europe/London", "intervals": [{ "weekday": 1, "start": "09:00", "end": "17:00" }] } });
+    assert_eq!(
+        data(&app, &admin.token, calendar_update, london).await["updateBusinessCalendar"]["timeZone"],
+        "Europe/London"
+    );
+    let holidays = data(&app, &admin.token, "mutation { addBusinessHoliday(day: \"2026-12-25\", name: \"Christmas\") { holidays { day name } } }", json!({})).await;
+    assert_eq!(
+        holidays["addBusinessHoliday"]["holidays"],
+        json!([{ "day": "2026-12-25", "name": "Christmas" }])
+    );
+    let removed = data(
+        &app,
+        &admin.token,
+        "mutation { removeBusinessHoliday(day: \"2026-12-25\") { holidays { day } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(removed["removeBusinessHoliday"]["holidays"], json!([]));
+}

@@ -15,6 +15,7 @@ use async_graphql::SchemaBuilder;
 use async_graphql::dataloader::DataLoader;
 use kernel::{Deps, Domain, Permission};
 
+pub use graphql::sla_admin::{SlaMutation, SlaQuery};
 pub use graphql::tickets::{SupportMutation, SupportQuery, SupportSubscription};
 pub use tickets::TicketService;
 
@@ -60,6 +61,7 @@ impl Support {
                 graphql::tickets::CommentsLoader(service.clone()),
                 tokio::spawn,
             ))
+            .data(Arc::new(sla_store::SlaAdmin::new(service.db().clone())))
             .data(service)
     }
 }

@@ -171,6 +171,11 @@ impl TicketService {
         Self { db, bus }
     }
 
+    /// The pool.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
     /// The bus, for subscriptions.
     pub fn bus(&self) -> &Arc<dyn EventBus> {
         &self.bus

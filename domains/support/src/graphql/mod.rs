@@ -1,3 +1,4 @@
 //! The support domain's GraphQL roots and types.
 
+pub mod sla_admin;
 pub mod tickets;
