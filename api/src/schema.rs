@@ -13,8 +13,8 @@ use kernel::Deps;
 use kernel::Domain;
 use projects::{Projects, ProjectsMutation, ProjectsQuery, ProjectsSubscription};
 use support::{
-    SlaMutation, SlaQuery, Support, SupportMutation, SupportQuery, SupportSubscription,
-    TicketService,
+    KnowledgeBaseMutation, KnowledgeBaseQuery, SlaMutation, SlaQuery, Support, SupportMutation,
+    SupportQuery, SupportSubscription, TicketService,
 };
 
 use crate::config::QueryLimitsConfig;
@@ -29,11 +29,18 @@ pub struct Query(
     ProjectsQuery,
     SupportQuery,
     SlaQuery,
+    KnowledgeBaseQuery,
 );
 
 /// Every domain's mutation root.
 #[derive(MergedObject, Default)]
-pub struct Mutation(AuthMutation, ProjectsMutation, SupportMutation, SlaMutation);
+pub struct Mutation(
+    AuthMutation,
+    ProjectsMutation,
+    SupportMutation,
+    SlaMutation,
+    KnowledgeBaseMutation,
+);
 
 /// Every domain's subscription root.
 #[derive(MergedSubscription, Default)]
@@ -104,6 +111,8 @@ pub fn domain_root_fields() -> Vec<RootField> {
     fields.extend(object_fields::<SupportMutation>("Mutation"));
     fields.extend(object_fields::<SlaQuery>("Query"));
     fields.extend(object_fields::<SlaMutation>("Mutation"));
+    fields.extend(object_fields::<KnowledgeBaseQuery>("Query"));
+    fields.extend(object_fields::<KnowledgeBaseMutation>("Mutation"));
     fields.extend(subscription_fields::<SystemSubscription>());
     fields.extend(subscription_fields::<SupportSubscription>());
     fields.extend(subscription_fields::<ProjectsSubscription>());

@@ -6,6 +6,7 @@ mod auth_security;
 mod embedded_database;
 mod files;
 mod http_transport;
+mod knowledge_base;
 mod mfa;
 mod outbox;
 mod projects;

@@ -124,6 +124,19 @@ const MATRIX: &[(&str, &str, [Access; 8])] = &[
         "removeBusinessHoliday",
         [U, A, A, F, F, F, F, F],
     ),
+    // The knowledge base: public reads; `kbArticle` asks for a draft (staff-only).
+    ("Query", "kbCategories", [A, A, A, A, A, A, A, A]),
+    ("Query", "kbArticles", [A, A, A, A, A, A, A, A]),
+    ("Query", "kbArticle", [N, A, A, A, N, N, N, N]),
+    ("Query", "searchKnowledgeBase", [A, A, A, A, A, A, A, A]),
+    ("Mutation", "createKbCategory", [U, A, A, A, F, F, F, F]),
+    ("Mutation", "updateKbCategory", [U, A, A, A, F, F, F, F]),
+    ("Mutation", "deleteKbCategory", [U, A, A, A, F, F, F, F]),
+    ("Mutation", "createKbArticle", [U, A, A, A, F, F, F, F]),
+    ("Mutation", "updateKbArticle", [U, A, A, A, F, F, F, F]),
+    ("Mutation", "publishKbArticle", [U, A, A, A, F, F, F, F]),
+    ("Mutation", "unpublishKbArticle", [U, A, A, A, F, F, F, F]),
+    ("Mutation", "deleteKbArticle", [U, A, A, A, F, F, F, F]),
 ];
 
 /// Rows every caller's operations refer to.
@@ -170,6 +183,37 @@ async fn fresh_file(app: &TestApp, fixture: &Fixture) -> String {
         .as_str()
         .expect("id")
         .to_string()
+}
+
+async fn fresh_kb_category(app: &TestApp, fixture: &Fixture) -> String {
+    let data = admin_data(
+        app,
+        fixture,
+        "mutation { createKbCategory(input: { name: \"Fresh\" }) { id } }",
+        json!({}),
+    )
+    .await;
+    data["createKbCategory"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string()
+}
+
+/// A draft article; answers its id and slug.
+async fn fresh_kb_article(app: &TestApp, fixture: &Fixture) -> (String, String) {
+    let category = fresh_kb_category(app, fixture).await;
+    let data = admin_data(
+        app,
+        fixture,
+        "mutation($c: ID!) { createKbArticle(input: { title: \"Fresh\", bodyMarkdown: \"Body\", categoryId: $c }) { id slug } }",
+        json!({ "c": category }),
+    )
+    .await;
+    let article = &data["createKbArticle"];
+    (
+        article["id"].as_str().expect("id").to_string(),
+        article["slug"].as_str().expect("slug").to_string(),
+    )
 }
 
 async fn fresh_task(app: &TestApp, fixture: &Fixture) -> String {
@@ -460,6 +504,48 @@ async fn operation(app: &TestApp, fixture: &Fixture, field: &str) -> (String, Va
         "boardEvents" => (
             "subscription($id: ID!) { boardEvents(projectId: $id) { kind } }".into(),
             json!({ "id": fixture.acme_project }),
+        ),
+        "kbCategories" => ("{ kbCategories { totalCount } }".into(), json!({})),
+        "kbArticles" => ("{ kbArticles(first: 5) { totalCount } }".into(), json!({})),
+        "kbArticle" => (
+            "query($slug: String!) { kbArticle(slug: $slug) { id } }".into(),
+            json!({ "slug": fresh_kb_article(app, fixture).await.1 }),
+        ),
+        "searchKnowledgeBase" => (
+            "{ searchKnowledgeBase(query: \"password reset\") { rank } }".into(),
+            json!({}),
+        ),
+        "createKbCategory" => (
+            "mutation { createKbCategory(input: { name: \"New\" }) { id } }".into(),
+            json!({}),
+        ),
+        "updateKbCategory" => (
+            "mutation($id: ID!) { updateKbCategory(input: { categoryId: $id, name: \"Renamed\" }) { id } }".into(),
+            json!({ "id": fresh_kb_category(app, fixture).await }),
+        ),
+        "deleteKbCategory" => (
+            "mutation($id: ID!) { deleteKbCategory(id: $id) { id } }".into(),
+            json!({ "id": fresh_kb_category(app, fixture).await }),
+        ),
+        "createKbArticle" => (
+            "mutation($c: ID!) { createKbArticle(input: { title: \"New\", bodyMarkdown: \"Body\", categoryId: $c }) { id } }".into(),
+            json!({ "c": fresh_kb_category(app, fixture).await }),
+        ),
+        "updateKbArticle" => (
+            "mutation($id: ID!) { updateKbArticle(input: { articleId: $id, title: \"Renamed\" }) { id } }".into(),
+            json!({ "id": fresh_kb_article(app, fixture).await.0 }),
+        ),
+        "publishKbArticle" => (
+            "mutation($id: ID!) { publishKbArticle(id: $id) { id } }".into(),
+            json!({ "id": fresh_kb_article(app, fixture).await.0 }),
+        ),
+        "unpublishKbArticle" => (
+            "mutation($id: ID!) { unpublishKbArticle(id: $id) { id } }".into(),
+            json!({ "id": fresh_kb_article(app, fixture).await.0 }),
+        ),
+        "deleteKbArticle" => (
+            "mutation($id: ID!) { deleteKbArticle(id: $id) { id } }".into(),
+            json!({ "id": fresh_kb_article(app, fixture).await.0 }),
         ),
         other => panic!("the matrix has a row for {other} but no operation"),
     }

@@ -15,6 +15,7 @@ use async_graphql::SchemaBuilder;
 use async_graphql::dataloader::DataLoader;
 use kernel::{Deps, Domain, Permission};
 
+pub use graphql::kb::{KnowledgeBaseMutation, KnowledgeBaseQuery};
 pub use graphql::sla_admin::{SlaMutation, SlaQuery};
 pub use graphql::tickets::{SupportMutation, SupportQuery, SupportSubscription};
 pub use tickets::TicketService;

@@ -1,4 +1,5 @@
 //! The support domain's GraphQL roots and types.
 
+pub mod kb;
 pub mod sla_admin;
 pub mod tickets;
