@@ -125,6 +125,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 let logins = crate::demo::seed(&state.auth)
                     .await
                     .map_err(describe_error)?;
+                crate::demo::seed_work(state)
+                    .await
+                    .map_err(describe_error)?;
                 Ok(crate::demo::describe(&logins))
             })
             .await?;

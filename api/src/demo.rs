@@ -92,6 +92,108 @@ pub async fn seed(auth: &AuthService) -> Result<Vec<DemoLogin>, AppError> {
     Ok(logins)
 }
 
+/// A principal for a seeded user, as if they had signed in.
+async fn principal_of(auth: &AuthService, email: &str) -> Result<kernel::Principal, AppError> {
+    let meta = RequestMeta::default();
+    let session = match auth.login(email, demo_password(email), &meta).await? {
+        auth::service::LoginOutcome::Signed(session) => session,
+        auth::service::LoginOutcome::MfaRequired(_) => {
+            return Err(AppError::conflict("the demo user has MFA on"));
+        }
+    };
+    kernel::Authenticator::authenticate(auth, &session.access_token).await
+}
+
+fn demo_password(email: &str) -> &'static str {
+    DEMO_USERS
+        .iter()
+        .find(|(_, demo_email, _, _)| *demo_email == email)
+        .map_or("", |(_, _, password, _)| password)
+}
+
+/// Demo rows of the other domains: a project with a board for Acme, a ticket,
+/// and a published knowledge-base article. Skipped when the project exists.
+pub async fn seed_work(state: &crate::http::AppState) -> Result<(), AppError> {
+    let admin = principal_of(&state.auth, "admin@fluxorae.local").await?;
+    let client = principal_of(&state.auth, "client@acme.example").await?;
+    let employee = principal_of(&state.auth, "employee@fluxorae.local").await?;
+    let projects = state
+        .schema
+        .data::<std::sync::Arc<projects::ProjectsService>>()
+        .ok_or_else(|| AppError::internal("projects service missing"))?
+        .clone();
+    let filter = projects::service::ProjectFilter {
+        search: Some("Website redesign".into()),
+        include_archived: true,
+        ..Default::default()
+    };
+    if projects.projects(&admin, &filter, None, 1).await?.total > 0 {
+        return Ok(());
+    }
+    let project = projects
+        .create_project(
+            &admin,
+            projects::service::NewProjectInput {
+                organization_id: client.org_id,
+                name: "Website redesign".into(),
+                description: Some("New marketing site on Next.js".into()),
+                status: Some("active".into()),
+                start_date: None,
+                due_date: None,
+            },
+        )
+        .await?;
+    projects
+        .add_member(&admin, project.id, employee.user_id, "lead developer")
+        .await?;
+    for (title, status) in [
+        ("Wireframes for the home page", "done"),
+        ("Design system in Figma", "in_review"),
+        ("Contact form with lead capture", "in_progress"),
+        ("Blog on the CMS", "todo"),
+        ("Performance budget", "todo"),
+    ] {
+        projects
+            .create_task(
+                &admin,
+                projects::service::NewTaskInput {
+                    project_id: project.id,
+                    title: title.into(),
+                    description: None,
+                    status: Some(status.into()),
+                    priority: None,
+                    assignee_id: Some(employee.user_id),
+                    due_date: None,
+                    milestone_id: None,
+                },
+            )
+            .await?;
+    }
+    let ticket = state
+        .tickets
+        .create(
+            &client,
+            support::tickets::NewTicket {
+                subject: "Contact form emails are not arriving".into(),
+                body: "Leads from the contact form stopped reaching our inbox yesterday.".into(),
+                priority: Some("high".into()),
+                project_id: Some(project.id),
+                organization_id: None,
+            },
+        )
+        .await?;
+    state
+        .tickets
+        .comment(
+            &employee,
+            ticket.id,
+            "Looking into it now; the mail provider changed its API keys.",
+            false,
+        )
+        .await?;
+    Ok(())
+}
+
 /// The logins as printed lines.
 pub fn describe(logins: &[DemoLogin]) -> String {
     let mut out = String::from("Demo logins (development data only):\n");
