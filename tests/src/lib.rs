@@ -154,6 +154,10 @@ fn migrations_fingerprint() -> u64 {
     files.sort();
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     files.hash(&mut hasher);
+    // And what this binary embeds, in case it was built before a change on disk.
+    kernel::db::embedded_versions()
+        .expect("embedded migrations")
+        .hash(&mut hasher);
     hasher.finish()
 }
 

@@ -2499,3 +2499,50 @@ async fn expired_reset_and_invitation_links_are_refused() {
     let (status, _) = rest_login(&app, "late@fluxorae.test", NEW_PASSWORD).await;
     assert_eq!(status, 401);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn partners_refer_client_organizations_that_then_appear_in_their_views() {
+    let app = TestApp::spawn().await;
+    let partner = app.persona(Role::Partner).await;
+    let client = app.persona(Role::Client).await;
+    let referred = app
+        .graphql(
+            Some(&partner.token),
+            "mutation { referClientOrganization(input: { name: \"Zenith Foods Pvt Ltd\" }) { id kind referredByPartnerId } }",
+            json!({}),
+        )
+        .await;
+    assert!(referred.get("errors").is_none(), "{referred}");
+    assert_eq!(
+        referred["data"]["referClientOrganization"]["kind"],
+        "CLIENT"
+    );
+    assert_eq!(
+        referred["data"]["referClientOrganization"]["referredByPartnerId"],
+        partner.organization_id.to_string()
+    );
+    let seen = app
+        .graphql(
+            Some(&partner.token),
+            "{ organizations { totalCount edges { node { name } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(seen["data"]["organizations"]["totalCount"], 2);
+    let refused = app
+        .graphql(
+            Some(&client.token),
+            "mutation { referClientOrganization(input: { name: \"Other\" }) { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "FORBIDDEN");
+    let duplicate = app
+        .graphql(
+            Some(&partner.token),
+            "mutation { referClientOrganization(input: { name: \"zenith foods pvt ltd\" }) { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(duplicate["errors"][0]["extensions"]["code"], "CONFLICT");
+}

@@ -664,3 +664,40 @@ async fn a_move_on_one_instance_reaches_a_subscriber_on_another_through_postgres
     assert_eq!(event["status"], "DONE");
     assert_eq!(event["taskId"], task.as_str());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bus_reconnect_tells_subscribers_to_refetch() {
+    use fluxorae::config::EventBusKind;
+    let app = TestApp::spawn_with(|config| config.event_bus = EventBusKind::Postgres).await;
+    let admin = app.persona(Role::Admin).await;
+    let client = app.persona(Role::Client).await;
+    let project = create_project(&app, &admin, client.organization_id, "Reconnects").await;
+    let mut watcher = subscribe_board(&app, &client.token, &project).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+
+    // Cut the bus's LISTEN connection, as a database failover would.
+    let mut conn = app.db().await;
+    use diesel_async::RunQueryDsl;
+    diesel::sql_query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()",
+    )
+    .execute(&mut conn)
+    .await
+    .expect("terminate the listener");
+    let event = next_board_event(&mut watcher).await;
+    assert_eq!(event["kind"], "REFETCH");
+
+    // After reconnecting, events flow again.
+    let mut delivered = false;
+    for _ in 0..20 {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        create_task(&app, &admin.token, &project, "After reconnect").await;
+        let event = next_board_event(&mut watcher).await;
+        if event["kind"] == "TASK_CREATED" {
+            delivered = true;
+            break;
+        }
+    }
+    assert!(delivered, "events resume after the bus reconnects");
+}

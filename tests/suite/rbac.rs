@@ -130,6 +130,11 @@ const MATRIX: &[(&str, &str, [Access; 8])] = &[
     ("Query", "kbArticle", [N, A, A, A, N, N, N, N]),
     ("Query", "searchKnowledgeBase", [A, A, A, A, A, A, A, A]),
     ("Mutation", "createKbCategory", [U, A, A, A, F, F, F, F]),
+    (
+        "Mutation",
+        "referClientOrganization",
+        [U, F, F, F, F, F, F, A],
+    ),
     ("Mutation", "updateKbCategory", [U, A, A, A, F, F, F, F]),
     ("Mutation", "deleteKbCategory", [U, A, A, A, F, F, F, F]),
     ("Mutation", "createKbArticle", [U, A, A, A, F, F, F, F]),
@@ -504,6 +509,10 @@ async fn operation(app: &TestApp, fixture: &Fixture, field: &str) -> (String, Va
         "boardEvents" => (
             "subscription($id: ID!) { boardEvents(projectId: $id) { kind } }".into(),
             json!({ "id": fixture.acme_project }),
+        ),
+        "referClientOrganization" => (
+            "mutation($name: String!) { referClientOrganization(input: { name: $name }) { id } }".into(),
+            json!({ "name": format!("Referred {}", uuid::Uuid::new_v4().simple()) }),
         ),
         "kbCategories" => ("{ kbCategories { totalCount } }".into(), json!({})),
         "kbArticles" => ("{ kbArticles(first: 5) { totalCount } }".into(), json!({})),

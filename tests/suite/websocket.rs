@@ -163,3 +163,27 @@ async fn the_legacy_graphql_ws_protocol_still_works() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_subscription_ends_when_the_access_token_expires() {
+    let app = TestApp::spawn_with(|config| {
+        config.auth.access_ttl = std::time::Duration::from_secs(2);
+    })
+    .await;
+    let user = app.persona(kernel::Role::Employee).await;
+    let mut ws = app.ws("graphql-transport-ws").await;
+    ws.init(Some(&user.token)).await;
+    ws.send(json!({ "type": "subscribe", "id": "1", "payload": { "query": HEARTBEAT } }))
+        .await;
+    let started = std::time::Instant::now();
+    loop {
+        match ws.next_event().await {
+            WsEvent::Json(message) => assert_eq!(message["type"], "next", "{message}"),
+            WsEvent::Closed(code, _) => {
+                assert_eq!(code, close_code::FORBIDDEN);
+                break;
+            }
+        }
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}

@@ -1203,6 +1203,43 @@ impl AuthService {
         .await
     }
 
+    /// A partner refers a new client organization: it is created as a client
+    /// organization referred by the partner's own organization.
+    pub async fn refer_client_organization(
+        &self,
+        principal: &Principal,
+        name: &str,
+        meta: &RequestMeta,
+    ) -> Result<Organization, AppError> {
+        principal.require("auth:organization.refer")?;
+        let name = required_text(name, "input.name", 160)
+            .map_err(|e| AppError::invalid_fields(vec![e]))?;
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, AppError, _>(async |conn| {
+            let organization: Organization = diesel::insert_into(organizations::table)
+                .values((
+                    organizations::id.eq(Uuid::now_v7()),
+                    organizations::name.eq(&name),
+                    organizations::kind.eq(OrganizationKind::Client.as_db()),
+                    organizations::referred_by_partner_id.eq(principal.org_id),
+                ))
+                .returning(Organization::as_returning())
+                .get_result(conn)
+                .await
+                .map_err(|error| map_unique(error, INPUT_FIELDS))?;
+            audit::record(conn, meta, AuditEvent {
+                actor_id: Some(principal.user_id),
+                action: "organization.referred",
+                entity_type: "organization",
+                entity_id: Some(organization.id.to_string()),
+                diff: json!({ "after": { "name": organization.name, "kind": "client", "referredByPartnerId": principal.org_id } }),
+            })
+            .await?;
+            Ok(organization)
+        })
+        .await
+    }
+
     /// Organizations the caller may see, by name.
     pub async fn list_organizations(
         &self,

@@ -138,6 +138,13 @@ pub struct SetOtpChannelInput {
     pub password: String,
 }
 
+/// Input of `referClientOrganization`.
+#[derive(InputObject)]
+pub struct ReferClientOrganizationInput {
+    /// The client's company name (unique).
+    pub name: String,
+}
+
 #[Object]
 impl AuthMutation {
     /// Creates a client user in a new client organization and signs in (when open registration is on).
@@ -363,6 +370,21 @@ impl AuthMutation {
                     referred_by,
                     &meta(ctx),
                 )
+                .await?,
+        ))
+    }
+
+    /// Refers a new client organization (partners); it appears in your
+    /// `organizations` and, once it has projects, in your read-only views.
+    #[graphql(guard = "RequirePermission(\"auth:organization.refer\")")]
+    async fn refer_client_organization(
+        &self,
+        ctx: &Context<'_>,
+        input: ReferClientOrganizationInput,
+    ) -> async_graphql::Result<OrganizationNode> {
+        Ok(OrganizationNode(
+            service(ctx)
+                .refer_client_organization(caller(ctx)?, &input.name, &meta(ctx))
                 .await?,
         ))
     }
