@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use async_graphql::Variables;
 use async_graphql::parser::types::{DocumentOperations, OperationType};
-use async_graphql::{BatchResponse, Variables};
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -275,12 +275,18 @@ async fn execute(
     state: &AppState,
     viewer: &Viewer,
     meta: &RequestMeta,
-    request: async_graphql::Request,
+    mut request: async_graphql::Request,
 ) -> async_graphql::Response {
-    state
+    if let Err(refused) =
+        crate::limits::check_request(&mut request, state.config.limits.max_aliases)
+    {
+        return *refused;
+    }
+    let response = state
         .schema
         .execute(request.data(viewer.clone()).data(meta.clone()))
-        .await
+        .await;
+    crate::limits::finish(response, Some(&meta.request_id))
 }
 
 /// `POST /graphql`.
@@ -345,17 +351,14 @@ async fn post_batch(
             return bad_request(media, "Every operation of a batch must be a JSON object");
         };
         match request_from_params(params) {
-            Ok(request) => requests.push(request.data(viewer.clone()).data(meta.clone())),
+            Ok(request) => requests.push(request),
             Err(message) => return bad_request(media, &message),
         }
     }
-    let BatchResponse::Batch(responses) = state
-        .schema
-        .execute_batch(async_graphql::BatchRequest::Batch(requests))
-        .await
-    else {
-        return bad_request(media, "Batch could not be executed");
-    };
+    let mut responses = Vec::with_capacity(requests.len());
+    for request in requests {
+        responses.push(execute(state, viewer, meta, request).await);
+    }
     let body = Value::Array(responses.iter().map(response_json).collect());
     json_response(StatusCode::OK, media, &body)
 }

@@ -18,7 +18,6 @@ use support::{
 };
 
 use crate::config::QueryLimitsConfig;
-use crate::limits::Hygiene;
 use crate::system::{SystemQuery, SystemSubscription};
 
 /// Every domain's query root.
@@ -64,9 +63,6 @@ pub fn builder(limits: &QueryLimitsConfig) -> SchemaBuilder<Query, Mutation, Sub
     .limit_complexity(limits.max_complexity)
     .limit_recursive_depth(32)
     .limit_directives(50)
-    .extension(Hygiene {
-        max_aliases: limits.max_aliases,
-    })
 }
 
 /// The schema with every domain installed.

@@ -313,15 +313,22 @@ impl Connection {
                 }
             };
         }
-        let request = match request_from_params(payload) {
+        let mut request = match request_from_params(payload) {
             Ok(request) => request,
             Err(message) => return self.send_error(&id, json!([{ "message": message }])).await,
         };
+        if let Err(refused) =
+            crate::limits::check_request(&mut request, self.state.config.limits.max_aliases)
+        {
+            let errors = serde_json::to_value(&refused.errors).unwrap_or(Value::Null);
+            return self.send_error(&id, errors).await;
+        }
+        let request_id = self.meta.request_id.clone();
         let stream = self
             .state
             .schema
             .execute_stream(request.data(viewer).data(self.meta.clone()))
-            .map(Some)
+            .map(move |response| Some(crate::limits::finish(response, Some(&request_id))))
             .chain(futures_util::stream::once(async { None }));
         self.streams.insert(id, Box::pin(stream));
         Next::Continue
