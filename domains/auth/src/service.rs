@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use kernel::error::violated_constraint;
+use kernel::pagination::Page;
 use kernel::schema::{
     one_time_tokens, organizations, refresh_tokens, role_permissions, sessions, users,
 };
@@ -98,17 +99,6 @@ pub struct UserFilter {
     pub organization_id: Option<Uuid>,
     /// Email or name contains this text.
     pub search: Option<String>,
-}
-
-/// One page of rows, the total matching, and whether more follow.
-#[derive(Debug, Clone)]
-pub struct Page<T> {
-    /// The rows.
-    pub rows: Vec<T>,
-    /// Rows matching the filter.
-    pub total: i64,
-    /// Whether another page follows.
-    pub has_next: bool,
 }
 
 type RolePermissions = HashMap<String, BTreeSet<String>>;
@@ -1103,19 +1093,13 @@ impl AuthService {
         if let Some(after) = after {
             page = page.filter(users::id.lt(after));
         }
-        let mut rows: Vec<User> = page
+        let rows: Vec<User> = page
             .order(users::id.desc())
             .limit(limit as i64 + 1)
             .select(User::as_select())
             .load(&mut conn)
             .await?;
-        let has_next = rows.len() > limit;
-        rows.truncate(limit);
-        Ok(Page {
-            rows,
-            total,
-            has_next,
-        })
+        Ok(Page::from_overfetch(rows, limit, total))
     }
 
     /// One user: yourself, or anyone for staff with `auth:user.read`; otherwise `NOT_FOUND`.
@@ -1275,19 +1259,13 @@ impl AuthService {
         if let Some(after) = after {
             page = page.filter(organizations::id.gt(after));
         }
-        let mut rows: Vec<Organization> = page
+        let rows: Vec<Organization> = page
             .order(organizations::id.asc())
             .limit(limit as i64 + 1)
             .select(Organization::as_select())
             .load(&mut conn)
             .await?;
-        let has_next = rows.len() > limit;
-        rows.truncate(limit);
-        Ok(Page {
-            rows,
-            total,
-            has_next,
-        })
+        Ok(Page::from_overfetch(rows, limit, total))
     }
 
     /// One organization within the caller's scope, or `NOT_FOUND`.
@@ -1412,14 +1390,8 @@ impl AuthService {
     ) -> Result<Page<audit::AuditEntry>, AppError> {
         principal.require("auth:audit.read")?;
         let mut conn = self.conn().await?;
-        let (mut rows, total) = audit::list(&mut conn, filter, before_seq, limit as i64).await?;
-        let has_next = rows.len() > limit;
-        rows.truncate(limit);
-        Ok(Page {
-            rows,
-            total,
-            has_next,
-        })
+        let (rows, total) = audit::list(&mut conn, filter, before_seq, limit as i64).await?;
+        Ok(Page::from_overfetch(rows, limit, total))
     }
 
     /// Re-computes the audit chain.

@@ -9,6 +9,31 @@ pub struct TotalCount {
     pub total_count: i64,
 }
 
+/// One page of rows, the total matching, and whether more follow.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    /// The rows.
+    pub rows: Vec<T>,
+    /// Rows matching the filter, over all pages.
+    pub total: i64,
+    /// Whether another page follows.
+    pub has_next: bool,
+}
+
+impl<T> Page<T> {
+    /// A page from rows fetched with `limit + 1`: the extra row only tells
+    /// that another page follows.
+    pub fn from_overfetch(mut rows: Vec<T>, limit: usize, total: i64) -> Self {
+        let has_next = rows.len() > limit;
+        rows.truncate(limit);
+        Self {
+            rows,
+            total,
+            has_next,
+        }
+    }
+}
+
 /// Page size when the client does not ask for one.
 pub const DEFAULT_PAGE_SIZE: usize = 20;
 
@@ -54,6 +79,14 @@ fn hex_decode(text: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_overfetched_row_only_signals_the_next_page() {
+        let page = Page::from_overfetch(vec![1, 2, 3], 2, 7);
+        assert_eq!(page.rows, [1, 2]);
+        assert!(page.has_next);
+        assert!(!Page::from_overfetch(vec![1, 2], 2, 2).has_next);
+    }
 
     #[test]
     fn page_size_is_bounded() {

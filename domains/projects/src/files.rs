@@ -363,19 +363,13 @@ impl ProjectsService {
         if let Some(after) = after {
             query = query.filter(files::id.lt(after));
         }
-        let mut rows: Vec<FileRow> = query
+        let rows: Vec<FileRow> = query
             .order(files::id.desc())
             .limit(limit as i64 + 1)
             .select(FileRow::as_select())
             .load(&mut conn)
             .await?;
-        let has_next = rows.len() > limit;
-        rows.truncate(limit);
-        Ok(Page {
-            rows,
-            total,
-            has_next,
-        })
+        Ok(Page::from_overfetch(rows, limit, total))
     }
 }
 

@@ -9,6 +9,7 @@ use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use kernel::events::{Event, EventBus};
+pub use kernel::pagination::Page;
 use kernel::schema::{milestones, organizations, project_members, projects, tasks, users};
 use kernel::storage::{ObjectStorage, UploadPolicy};
 use kernel::{AccessScope, AppError, Db, Principal, Role};
@@ -22,17 +23,6 @@ use crate::policy::{COLUMNS, may_be_member, may_write_tasks};
 /// The bus topic of a project's board.
 pub fn board_topic(project_id: Uuid) -> String {
     format!("projects.board.{project_id}")
-}
-
-/// One page of rows.
-#[derive(Debug, Clone)]
-pub struct Page<T> {
-    /// Rows.
-    pub rows: Vec<T>,
-    /// Total matching.
-    pub total: i64,
-    /// Whether more follow.
-    pub has_next: bool,
 }
 
 /// Filters of the project list.
@@ -295,19 +285,13 @@ impl ProjectsService {
         if let Some(after) = after {
             page = page.filter(projects::id.lt(after));
         }
-        let mut rows: Vec<Project> = page
+        let rows: Vec<Project> = page
             .order(projects::id.desc())
             .limit(limit as i64 + 1)
             .select(Project::as_select())
             .load(&mut conn)
             .await?;
-        let has_next = rows.len() > limit;
-        rows.truncate(limit);
-        Ok(Page {
-            rows,
-            total,
-            has_next,
-        })
+        Ok(Page::from_overfetch(rows, limit, total))
     }
 
     /// Creates a project for a client organization (admins).
@@ -938,19 +922,13 @@ impl ProjectsService {
         if let Some(after) = after {
             page = page.filter(tasks::id.gt(after));
         }
-        let mut rows: Vec<Task> = page
+        let rows: Vec<Task> = page
             .order(tasks::id.asc())
             .limit(limit as i64 + 1)
             .select(Task::as_select())
             .load(&mut conn)
             .await?;
-        let has_next = rows.len() > limit;
-        rows.truncate(limit);
-        Ok(Page {
-            rows,
-            total,
-            has_next,
-        })
+        Ok(Page::from_overfetch(rows, limit, total))
     }
 
     /// Open tasks, due soon (within `from..=to`) and overdue, per assignee (staff).

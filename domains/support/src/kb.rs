@@ -16,6 +16,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Float4, Text, Timestamptz};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use kernel::error::violated_constraint;
+pub use kernel::pagination::Page;
 use kernel::pagination::{decode_cursor, encode_cursor};
 use kernel::schema::{kb_articles, kb_categories};
 use kernel::{AppError, Db, ErrorCode, FieldError, Principal};
@@ -152,17 +153,6 @@ pub struct SearchHit {
     /// Fragments of the body as plain text (HTML-escaped, markdown roughly
     /// stripped) with the matches wrapped in `<mark>`...`</mark>`.
     pub snippet: String,
-}
-
-/// One page of rows.
-#[derive(Debug, Clone)]
-pub struct Page<T> {
-    /// Rows.
-    pub rows: Vec<T>,
-    /// Rows matching the filter, over all pages.
-    pub total: i64,
-    /// Whether more rows follow.
-    pub has_next: bool,
 }
 
 // ---------------------------------------------------------------------------
@@ -749,19 +739,13 @@ impl KnowledgeBase {
                         .and(kb_categories::id.gt(after.id))),
             );
         }
-        let mut rows: Vec<Category> = query
+        let rows: Vec<Category> = query
             .order((kb_categories::position.asc(), kb_categories::id.asc()))
             .limit(limit as i64 + 1)
             .select(Category::as_select())
             .load(&mut conn)
             .await?;
-        let has_next = rows.len() > limit;
-        rows.truncate(limit);
-        Ok(Page {
-            rows,
-            total,
-            has_next,
-        })
+        Ok(Page::from_overfetch(rows, limit, total))
     }
 
     /// Articles the viewer may read, newest publication first (drafts by

@@ -9,6 +9,7 @@ use diesel::prelude::*;
 use diesel::sql_types::Bool;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use kernel::events::{Event, EventBus};
+use kernel::pagination::Page;
 use kernel::schema::{organizations, projects, ticket_comments, ticket_events, tickets, users};
 use kernel::{AccessScope, AppError, Db, Principal};
 use serde_json::json;
@@ -81,17 +82,6 @@ pub struct TicketFilter {
     pub breached: Option<bool>,
     /// Full-text search over subject and body.
     pub search: Option<String>,
-}
-
-/// One page of tickets.
-#[derive(Debug, Clone)]
-pub struct TicketPage {
-    /// Rows.
-    pub rows: Vec<Ticket>,
-    /// Total matching.
-    pub total: i64,
-    /// Whether more follow.
-    pub has_next: bool,
 }
 
 /// The support desk's ticket service.
@@ -677,7 +667,7 @@ impl TicketService {
         filter: &TicketFilter,
         after: Option<Uuid>,
         limit: usize,
-    ) -> Result<TicketPage, AppError> {
+    ) -> Result<Page<Ticket>, AppError> {
         let mut conn = self.db.get().await?;
         let scope = principal.scope();
         let build = || {
@@ -728,19 +718,13 @@ impl TicketService {
         if let Some(after) = after {
             page = page.filter(tickets::id.lt(after));
         }
-        let mut rows: Vec<Ticket> = page
+        let rows: Vec<Ticket> = page
             .order(tickets::id.desc())
             .limit(limit as i64 + 1)
             .select(Ticket::as_select())
             .load(&mut conn)
             .await?;
-        let has_next = rows.len() > limit;
-        rows.truncate(limit);
-        Ok(TicketPage {
-            rows,
-            total,
-            has_next,
-        })
+        Ok(Page::from_overfetch(rows, limit, total))
     }
 
     /// Warns before breaches and marks each breach once; answers (warned, breached) tickets.
