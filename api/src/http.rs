@@ -235,27 +235,32 @@ pub fn is_request_error(response: &async_graphql::Response) -> bool {
         && response.errors.iter().all(|error| error.path.is_empty())
 }
 
-fn response_json(response: &async_graphql::Response) -> Value {
-    let mut body = Map::new();
-    if !is_request_error(response) {
-        body.insert(
-            "data".into(),
-            serde_json::to_value(&response.data).unwrap_or(Value::Null),
-        );
+/// The wire form of a response, serialised straight from async-graphql's
+/// values (no intermediate `serde_json::Value`). A request error has no `data`.
+#[derive(serde::Serialize)]
+struct ResponseBody<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a async_graphql::Value>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    errors: &'a [async_graphql::ServerError],
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    extensions: &'a std::collections::BTreeMap<String, async_graphql::Value>,
+}
+
+impl<'a> ResponseBody<'a> {
+    fn of(response: &'a async_graphql::Response) -> Self {
+        Self {
+            data: (!is_request_error(response)).then_some(&response.data),
+            errors: &response.errors,
+            extensions: &response.extensions,
+        }
     }
-    if !response.errors.is_empty() {
-        body.insert(
-            "errors".into(),
-            serde_json::to_value(&response.errors).unwrap_or(Value::Null),
-        );
-    }
-    if !response.extensions.is_empty() {
-        body.insert(
-            "extensions".into(),
-            serde_json::to_value(&response.extensions).unwrap_or(Value::Null),
-        );
-    }
-    Value::Object(body)
+}
+
+fn body_bytes(body: &impl serde::Serialize) -> Vec<u8> {
+    serde_json::to_vec(body).unwrap_or_else(|_| {
+        br#"{"errors":[{"message":"Internal server error","extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}"#.to_vec()
+    })
 }
 
 fn graphql_response(media: MediaType, response: async_graphql::Response) -> Response {
@@ -264,7 +269,12 @@ fn graphql_response(media: MediaType, response: async_graphql::Response) -> Resp
     } else {
         StatusCode::OK
     };
-    let mut http = json_response(status, media, &response_json(&response));
+    let mut http = (
+        status,
+        [(header::CONTENT_TYPE, media.content_type())],
+        body_bytes(&ResponseBody::of(&response)),
+    )
+        .into_response();
     for (name, value) in response.http_headers.iter() {
         http.headers_mut().append(name.clone(), value.clone());
     }
@@ -359,8 +369,13 @@ async fn post_batch(
     for request in requests {
         responses.push(execute(state, viewer, meta, request).await);
     }
-    let body = Value::Array(responses.iter().map(response_json).collect());
-    json_response(StatusCode::OK, media, &body)
+    let bodies: Vec<ResponseBody<'_>> = responses.iter().map(ResponseBody::of).collect();
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, media.content_type())],
+        body_bytes(&bodies),
+    )
+        .into_response()
 }
 
 fn not_acceptable() -> Response {
