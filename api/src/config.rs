@@ -79,6 +79,8 @@ pub struct Config {
     pub uploads: kernel::storage::UploadPolicy,
     /// `CLAMAV_ADDR`: clamd's host:port; when set, uploads stay quarantined until scanned.
     pub clamav_addr: Option<String>,
+    /// `TRUSTED_PROXY_HOPS`: proxies in front of the API whose `X-Forwarded-For` entries are trusted.
+    pub trusted_proxy_hops: usize,
     /// `SLA_SCAN_SECS`: how often SLA warnings and breaches are checked (0 turns it off here).
     pub sla_scan_interval: Option<Duration>,
 }
@@ -312,6 +314,7 @@ impl Config {
                 }
             },
             clamav_addr: get("CLAMAV_ADDR"),
+            trusted_proxy_hops: parse(&get, "TRUSTED_PROXY_HOPS", 0)?,
             sla_scan_interval: match parse::<u64>(&get, "SLA_SCAN_SECS", 60)? {
                 0 => None,
                 seconds => Some(Duration::from_secs(seconds)),

@@ -180,7 +180,14 @@ pub async fn viewer_from_authorization(
 }
 
 /// Identifies the request for logs, audit entries and error messages.
-pub fn request_meta(headers: &HeaderMap, peer: Option<SocketAddr>) -> RequestMeta {
+/// With `trusted_proxy_hops` proxies in front (`TRUSTED_PROXY_HOPS`), the
+/// client is the address the outermost of them appended to `X-Forwarded-For`;
+/// entries further left are whatever the client claimed and are ignored.
+pub fn request_meta(
+    headers: &HeaderMap,
+    peer: Option<SocketAddr>,
+    trusted_proxy_hops: usize,
+) -> RequestMeta {
     let text = |name: &str| {
         headers
             .get(name)
@@ -189,8 +196,29 @@ pub fn request_meta(headers: &HeaderMap, peer: Option<SocketAddr>) -> RequestMet
     };
     RequestMeta {
         request_id: text("x-request-id").unwrap_or_default(),
-        ip: peer.map(|peer| peer.ip().to_string()),
+        ip: client_ip(text("x-forwarded-for").as_deref(), peer, trusted_proxy_hops),
         user_agent: text("user-agent"),
+    }
+}
+
+fn client_ip(forwarded: Option<&str>, peer: Option<SocketAddr>, hops: usize) -> Option<String> {
+    let peer_ip = peer.map(|peer| peer.ip().to_string());
+    if hops == 0 {
+        return peer_ip;
+    }
+    let entries: Vec<&str> = forwarded
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .collect();
+    match entries.len().checked_sub(hops) {
+        Some(index) => entries
+            .get(index)
+            .and_then(|entry| entry.parse::<std::net::IpAddr>().ok())
+            .map(|ip| ip.to_string())
+            .or(peer_ip),
+        None => peer_ip,
     }
 }
 
@@ -327,7 +355,7 @@ pub async fn graphql_post(
         Ok(viewer) => viewer,
         Err(error) => return unauthenticated(media, &error),
     };
-    let meta = request_meta(&headers, Some(peer));
+    let meta = request_meta(&headers, Some(peer), state.config.trusted_proxy_hops);
     match body {
         Value::Object(params) => match request_from_params(&params) {
             Ok(request) => graphql_response(media, execute(&state, &viewer, &meta, request).await),
@@ -472,7 +500,7 @@ pub async fn graphql_get(
         Ok(viewer) => viewer,
         Err(error) => return unauthenticated(media, &error),
     };
-    let meta = request_meta(&headers, Some(peer));
+    let meta = request_meta(&headers, Some(peer), state.config.trusted_proxy_hops);
     graphql_response(media, execute(&state, &viewer, &meta, request).await)
 }
 
@@ -518,6 +546,23 @@ mod tests {
 
     fn accept(value: &str) -> Option<MediaType> {
         negotiate(Some(&HeaderValue::from_str(value).expect("header")))
+    }
+
+    #[test]
+    fn the_client_address_comes_from_trusted_proxies_only() {
+        let peer = Some(SocketAddr::from(([10, 0, 0, 5], 443)));
+        let forwarded = Some("6.6.6.6, 203.0.113.7");
+        assert_eq!(client_ip(forwarded, peer, 0).as_deref(), Some("10.0.0.5"));
+        assert_eq!(
+            client_ip(forwarded, peer, 1).as_deref(),
+            Some("203.0.113.7")
+        );
+        assert_eq!(client_ip(forwarded, peer, 2).as_deref(), Some("6.6.6.6"));
+        assert_eq!(client_ip(forwarded, peer, 3).as_deref(), Some("10.0.0.5"));
+        assert_eq!(
+            client_ip(Some("not-an-ip"), peer, 1).as_deref(),
+            Some("10.0.0.5")
+        );
     }
 
     #[test]

@@ -235,7 +235,10 @@ async fn register(
     };
     match state
         .auth
-        .register(registration, &request_meta(&headers, Some(peer)))
+        .register(
+            registration,
+            &request_meta(&headers, Some(peer), state.config.trusted_proxy_hops),
+        )
         .await
     {
         Ok(session) => session_response(&state, &headers, StatusCode::CREATED, &session),
@@ -265,7 +268,7 @@ async fn login(
         .login(
             &body.email,
             &body.password,
-            &request_meta(&headers, Some(peer)),
+            &request_meta(&headers, Some(peer), state.config.trusted_proxy_hops),
         )
         .await
     {
@@ -306,7 +309,7 @@ async fn verify_mfa(
         .verify_mfa(
             body.challenge_id,
             &body.code,
-            &request_meta(&headers, Some(peer)),
+            &request_meta(&headers, Some(peer), state.config.trusted_proxy_hops),
         )
         .await
     {
@@ -376,7 +379,10 @@ async fn refresh(
     };
     match state
         .auth
-        .refresh(&token, &request_meta(&headers, Some(peer)))
+        .refresh(
+            &token,
+            &request_meta(&headers, Some(peer), state.config.trusted_proxy_hops),
+        )
         .await
     {
         Ok(session) => session_response(&state, &headers, StatusCode::OK, &session),
@@ -397,7 +403,7 @@ async fn logout(
     body: Bytes,
 ) -> Response {
     check_origin!(state, headers);
-    let meta = request_meta(&headers, Some(peer));
+    let meta = request_meta(&headers, Some(peer), state.config.trusted_proxy_hops);
     let outcome = match viewer_from_headers(&headers, state.authenticator.as_ref()).await {
         Ok(Viewer::User(principal)) => state.auth.logout(&principal, &meta).await,
         Ok(Viewer::Anonymous) => {
@@ -442,7 +448,10 @@ async fn request_password_reset(
     };
     match state
         .auth
-        .request_password_reset(&body.email, &request_meta(&headers, Some(peer)))
+        .request_password_reset(
+            &body.email,
+            &request_meta(&headers, Some(peer), state.config.trusted_proxy_hops),
+        )
         .await
     {
         Ok(()) => (StatusCode::ACCEPTED, axum::Json(json!({ "ok": true }))).into_response(),
@@ -473,7 +482,7 @@ async fn confirm_password_reset(
         .reset_password(
             &body.token,
             &body.new_password,
-            &request_meta(&headers, Some(peer)),
+            &request_meta(&headers, Some(peer), state.config.trusted_proxy_hops),
         )
         .await
     {

@@ -73,7 +73,7 @@ pub async fn graphql_ws(
     } else {
         None
     };
-    let meta = request_meta(&headers, Some(peer));
+    let meta = request_meta(&headers, Some(peer), state.config.trusted_proxy_hops);
     upgrade
         .protocols([TRANSPORT_WS, LEGACY_WS])
         .on_upgrade(move |socket| async move {
