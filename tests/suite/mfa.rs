@@ -852,3 +852,33 @@ async fn an_sms_code_through_msg91_carries_the_dlt_ids_and_completes_the_login()
     verify_ok(&app, &persona, &challenge_id, &code).await;
     assert_eq!(msg91.requests().len(), 1, "one code, one message");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_account_gets_a_bounded_number_of_code_checks_an_hour_across_challenges() {
+    let app = TestApp::spawn().await;
+    let persona = app.persona(Role::Employee).await;
+    let authenticator = enroll(&app, &persona).await;
+    let wrong = wrong_code(&authenticator.secret);
+    // Five wrong codes end a challenge; new challenges keep counting.
+    let mut refused = 0;
+    let mut limited = false;
+    for _ in 0..8 {
+        let challenge_id = challenge(&app, &persona, "TOTP").await;
+        for _ in 0..5 {
+            let reply = verify(&app, &challenge_id, &wrong).await;
+            match error_code(&reply.body) {
+                Some("UNAUTHENTICATED") => refused += 1,
+                Some("RATE_LIMITED") => {
+                    limited = true;
+                    break;
+                }
+                other => panic!("unexpected answer {other:?}: {:?}", reply.body),
+            }
+        }
+        if limited {
+            break;
+        }
+    }
+    assert!(limited, "no limit after {refused} wrong codes");
+    assert_eq!(refused, 30, "thirty code checks an hour, then RATE_LIMITED");
+}

@@ -55,6 +55,17 @@ type ChallengeRow = (
     Uuid,
 );
 
+/// Code checks one account may make in an hour (login challenges and turning TOTP off).
+const CODE_CHECKS_PER_HOUR: u32 = 30;
+
+fn code_check_budget(user: Uuid) -> Budget {
+    Budget {
+        key: format!("mfa-check:account:{user}"),
+        limit: CODE_CHECKS_PER_HOUR,
+        window: std::time::Duration::from_secs(3600),
+    }
+}
+
 fn code_hash(challenge_id: Uuid, code: &str) -> Vec<u8> {
     Sha256::digest(format!("{challenge_id}:{}", code.trim()).as_bytes()).to_vec()
 }
@@ -177,6 +188,18 @@ impl AuthService {
         }
         let max_attempts = self.config().otp_max_attempts;
         let mut conn = self.db().get().await?;
+        // Besides the attempts of one challenge, an account gets a bounded
+        // number of code checks an hour, so new challenges cannot be used to
+        // keep guessing.
+        let owner: Option<Uuid> = mfa_challenges::table
+            .find(challenge_id)
+            .select(mfa_challenges::user_id)
+            .first(&mut conn)
+            .await
+            .optional()?;
+        if let Some(owner) = owner {
+            rate_limit::consume(&mut conn, &code_check_budget(owner)).await?;
+        }
         let outcome = conn
             .transaction::<_, AppError, _>(async move |conn| {
                 let row: Option<ChallengeRow> = mfa_challenges::table
@@ -347,6 +370,7 @@ impl AuthService {
             .select(User::as_select())
             .first(&mut conn)
             .await?;
+        rate_limit::consume(&mut conn, &code_check_budget(user.id)).await?;
         if !self
             .hasher()
             .verify(password, user.password_hash.as_deref())
