@@ -1,5 +1,7 @@
 //! Cursor pagination shared by every list.
 
+use async_graphql::connection::{Connection, Edge, EmptyFields};
+
 use crate::error::AppError;
 
 /// The extra field of every connection.
@@ -31,6 +33,31 @@ impl<T> Page<T> {
             total,
             has_next,
         }
+    }
+}
+
+impl<T> Page<T> {
+    /// This page as a Relay connection with `totalCount`: `key` gives a row's
+    /// sort key (encoded into its cursor), `node` its GraphQL node.
+    pub fn into_connection<N: async_graphql::OutputType>(
+        self,
+        after_given: bool,
+        key: impl Fn(&T) -> String,
+        node: impl Fn(T) -> N,
+    ) -> Connection<String, N, TotalCount, EmptyFields> {
+        let mut connection = Connection::with_additional_fields(
+            after_given,
+            self.has_next,
+            TotalCount {
+                total_count: self.total,
+            },
+        );
+        connection.edges.extend(
+            self.rows
+                .into_iter()
+                .map(|row| Edge::new(encode_cursor(&key(&row)), node(row))),
+        );
+        connection
     }
 }
 

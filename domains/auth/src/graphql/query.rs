@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 
-use async_graphql::connection::{Connection, Edge, EmptyFields};
+use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::{Context, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
 use kernel::ids::parse_id;
-use kernel::pagination::{decode_cursor, encode_cursor, page_size};
+use kernel::pagination::{decode_cursor, page_size};
 use kernel::{AppError, Deps, RequirePermission, Role, SignedIn, caller};
 use uuid::Uuid;
 
@@ -121,19 +121,7 @@ impl AuthQuery {
         let page = service(ctx)
             .list_users(caller(ctx)?, &filter, after_id, limit)
             .await?;
-        let mut connection = Connection::with_additional_fields(
-            after.is_some(),
-            page.has_next,
-            TotalCount {
-                total_count: page.total,
-            },
-        );
-        connection.edges.extend(
-            page.rows
-                .into_iter()
-                .map(|user| Edge::new(encode_cursor(&user.id.to_string()), UserNode(user))),
-        );
-        Ok(connection)
+        Ok(page.into_connection(after.is_some(), |row| row.id.to_string(), UserNode))
     }
 
     /// One organization you may see.
@@ -163,19 +151,7 @@ impl AuthQuery {
         let page = service(ctx)
             .list_organizations(caller(ctx)?, kind.map(Into::into), after_id, limit)
             .await?;
-        let mut connection = Connection::with_additional_fields(
-            after.is_some(),
-            page.has_next,
-            TotalCount {
-                total_count: page.total,
-            },
-        );
-        connection.edges.extend(
-            page.rows
-                .into_iter()
-                .map(|org| Edge::new(encode_cursor(&org.id.to_string()), OrganizationNode(org))),
-        );
-        Ok(connection)
+        Ok(page.into_connection(after.is_some(), |row| row.id.to_string(), OrganizationNode))
     }
 
     /// The audit log, newest first (admins).
@@ -213,19 +189,7 @@ impl AuthQuery {
         let page = service(ctx)
             .audit_log(caller(ctx)?, &filter, before, limit)
             .await?;
-        let mut connection = Connection::with_additional_fields(
-            after.is_some(),
-            page.has_next,
-            TotalCount {
-                total_count: page.total,
-            },
-        );
-        connection.edges.extend(
-            page.rows.into_iter().map(|entry| {
-                Edge::new(encode_cursor(&entry.seq.to_string()), AuditEntryNode(entry))
-            }),
-        );
-        Ok(connection)
+        Ok(page.into_connection(after.is_some(), |row| row.seq.to_string(), AuditEntryNode))
     }
 
     /// Re-computes the audit log's hash chain and reports the first entry that does not match (admins).

@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 
-use async_graphql::connection::{Connection, Edge, EmptyFields};
+use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::{Context, ID, InputObject, Object};
 use chrono::NaiveDate;
 use kernel::ids::parse_id;
-use kernel::pagination::{TotalCount, decode_cursor, encode_cursor, page_size};
+use kernel::pagination::{TotalCount, decode_cursor, page_size};
 use kernel::{AppError, Deps, RequirePermission, SignedIn, caller};
 use uuid::Uuid;
 
@@ -88,19 +88,7 @@ impl ProjectsQuery {
         let page = service(ctx)
             .projects(caller(ctx)?, &filter, uuid_cursor(after.as_deref())?, limit)
             .await?;
-        let mut connection = Connection::with_additional_fields(
-            after.is_some(),
-            page.has_next,
-            TotalCount {
-                total_count: page.total,
-            },
-        );
-        connection.edges.extend(
-            page.rows
-                .into_iter()
-                .map(|p| Edge::new(encode_cursor(&p.id.to_string()), ProjectNode(p))),
-        );
-        Ok(connection)
+        Ok(page.into_connection(after.is_some(), |row| row.id.to_string(), ProjectNode))
     }
 
     /// One project you may see.
@@ -142,19 +130,7 @@ impl ProjectsQuery {
                 limit,
             )
             .await?;
-        let mut connection = Connection::with_additional_fields(
-            after.is_some(),
-            page.has_next,
-            TotalCount {
-                total_count: page.total,
-            },
-        );
-        connection.edges.extend(
-            page.rows
-                .into_iter()
-                .map(|t| Edge::new(encode_cursor(&t.id.to_string()), TaskNode(t))),
-        );
-        Ok(connection)
+        Ok(page.into_connection(after.is_some(), |row| row.id.to_string(), TaskNode))
     }
 
     /// Open work per assignee: open tasks, tasks due between `from` and `to`, and overdue tasks (staff).

@@ -192,20 +192,7 @@ impl ProjectNode {
                 limit,
             )
             .await?;
-        let mut connection = async_graphql::connection::Connection::with_additional_fields(
-            after.is_some(),
-            page.has_next,
-            kernel::pagination::TotalCount {
-                total_count: page.total,
-            },
-        );
-        connection.edges.extend(page.rows.into_iter().map(|file| {
-            async_graphql::connection::Edge::new(
-                kernel::pagination::encode_cursor(&file.id.to_string()),
-                FileNode(file),
-            )
-        }));
-        Ok(connection)
+        Ok(page.into_connection(after.is_some(), |file| file.id.to_string(), FileNode))
     }
 
     /// The Kanban board: every column with its tasks in order.

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use async_graphql::connection::{Connection, Edge, EmptyFields};
+use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{
     Context, Enum, ID, InputObject, MaybeUndefined, Object, SimpleObject, Subscription,
@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt};
 use kernel::events::Delivery;
 use kernel::ids::parse_id;
-use kernel::pagination::{TotalCount, decode_cursor, encode_cursor, page_size};
+use kernel::pagination::{TotalCount, decode_cursor, page_size};
 use kernel::{AppError, Deps, Principal, RequirePermission, SignedIn, caller};
 use uuid::Uuid;
 
@@ -412,19 +412,7 @@ impl SupportQuery {
         let page = service(ctx)
             .list(caller(ctx)?, &filter, after_id, limit)
             .await?;
-        let mut connection = Connection::with_additional_fields(
-            after.is_some(),
-            page.has_next,
-            TotalCount {
-                total_count: page.total,
-            },
-        );
-        connection.edges.extend(
-            page.rows
-                .into_iter()
-                .map(|t| Edge::new(encode_cursor(&t.id.to_string()), TicketNode(t))),
-        );
-        Ok(connection)
+        Ok(page.into_connection(after.is_some(), |row| row.id.to_string(), TicketNode))
     }
 
     /// One ticket you may see, with its thread and SLA.
