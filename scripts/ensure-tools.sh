@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a Debian machine when it is missing:
-# PostgreSQL server binaries (for the private database), the aiosmtpd SMTP
-# server (for the mail tests), and Node.js with npm (for the GraphQL-over-HTTP
-# conformance audit) when asked with --node.
+# PostgreSQL server binaries (for the private database) always; with --test
+# also what the test suite runs: the aiosmtpd SMTP server, the s3s-fs
+# S3-compatible server, and Node.js with npm (the GraphQL-over-HTTP audit).
 set -euo pipefail
 
-want_node=false
+want_test_tools=false
 for arg in "$@"; do
-  [ "$arg" = "--node" ] && want_node=true
+  [ "$arg" = "--test" ] && want_test_tools=true
 done
 
 have_postgres() {
@@ -38,6 +38,10 @@ if ! have_postgres; then
   apt_install postgresql
 fi
 
+if [ "$want_test_tools" != true ]; then
+  exit 0
+fi
+
 have_aiosmtpd() {
   command -v python3 >/dev/null 2>&1 && python3 -c 'import aiosmtpd' >/dev/null 2>&1
 }
@@ -53,7 +57,7 @@ if ! have_aiosmtpd; then
   fi
 fi
 
-if [ "$want_node" = true ] && ! command -v npm >/dev/null 2>&1; then
+if ! command -v npm >/dev/null 2>&1; then
   apt_install nodejs npm
 fi
 

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/ensure-tools.sh --node
+scripts/ensure-tools.sh --test
 
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 stop_private_postgres() {
