@@ -408,6 +408,7 @@ impl ProjectsMutation {
         };
         Ok(TaskNode(
             service(ctx).create_task(caller(ctx)?, input).await?,
+            None,
         ))
     }
 
@@ -431,6 +432,7 @@ impl ProjectsMutation {
             service(ctx)
                 .update_task(caller(ctx)?, id, changes, input.expected_version)
                 .await?,
+            None,
         ))
     }
 
@@ -438,7 +440,10 @@ impl ProjectsMutation {
     #[graphql(guard = "SignedIn")]
     async fn delete_task(&self, ctx: &Context<'_>, task_id: ID) -> async_graphql::Result<TaskNode> {
         let id = parse_id(&task_id, "taskId")?;
-        Ok(TaskNode(service(ctx).delete_task(caller(ctx)?, id).await?))
+        Ok(TaskNode(
+            service(ctx).delete_task(caller(ctx)?, id).await?,
+            None,
+        ))
     }
 
     /// Moves a task (drag and drop): to a column, between the tasks you name.
@@ -464,6 +469,9 @@ impl ProjectsMutation {
                 .transpose()?,
             expected_version: input.expected_version,
         };
-        Ok(TaskNode(service(ctx).move_task(caller(ctx)?, input).await?))
+        Ok(TaskNode(
+            service(ctx).move_task(caller(ctx)?, input).await?,
+            None,
+        ))
     }
 }

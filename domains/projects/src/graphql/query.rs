@@ -102,7 +102,7 @@ impl ProjectsQuery {
     #[graphql(guard = "SignedIn")]
     async fn task(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<TaskNode> {
         let id = parse_id(&id, "id")?;
-        Ok(TaskNode(service(ctx).task(caller(ctx)?, id).await?))
+        Ok(TaskNode(service(ctx).task(caller(ctx)?, id).await?, None))
     }
 
     /// One file of a project you may see; its `downloadUrl` works for a few minutes.
@@ -130,7 +130,11 @@ impl ProjectsQuery {
                 limit,
             )
             .await?;
-        Ok(page.into_connection(after.is_some(), |row| row.id.to_string(), TaskNode))
+        Ok(page.into_connection(
+            after.is_some(),
+            |row| row.id.to_string(),
+            |task| TaskNode(task, None),
+        ))
     }
 
     /// Open work per assignee: open tasks, tasks due between `from` and `to`, and overdue tasks (staff).

@@ -112,7 +112,7 @@ impl BoardEvent {
             return Ok(None);
         };
         match service(ctx).task(&self.principal, task_id).await {
-            Ok(task) => Ok(Some(TaskNode(task))),
+            Ok(task) => Ok(Some(TaskNode(task, None))),
             Err(error) if error.code() == kernel::ErrorCode::NotFound => Ok(None),
             Err(error) => Err(error.into()),
         }

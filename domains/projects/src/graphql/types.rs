@@ -202,6 +202,17 @@ impl ProjectNode {
             .data_unchecked::<Arc<ProjectsService>>()
             .board(self.0.id)
             .await?;
+        let user_ids: std::collections::BTreeSet<uuid::Uuid> =
+            tasks.iter().filter_map(|task| task.assignee_id).collect();
+        let milestone_ids: std::collections::BTreeSet<uuid::Uuid> =
+            tasks.iter().filter_map(|task| task.milestone_id).collect();
+        let (users, milestones) = futures_util::try_join!(
+            ctx.data_unchecked::<DataLoader<UserLoader>>()
+                .load_many(user_ids),
+            ctx.data_unchecked::<DataLoader<MilestoneLoader>>()
+                .load_many(milestone_ids),
+        )?;
+        let refs = Arc::new(BoardRefs { users, milestones });
         let mut columns: Vec<BoardColumn> = COLUMNS
             .iter()
             .map(|status| BoardColumn {
@@ -214,7 +225,7 @@ impl ProjectNode {
                 .iter_mut()
                 .find(|column| column.status.as_db() == task.status)
             {
-                column.tasks.push(TaskNode(task));
+                column.tasks.push(TaskNode(task, Some(refs.clone())));
             }
         }
         Ok(Board { columns })
@@ -299,7 +310,14 @@ impl MilestoneNode {
 }
 
 /// A task on a project's board.
-pub struct TaskNode(pub Task);
+pub struct TaskNode(pub Task, pub Option<Arc<BoardRefs>>);
+
+/// Assignees and milestones of a whole board, loaded once for all its tasks so
+/// that each task's fields do not go through the loaders one by one.
+pub struct BoardRefs {
+    users: std::collections::HashMap<uuid::Uuid, auth::model::User>,
+    milestones: std::collections::HashMap<uuid::Uuid, Milestone>,
+}
 
 #[Object(name = "Task")]
 impl TaskNode {
@@ -338,6 +356,9 @@ impl TaskNode {
         let Some(assignee) = self.0.assignee_id else {
             return Ok(None);
         };
+        if let Some(refs) = &self.1 {
+            return Ok(refs.users.get(&assignee).cloned().map(UserNode));
+        }
         let loader = ctx.data_unchecked::<DataLoader<UserLoader>>();
         Ok(loader.load_one(assignee).await?.map(UserNode))
     }
@@ -352,6 +373,9 @@ impl TaskNode {
         let Some(milestone) = self.0.milestone_id else {
             return Ok(None);
         };
+        if let Some(refs) = &self.1 {
+            return Ok(refs.milestones.get(&milestone).cloned().map(MilestoneNode));
+        }
         let loader = ctx.data_unchecked::<DataLoader<MilestoneLoader>>();
         Ok(loader.load_one(milestone).await?.map(MilestoneNode))
     }
