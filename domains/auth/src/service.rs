@@ -12,6 +12,7 @@ use kernel::pagination::Page;
 use kernel::schema::{
     one_time_tokens, organizations, refresh_tokens, role_permissions, sessions, users,
 };
+use kernel::validate::required_text;
 use kernel::{AccessScope, AppError, Authenticator, Db, FieldError, Principal, RequestMeta, Role};
 use serde_json::json;
 use uuid::Uuid;
@@ -142,23 +143,6 @@ pub fn validate_email(email: &str, field: &str) -> Result<String, AppError> {
             field,
             "Enter a valid email address",
         ))
-    }
-}
-
-fn required_text(value: &str, field: &str, max: usize) -> Result<String, FieldError> {
-    let value = value.trim();
-    if value.is_empty() {
-        Err(FieldError {
-            field: field.into(),
-            message: "This field is required".into(),
-        })
-    } else if value.chars().count() > max {
-        Err(FieldError {
-            field: field.into(),
-            message: format!("Use at most {max} characters"),
-        })
-    } else {
-        Ok(value.to_string())
     }
 }
 

@@ -14,6 +14,7 @@ pub mod principal;
 pub mod request;
 pub mod schema;
 pub mod storage;
+pub mod validate;
 
 pub use db::{Db, DbConn};
 pub use domain::{Deps, Domain};

@@ -12,6 +12,7 @@ use kernel::events::{Event, EventBus};
 pub use kernel::pagination::Page;
 use kernel::schema::{milestones, organizations, project_members, projects, tasks, users};
 use kernel::storage::{ObjectStorage, UploadPolicy};
+use kernel::validate::required;
 use kernel::{AccessScope, AppError, Db, Principal, Role};
 use serde_json::json;
 use uuid::Uuid;
@@ -144,20 +145,6 @@ pub struct ProjectsService {
     bus: Arc<dyn EventBus>,
     storage: Arc<dyn ObjectStorage>,
     uploads: UploadPolicy,
-}
-
-fn text(value: &str, field: &str, max: usize) -> Result<String, AppError> {
-    let value = value.trim();
-    if value.is_empty() {
-        return Err(AppError::invalid_field(field, "This field is required"));
-    }
-    if value.chars().count() > max {
-        return Err(AppError::invalid_field(
-            field,
-            format!("Use at most {max} characters"),
-        ));
-    }
-    Ok(value.to_string())
 }
 
 fn check_dates(start: Option<NaiveDate>, due: Option<NaiveDate>) -> Result<(), AppError> {
@@ -301,7 +288,7 @@ impl ProjectsService {
         input: NewProjectInput,
     ) -> Result<Project, AppError> {
         principal.require("projects:project.manage")?;
-        let name = text(&input.name, "input.name", 200)?;
+        let name = required(&input.name, "input.name", 200)?;
         check_dates(input.start_date, input.due_date)?;
         let status = input.status.unwrap_or_else(|| "planned".into());
         let mut conn = self.conn().await?;
@@ -342,7 +329,7 @@ impl ProjectsService {
     ) -> Result<Project, AppError> {
         principal.require("projects:project.manage")?;
         if let Some(name) = &changes.name {
-            changes.name = Some(text(name, "input.name", 200)?);
+            changes.name = Some(required(name, "input.name", 200)?);
         }
         let mut conn = self.conn().await?;
         conn.transaction::<_, AppError, _>(async |conn| {
@@ -387,7 +374,7 @@ impl ProjectsService {
         project_role: &str,
     ) -> Result<ProjectMember, AppError> {
         principal.require("projects:project.manage")?;
-        let project_role = text(project_role, "input.projectRole", 80)?;
+        let project_role = required(project_role, "input.projectRole", 80)?;
         let mut conn = self.conn().await?;
         find_visible(&mut conn, principal.scope(), project_id).await?;
         let role: Option<String> = users::table
@@ -487,7 +474,7 @@ impl ProjectsService {
         due_date: Option<NaiveDate>,
     ) -> Result<Milestone, AppError> {
         principal.require("projects:project.manage")?;
-        let name = text(name, "input.name", 200)?;
+        let name = required(name, "input.name", 200)?;
         let mut conn = self.conn().await?;
         find_visible(&mut conn, principal.scope(), project_id).await?;
         Ok(diesel::insert_into(milestones::table)
@@ -524,7 +511,7 @@ impl ProjectsService {
             .ok_or_else(|| AppError::not_found("milestone"))?;
         find_visible(&mut conn, principal.scope(), milestone.project_id).await?;
         let name = name
-            .map(|name| text(&name, "input.name", 200))
+            .map(|name| required(&name, "input.name", 200))
             .transpose()?;
         Ok(diesel::update(milestones::table.find(id))
             .set((
@@ -611,7 +598,7 @@ impl ProjectsService {
         principal: &Principal,
         input: NewTaskInput,
     ) -> Result<Task, AppError> {
-        let title = text(&input.title, "input.title", 300)?;
+        let title = required(&input.title, "input.title", 300)?;
         let status = input.status.unwrap_or_else(|| "todo".into());
         let priority = input.priority.unwrap_or_else(|| "medium".into());
         let mut conn = self.conn().await?;
@@ -686,7 +673,7 @@ impl ProjectsService {
     ) -> Result<Task, AppError> {
         let mut changes = changes;
         if let Some(title) = &changes.title {
-            changes.title = Some(text(title, "input.title", 300)?);
+            changes.title = Some(required(title, "input.title", 300)?);
         }
         let mut conn = self.conn().await?;
         let task = self.task_for_write(&mut conn, principal, task_id).await?;

@@ -19,6 +19,7 @@ use kernel::error::violated_constraint;
 pub use kernel::pagination::Page;
 use kernel::pagination::{decode_cursor, encode_cursor};
 use kernel::schema::{kb_articles, kb_categories};
+use kernel::validate::required_text;
 use kernel::{AppError, Db, ErrorCode, FieldError, Principal};
 use uuid::Uuid;
 
@@ -423,18 +424,6 @@ fn given_slug(slug: &str, field: &str) -> Result<String, FieldError> {
         });
     }
     Ok(slug.to_string())
-}
-
-/// Trimmed required text of at most `max` characters.
-fn required_text(value: &str, field: &str, max: usize) -> Result<String, FieldError> {
-    let value = value.trim();
-    if value.is_empty() {
-        return Err(FieldError {
-            field: field.into(),
-            message: "This field is required".into(),
-        });
-    }
-    optional_text(value, field, max)
 }
 
 /// Trimmed text of at most `max` characters.

@@ -11,6 +11,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use kernel::events::{Event, EventBus};
 use kernel::pagination::Page;
 use kernel::schema::{organizations, projects, ticket_comments, ticket_events, tickets, users};
+use kernel::validate::required;
 use kernel::{AccessScope, AppError, Db, Principal};
 use serde_json::json;
 use uuid::Uuid;
@@ -88,20 +89,6 @@ pub struct TicketFilter {
 pub struct TicketService {
     db: Db,
     bus: Arc<dyn EventBus>,
-}
-
-fn text(value: &str, field: &str, max: usize) -> Result<String, AppError> {
-    let value = value.trim();
-    if value.is_empty() {
-        return Err(AppError::invalid_field(field, "This field is required"));
-    }
-    if value.chars().count() > max {
-        return Err(AppError::invalid_field(
-            field,
-            format!("Use at most {max} characters"),
-        ));
-    }
-    Ok(value.to_string())
 }
 
 fn one_of(value: &str, allowed: &[&str], field: &str) -> Result<String, AppError> {
@@ -219,8 +206,8 @@ impl TicketService {
         input: NewTicket,
     ) -> Result<Ticket, AppError> {
         principal.require("support:ticket.create")?;
-        let subject = text(&input.subject, "input.subject", 200)?;
-        let body = text(&input.body, "input.body", 20_000)?;
+        let subject = required(&input.subject, "input.subject", 200)?;
+        let body = required(&input.body, "input.body", 20_000)?;
         let priority = one_of(
             input.priority.as_deref().unwrap_or("normal"),
             &PRIORITIES,
@@ -484,7 +471,7 @@ impl TicketService {
         body: &str,
         internal: bool,
     ) -> Result<TicketComment, AppError> {
-        let body = text(body, "input.body", 20_000)?;
+        let body = required(body, "input.body", 20_000)?;
         if internal && !principal.has("support:ticket.internal") {
             return Err(AppError::forbidden("Only staff write internal notes"));
         }

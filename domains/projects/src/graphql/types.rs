@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{Context, Enum, ID, Object, SimpleObject};
+use async_graphql::{Context, ID, Object, SimpleObject};
 use auth::graphql::loaders::{OrganizationLoader, UserLoader};
 use auth::graphql::types::{OrganizationNode, UserNode};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -13,25 +13,7 @@ use crate::model::{Milestone, Project, ProjectMember, Task};
 use crate::policy::COLUMNS;
 use crate::service::ProjectsService;
 
-macro_rules! db_enum {
-    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $db:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
-        pub enum $name { $($(#[$vmeta])* $variant),+ }
-
-        impl $name {
-            /// Database form.
-            pub fn as_db(self) -> &'static str {
-                match self { $(Self::$variant => $db),+ }
-            }
-
-            /// Parses the database form.
-            pub fn from_db(value: &str) -> Option<Self> {
-                match value { $($db => Some(Self::$variant),)+ _ => None }
-            }
-        }
-    };
-}
+use kernel::db_enum;
 
 db_enum! {
     /// Where a project stands.

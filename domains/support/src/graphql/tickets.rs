@@ -31,25 +31,7 @@ fn id(value: Uuid) -> ID {
     ID(value.to_string())
 }
 
-macro_rules! db_enum {
-    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $db:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
-        pub enum $name { $($(#[$vmeta])* $variant),+ }
-
-        impl $name {
-            /// Database form.
-            pub fn as_db(self) -> &'static str {
-                match self { $(Self::$variant => $db),+ }
-            }
-
-            /// Parses the database form.
-            pub fn from_db(value: &str) -> Option<Self> {
-                match value { $($db => Some(Self::$variant),)+ _ => None }
-            }
-        }
-    };
-}
+use kernel::db_enum;
 
 db_enum! {
     /// How urgent a ticket is; it sets the SLA targets.

@@ -1,0 +1,68 @@
+//! Input checks every domain shares, and the database-backed GraphQL enums.
+
+use crate::error::{AppError, FieldError};
+
+/// Trimmed text that is present and at most `max` characters; `field` names it.
+pub fn required_text(value: &str, field: &str, max: usize) -> Result<String, FieldError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(FieldError {
+            field: field.into(),
+            message: "This field is required".into(),
+        });
+    }
+    if value.chars().count() > max {
+        return Err(FieldError {
+            field: field.into(),
+            message: format!("Use at most {max} characters"),
+        });
+    }
+    Ok(value.to_string())
+}
+
+/// [`required_text`] as a use-case error.
+pub fn required(value: &str, field: &str, max: usize) -> Result<String, AppError> {
+    required_text(value, field, max).map_err(|error| AppError::invalid_fields(vec![error]))
+}
+
+/// A GraphQL enum stored as text: `Variant = "db_value"` pairs give `as_db`
+/// and `from_db`.
+#[macro_export]
+macro_rules! db_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $db:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(::async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum $name { $($(#[$vmeta])* $variant),+ }
+
+        impl $name {
+            /// Database form.
+            pub fn as_db(self) -> &'static str {
+                match self { $(Self::$variant => $db),+ }
+            }
+
+            /// Parses the database form.
+            pub fn from_db(value: &str) -> Option<Self> {
+                match value { $($db => Some(Self::$variant),)+ _ => None }
+            }
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_must_be_present_and_short_enough() {
+        assert_eq!(
+            required_text("  Acme  ", "name", 10).ok().as_deref(),
+            Some("Acme")
+        );
+        assert_eq!(
+            required_text("   ", "name", 10).map_err(|e| e.field),
+            Err("name".to_string())
+        );
+        assert!(required_text("abcdef", "name", 5).is_err());
+        assert_eq!(required("x", "f", 5).ok().as_deref(), Some("x"));
+    }
+}
