@@ -207,6 +207,18 @@ macro_rules! check_origin {
     };
 }
 
+/// The JSON body of a request from a script or an allowed browser origin;
+/// returns the refusal from the handler otherwise.
+macro_rules! json_body {
+    ($state:expr, $headers:expr, $body:expr) => {{
+        check_origin!($state, $headers);
+        match parse_body(&$headers, &$body) {
+            Ok(body) => body,
+            Err(response) => return response,
+        }
+    }};
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RegisterBody {
@@ -222,11 +234,7 @@ async fn register(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    check_origin!(state, headers);
-    let body: RegisterBody = match parse_body(&headers, &body) {
-        Ok(body) => body,
-        Err(response) => return response,
-    };
+    let body: RegisterBody = json_body!(state, headers, body);
     let registration = Registration {
         email: body.email,
         password: body.password,
@@ -258,11 +266,7 @@ async fn login(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    check_origin!(state, headers);
-    let body: LoginBody = match parse_body(&headers, &body) {
-        Ok(body) => body,
-        Err(response) => return response,
-    };
+    let body: LoginBody = json_body!(state, headers, body);
     match state
         .auth
         .login(
@@ -299,11 +303,7 @@ async fn verify_mfa(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    check_origin!(state, headers);
-    let body: VerifyMfaBody = match parse_body(&headers, &body) {
-        Ok(body) => body,
-        Err(response) => return response,
-    };
+    let body: VerifyMfaBody = json_body!(state, headers, body);
     match state
         .auth
         .verify_mfa(
@@ -368,11 +368,7 @@ async fn refresh(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    check_origin!(state, headers);
-    let body: RefreshBody = match parse_body(&headers, &body) {
-        Ok(body) => body,
-        Err(response) => return response,
-    };
+    let body: RefreshBody = json_body!(state, headers, body);
     let token = match presented_refresh_token(&state, &headers, body) {
         Ok(token) => token,
         Err(response) => return response,
@@ -441,11 +437,7 @@ async fn request_password_reset(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    check_origin!(state, headers);
-    let body: PasswordResetBody = match parse_body(&headers, &body) {
-        Ok(body) => body,
-        Err(response) => return response,
-    };
+    let body: PasswordResetBody = json_body!(state, headers, body);
     match state
         .auth
         .request_password_reset(
@@ -472,11 +464,7 @@ async fn confirm_password_reset(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    check_origin!(state, headers);
-    let body: ConfirmResetBody = match parse_body(&headers, &body) {
-        Ok(body) => body,
-        Err(response) => return response,
-    };
+    let body: ConfirmResetBody = json_body!(state, headers, body);
     match state
         .auth
         .reset_password(
