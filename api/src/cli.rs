@@ -122,12 +122,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 if state.config.environment == crate::config::Environment::Production {
                     anyhow::bail!("seed-demo refuses to run with APP_ENV=production");
                 }
-                let logins = crate::demo::seed(&state.auth)
-                    .await
-                    .map_err(describe_error)?;
-                crate::demo::seed_work(state)
-                    .await
-                    .map_err(describe_error)?;
+                let logins = crate::demo::seed(state).await.map_err(describe_error)?;
                 Ok(crate::demo::describe(&logins))
             })
             .await?;

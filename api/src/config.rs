@@ -4,18 +4,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use auth::config::{AuthConfig, PasswordHashing, SigningKey};
+use kernel::config::Env;
 
-/// Where the process runs: development defaults are friendly, production ones strict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Environment {
-    /// A developer's machine.
-    Development,
-    /// Automated tests.
-    Test,
-    /// Serving real users.
-    Production,
-}
+use crate::domains::DomainConfigs;
+
+pub use kernel::config::{ConfigError, Environment};
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,8 +48,6 @@ pub struct Config {
     pub ws_keepalive: Duration,
     /// `SHUTDOWN_GRACE_SECS`: how long in-flight requests may take after SIGTERM.
     pub shutdown_grace: Duration,
-    /// Accounts, tokens and sessions.
-    pub auth: AuthConfig,
     /// `ALLOWED_ORIGINS`: browser origins that may use cookie sessions.
     pub allowed_origins: Vec<String>,
     /// `COOKIE_SECURE`: mark session cookies `Secure`.
@@ -65,8 +56,6 @@ pub struct Config {
     pub mail_url: String,
     /// `MAIL_FROM`: sender of every email.
     pub mail_from: String,
-    /// SMS provider for one-time codes.
-    pub sms: SmsSettings,
     /// `OUTBOX_POLL_MS`: how often the outbox worker looks for due jobs.
     pub outbox_poll: Duration,
     /// `OUTBOX_ENABLED`: run the outbox worker in this process.
@@ -79,10 +68,12 @@ pub struct Config {
     pub uploads: kernel::storage::UploadPolicy,
     /// `CLAMAV_ADDR`: clamd's host:port; when set, uploads stay quarantined until scanned.
     pub clamav_addr: Option<String>,
+    /// `STORAGE_SIGNING_SECRET`: signs the local store's URLs (generated outside production).
+    pub storage_secret: Vec<u8>,
     /// `TRUSTED_PROXY_HOPS`: proxies in front of the API whose `X-Forwarded-For` entries are trusted.
     pub trusted_proxy_hops: usize,
-    /// `SLA_SCAN_SECS`: how often SLA warnings and breaches are checked (0 turns it off here).
-    pub sla_scan_interval: Option<Duration>,
+    /// Every domain's own section.
+    pub domains: DomainConfigs,
 }
 
 /// Where uploaded files are kept.
@@ -121,37 +112,6 @@ pub enum EventBusKind {
     Postgres,
 }
 
-/// Which SMS provider sends one-time codes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SmsSettings {
-    /// Development: the code is written to the log.
-    Log,
-    /// Twilio Messages API.
-    Twilio {
-        /// `TWILIO_ACCOUNT_SID`.
-        account_sid: String,
-        /// `TWILIO_AUTH_TOKEN`.
-        auth_token: String,
-        /// `TWILIO_FROM`: sender number or messaging service.
-        from: String,
-        /// `TWILIO_BASE_URL`.
-        base_url: Option<String>,
-    },
-    /// MSG91 OTP API v5 (DLT-registered template).
-    Msg91 {
-        /// `MSG91_AUTH_KEY`.
-        auth_key: String,
-        /// `MSG91_TEMPLATE_ID`.
-        template_id: String,
-        /// `MSG91_DLT_ENTITY_ID`.
-        dlt_entity_id: Option<String>,
-        /// `MSG91_DLT_TEMPLATE_ID`.
-        dlt_template_id: Option<String>,
-        /// `MSG91_BASE_URL`.
-        base_url: Option<String>,
-    },
-}
-
 /// Bounds on a GraphQL operation.
 #[derive(Debug, Clone, Copy)]
 pub struct QueryLimitsConfig {
@@ -182,14 +142,6 @@ impl Default for QueryLimitsConfig {
     }
 }
 
-/// A variable that is set but cannot be understood.
-#[derive(Debug, thiserror::Error)]
-#[error("environment variable {name}: {problem}")]
-pub struct ConfigError {
-    name: &'static str,
-    problem: String,
-}
-
 impl Config {
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -197,105 +149,103 @@ impl Config {
     }
 
     /// Reads configuration through `lookup`; used by tests with a map.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
-        let environment = match get("APP_ENV").as_deref() {
-            None | Some("development") => Environment::Development,
-            Some("test") => Environment::Test,
-            Some("production") => Environment::Production,
-            Some(other) => {
-                return Err(ConfigError {
-                    name: "APP_ENV",
-                    problem: format!("{other:?} is not development, test or production"),
-                });
-            }
-        };
-        let production = environment == Environment::Production;
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+    ) -> Result<Self, ConfigError> {
+        Self::from_env_view(&Env::new(lookup)?)
+    }
+
+    /// Reads the server's settings and every domain's section from `env`.
+    pub fn from_env_view(env: &Env) -> Result<Self, ConfigError> {
+        let environment = env.environment();
+        let production = env.is_production();
         let defaults = QueryLimitsConfig::default();
+        let data_dir = env.data_dir();
         Ok(Self {
             environment,
-            bind_addr: parse(&get, "BIND_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
-            database_url: get("DATABASE_URL"),
-            data_dir: get("DATA_DIR").map_or_else(|| PathBuf::from(".data"), PathBuf::from),
-            db_pool_size: parse(&get, "DB_POOL_SIZE", 16)?,
-            run_migrations: parse_bool(&get, "RUN_MIGRATIONS", true)?,
-            graphiql_enabled: parse_bool(&get, "GRAPHIQL_ENABLED", !production)?,
+            bind_addr: env.parse("BIND_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
+            database_url: env.get("DATABASE_URL"),
+            db_pool_size: env.parse("DB_POOL_SIZE", 16)?,
+            run_migrations: env.parse_bool("RUN_MIGRATIONS", true)?,
+            graphiql_enabled: env.parse_bool("GRAPHIQL_ENABLED", !production)?,
             limits: QueryLimitsConfig {
-                max_depth: parse(&get, "GRAPHQL_MAX_DEPTH", defaults.max_depth)?,
-                max_complexity: parse(&get, "GRAPHQL_MAX_COMPLEXITY", defaults.max_complexity)?,
-                max_aliases: parse(&get, "GRAPHQL_MAX_ALIASES", defaults.max_aliases)?,
-                max_page_size: parse(&get, "GRAPHQL_MAX_PAGE_SIZE", defaults.max_page_size)?,
-                allow_batch: parse_bool(&get, "GRAPHQL_ALLOW_BATCH", defaults.allow_batch)?,
-                max_batch: parse(&get, "GRAPHQL_MAX_BATCH", defaults.max_batch)?,
+                max_depth: env.parse("GRAPHQL_MAX_DEPTH", defaults.max_depth)?,
+                max_complexity: env.parse("GRAPHQL_MAX_COMPLEXITY", defaults.max_complexity)?,
+                max_aliases: env.parse("GRAPHQL_MAX_ALIASES", defaults.max_aliases)?,
+                max_page_size: env.parse("GRAPHQL_MAX_PAGE_SIZE", defaults.max_page_size)?,
+                allow_batch: env.parse_bool("GRAPHQL_ALLOW_BATCH", defaults.allow_batch)?,
+                max_batch: env.parse("GRAPHQL_MAX_BATCH", defaults.max_batch)?,
             },
-            body_limit_bytes: parse(&get, "BODY_LIMIT_BYTES", 1024 * 1024)?,
-            log_format: match get("LOG_FORMAT").as_deref() {
+            body_limit_bytes: env.parse("BODY_LIMIT_BYTES", 1024 * 1024)?,
+            log_format: match env.get("LOG_FORMAT").as_deref() {
                 None if production => LogFormat::Json,
                 None => LogFormat::Pretty,
                 Some("json") => LogFormat::Json,
                 Some("pretty") => LogFormat::Pretty,
                 Some(other) => {
-                    return Err(ConfigError {
-                        name: "LOG_FORMAT",
-                        problem: format!("{other:?} is not json or pretty"),
-                    });
+                    return Err(ConfigError::new(
+                        "LOG_FORMAT",
+                        format!("{other:?} is not json or pretty"),
+                    ));
                 }
             },
-            ws_init_timeout: Duration::from_secs(parse(&get, "WS_INIT_TIMEOUT_SECS", 10)?),
-            ws_keepalive: Duration::from_secs(parse(&get, "WS_KEEPALIVE_SECS", 15)?),
-            shutdown_grace: Duration::from_secs(parse(&get, "SHUTDOWN_GRACE_SECS", 20)?),
-            auth: auth_config(&get, environment)?,
-            allowed_origins: get("ALLOWED_ORIGINS")
-                .or_else(|| get("APP_URL"))
+            ws_init_timeout: Duration::from_secs(env.parse("WS_INIT_TIMEOUT_SECS", 10)?),
+            ws_keepalive: Duration::from_secs(env.parse("WS_KEEPALIVE_SECS", 15)?),
+            shutdown_grace: Duration::from_secs(env.parse("SHUTDOWN_GRACE_SECS", 20)?),
+            allowed_origins: env
+                .get("ALLOWED_ORIGINS")
+                .or_else(|| env.get("APP_URL"))
                 .unwrap_or_else(|| "http://localhost:3000".into())
                 .split(',')
                 .map(|origin| origin.trim().trim_end_matches('/').to_string())
                 .filter(|origin| !origin.is_empty())
                 .collect(),
-            cookie_secure: parse_bool(&get, "COOKIE_SECURE", true)?,
-            mail_url: get("MAIL_URL").unwrap_or_else(|| {
+            cookie_secure: env.parse_bool("COOKIE_SECURE", true)?,
+            mail_url: env.get("MAIL_URL").unwrap_or_else(|| {
                 if production {
                     "log".into()
                 } else {
-                    format!("file:{}", data_dir_of(&get).join("mail").display())
+                    format!("file:{}", data_dir.join("mail").display())
                 }
             }),
-            mail_from: get("MAIL_FROM")
+            mail_from: env
+                .get("MAIL_FROM")
                 .unwrap_or_else(|| "Fluxorae <no-reply@fluxorae.local>".into()),
-            sms: sms_settings(&get)?,
-            outbox_poll: Duration::from_millis(parse(&get, "OUTBOX_POLL_MS", 1000)?),
-            outbox_enabled: parse_bool(&get, "OUTBOX_ENABLED", true)?,
-            storage: match get("STORAGE_BACKEND").as_deref() {
+            outbox_poll: Duration::from_millis(env.parse("OUTBOX_POLL_MS", 1000)?),
+            outbox_enabled: env.parse_bool("OUTBOX_ENABLED", true)?,
+            storage: match env.get("STORAGE_BACKEND").as_deref() {
                 None | Some("local") => StorageSettings::Local {
-                    dir: get("LOCAL_STORAGE_DIR")
-                        .map_or_else(|| data_dir_of(&get).join("files"), PathBuf::from),
-                    base_url: get("PUBLIC_BASE_URL").unwrap_or_else(|| {
+                    dir: env
+                        .get("LOCAL_STORAGE_DIR")
+                        .map_or_else(|| data_dir.join("files"), PathBuf::from),
+                    base_url: env.get("PUBLIC_BASE_URL").unwrap_or_else(|| {
                         format!(
                             "http://{}",
-                            get("BIND_ADDR").unwrap_or_else(|| "127.0.0.1:8080".into())
+                            env.get("BIND_ADDR")
+                                .unwrap_or_else(|| "127.0.0.1:8080".into())
                         )
                     }),
                 },
                 Some("s3") => StorageSettings::S3 {
-                    endpoint: required(&get, "S3_ENDPOINT")?,
-                    region: get("S3_REGION").unwrap_or_else(|| "ap-south-1".into()),
-                    bucket: required(&get, "S3_BUCKET")?,
-                    access_key: required(&get, "S3_ACCESS_KEY_ID")?,
-                    secret_key: required(&get, "S3_SECRET_ACCESS_KEY")?,
-                    path_style: parse_bool(&get, "S3_PATH_STYLE", false)?,
+                    endpoint: env.required("S3_ENDPOINT")?,
+                    region: env.get("S3_REGION").unwrap_or_else(|| "ap-south-1".into()),
+                    bucket: env.required("S3_BUCKET")?,
+                    access_key: env.required("S3_ACCESS_KEY_ID")?,
+                    secret_key: env.required("S3_SECRET_ACCESS_KEY")?,
+                    path_style: env.parse_bool("S3_PATH_STYLE", false)?,
                 },
                 Some(other) => {
-                    return Err(ConfigError {
-                        name: "STORAGE_BACKEND",
-                        problem: format!("{other:?} is not local or s3"),
-                    });
+                    return Err(ConfigError::new(
+                        "STORAGE_BACKEND",
+                        format!("{other:?} is not local or s3"),
+                    ));
                 }
             },
             uploads: {
                 let defaults = kernel::storage::UploadPolicy::default();
                 kernel::storage::UploadPolicy {
-                    max_bytes: parse(&get, "UPLOAD_MAX_BYTES", defaults.max_bytes)?,
-                    allowed_types: get("UPLOAD_ALLOWED_TYPES").map_or(
+                    max_bytes: env.parse("UPLOAD_MAX_BYTES", defaults.max_bytes)?,
+                    allowed_types: env.get("UPLOAD_ALLOWED_TYPES").map_or(
                         defaults.allowed_types,
                         |list| {
                             list.split(',')
@@ -304,258 +254,31 @@ impl Config {
                                 .collect()
                         },
                     ),
-                    upload_url_ttl: Duration::from_secs(parse(&get, "UPLOAD_URL_TTL_SECS", 900)?),
-                    download_url_ttl: Duration::from_secs(parse(
-                        &get,
-                        "DOWNLOAD_URL_TTL_SECS",
-                        300,
-                    )?),
-                    scan: get("CLAMAV_ADDR").is_some(),
+                    upload_url_ttl: Duration::from_secs(env.parse("UPLOAD_URL_TTL_SECS", 900)?),
+                    download_url_ttl: Duration::from_secs(env.parse("DOWNLOAD_URL_TTL_SECS", 300)?),
+                    scan: env.get("CLAMAV_ADDR").is_some(),
                 }
             },
-            clamav_addr: get("CLAMAV_ADDR"),
-            trusted_proxy_hops: parse(&get, "TRUSTED_PROXY_HOPS", 0)?,
-            sla_scan_interval: match parse::<u64>(&get, "SLA_SCAN_SECS", 60)? {
-                0 => None,
-                seconds => Some(Duration::from_secs(seconds)),
+            clamav_addr: env.get("CLAMAV_ADDR"),
+            storage_secret: if env.get("STORAGE_BACKEND").as_deref() == Some("s3") {
+                Vec::new()
+            } else {
+                env.secret("STORAGE_SIGNING_SECRET", "dev-storage-key")?
             },
-            event_bus: match get("EVENT_BUS").as_deref() {
+            trusted_proxy_hops: env.parse("TRUSTED_PROXY_HOPS", 0)?,
+            event_bus: match env.get("EVENT_BUS").as_deref() {
                 None | Some("memory") => EventBusKind::Memory,
                 Some("postgres") => EventBusKind::Postgres,
                 Some(other) => {
-                    return Err(ConfigError {
-                        name: "EVENT_BUS",
-                        problem: format!("{other:?} is not memory or postgres"),
-                    });
+                    return Err(ConfigError::new(
+                        "EVENT_BUS",
+                        format!("{other:?} is not memory or postgres"),
+                    ));
                 }
             },
+            domains: DomainConfigs::from_env(env)?,
+            data_dir,
         })
-    }
-}
-
-fn data_dir_of(get: &impl Fn(&str) -> Option<String>) -> PathBuf {
-    get("DATA_DIR").map_or_else(|| PathBuf::from(".data"), PathBuf::from)
-}
-
-fn required(
-    get: &impl Fn(&str) -> Option<String>,
-    name: &'static str,
-) -> Result<String, ConfigError> {
-    get(name).ok_or(ConfigError {
-        name,
-        problem: "is required by the chosen provider".into(),
-    })
-}
-
-fn sms_settings(get: &impl Fn(&str) -> Option<String>) -> Result<SmsSettings, ConfigError> {
-    match get("SMS_PROVIDER").as_deref() {
-        None | Some("log") => Ok(SmsSettings::Log),
-        Some("twilio") => Ok(SmsSettings::Twilio {
-            account_sid: required(get, "TWILIO_ACCOUNT_SID")?,
-            auth_token: required(get, "TWILIO_AUTH_TOKEN")?,
-            from: required(get, "TWILIO_FROM")?,
-            base_url: get("TWILIO_BASE_URL"),
-        }),
-        Some("msg91") => Ok(SmsSettings::Msg91 {
-            auth_key: required(get, "MSG91_AUTH_KEY")?,
-            template_id: required(get, "MSG91_TEMPLATE_ID")?,
-            dlt_entity_id: get("MSG91_DLT_ENTITY_ID"),
-            dlt_template_id: get("MSG91_DLT_TEMPLATE_ID"),
-            base_url: get("MSG91_BASE_URL"),
-        }),
-        Some(other) => Err(ConfigError {
-            name: "SMS_PROVIDER",
-            problem: format!("{other:?} is not log, twilio or msg91"),
-        }),
-    }
-}
-
-/// `JWT_KEYS` is `kid:secret[,kid:secret...]`; new tokens use `JWT_ACTIVE_KID`
-/// (default: the first). Outside production a missing key is generated once and
-/// kept in `$DATA_DIR/dev-jwt-key` (tests keep theirs in memory).
-fn auth_config(
-    get: &impl Fn(&str) -> Option<String>,
-    environment: Environment,
-) -> Result<AuthConfig, ConfigError> {
-    let keys: Vec<SigningKey> = match get("JWT_KEYS") {
-        Some(list) => list
-            .split(',')
-            .map(|pair| {
-                let (kid, secret) = pair.trim().split_once(':').ok_or(ConfigError {
-                    name: "JWT_KEYS",
-                    problem: "each key is kid:secret".into(),
-                })?;
-                if secret.len() < 32 {
-                    return Err(ConfigError {
-                        name: "JWT_KEYS",
-                        problem: format!("the secret of {kid:?} is shorter than 32 characters"),
-                    });
-                }
-                Ok(SigningKey {
-                    kid: kid.to_string(),
-                    secret: secret.as_bytes().to_vec(),
-                })
-            })
-            .collect::<Result<_, _>>()?,
-        None => match environment {
-            Environment::Production => {
-                return Err(ConfigError {
-                    name: "JWT_KEYS",
-                    problem: "is required in production".into(),
-                });
-            }
-            Environment::Test => vec![SigningKey {
-                kid: "test".into(),
-                secret: random_secret().into_bytes(),
-            }],
-            Environment::Development => vec![development_key(&data_dir_of(get))?],
-        },
-    };
-    let active_kid = get("JWT_ACTIVE_KID").unwrap_or_else(|| keys[0].kid.clone());
-    let mut config = AuthConfig::with_key(&keys[0].kid, keys[0].secret.clone());
-    config.signing_keys = keys;
-    config.active_kid = active_kid;
-    config.access_ttl = Duration::from_secs(parse(get, "ACCESS_TOKEN_TTL_SECS", 900)?);
-    config.refresh_ttl =
-        Duration::from_secs(parse::<u64>(get, "SESSION_TTL_DAYS", 30)? * 24 * 3600);
-    config.open_registration = parse_bool(
-        get,
-        "OPEN_REGISTRATION",
-        environment != Environment::Production,
-    )?;
-    config.app_url = get("APP_URL").unwrap_or_else(|| "http://localhost:3000".into());
-    let limits = &mut config.rate_limits;
-    limits.login_per_ip_per_minute = parse(
-        get,
-        "RATE_LIMIT_LOGIN_PER_MINUTE",
-        limits.login_per_ip_per_minute,
-    )?;
-    limits.login_failures_per_account_per_hour = parse(
-        get,
-        "RATE_LIMIT_LOGIN_FAILURES_PER_HOUR",
-        limits.login_failures_per_account_per_hour,
-    )?;
-    limits.register_per_ip_per_hour = parse(
-        get,
-        "RATE_LIMIT_REGISTER_PER_HOUR",
-        limits.register_per_ip_per_hour,
-    )?;
-    limits.reset_per_ip_per_hour = parse(
-        get,
-        "RATE_LIMIT_RESET_PER_HOUR",
-        limits.reset_per_ip_per_hour,
-    )?;
-    limits.otp_per_account_per_hour = parse(
-        get,
-        "RATE_LIMIT_OTP_PER_HOUR",
-        limits.otp_per_account_per_hour,
-    )?;
-    config.password_hashing = PasswordHashing {
-        memory_kib: parse(get, "ARGON2_MEMORY_KIB", 19 * 1024)?,
-        iterations: parse(get, "ARGON2_ITERATIONS", 2)?,
-        parallelism: parse(get, "ARGON2_PARALLELISM", 1)?,
-    };
-    Ok(config)
-}
-
-/// Secret that signs local storage URLs: `STORAGE_SIGNING_SECRET`, or outside
-/// production a generated one kept in `$DATA_DIR/dev-storage-key`.
-pub fn storage_secret(config: &Config) -> Result<Vec<u8>, ConfigError> {
-    if let Ok(secret) = std::env::var("STORAGE_SIGNING_SECRET")
-        && secret.len() >= 32
-    {
-        return Ok(secret.into_bytes());
-    }
-    match config.environment {
-        Environment::Production => Err(ConfigError {
-            name: "STORAGE_SIGNING_SECRET",
-            problem: "is required (32+ characters) for local storage in production".into(),
-        }),
-        Environment::Test => Ok(random_secret().into_bytes()),
-        Environment::Development => {
-            let path = config.data_dir.join("dev-storage-key");
-            let io_error = |error: std::io::Error| ConfigError {
-                name: "DATA_DIR",
-                problem: format!(
-                    "cannot keep the development storage key in {}: {error}",
-                    path.display()
-                ),
-            };
-            match std::fs::read_to_string(&path) {
-                Ok(secret) if secret.trim().len() >= 32 => Ok(secret.trim().as_bytes().to_vec()),
-                _ => {
-                    std::fs::create_dir_all(&config.data_dir).map_err(io_error)?;
-                    let secret = random_secret();
-                    std::fs::write(&path, &secret).map_err(io_error)?;
-                    Ok(secret.into_bytes())
-                }
-            }
-        }
-    }
-}
-
-fn random_secret() -> String {
-    let bytes: [u8; 32] = rand::random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn development_key(data_dir: &std::path::Path) -> Result<SigningKey, ConfigError> {
-    let path = data_dir.join("dev-jwt-key");
-    let io_error = |error: std::io::Error| ConfigError {
-        name: "DATA_DIR",
-        problem: format!(
-            "cannot keep the development signing key in {}: {error}",
-            path.display()
-        ),
-    };
-    let secret = match std::fs::read_to_string(&path) {
-        Ok(secret) if secret.trim().len() >= 32 => secret.trim().to_string(),
-        _ => {
-            std::fs::create_dir_all(data_dir).map_err(io_error)?;
-            let secret = random_secret();
-            std::fs::write(&path, &secret).map_err(io_error)?;
-            secret
-        }
-    };
-    Ok(SigningKey {
-        kid: "dev".into(),
-        secret: secret.into_bytes(),
-    })
-}
-
-fn parse<T: std::str::FromStr>(
-    get: &impl Fn(&str) -> Option<String>,
-    name: &'static str,
-    default: T,
-) -> Result<T, ConfigError>
-where
-    T::Err: std::fmt::Display,
-{
-    match get(name) {
-        None => Ok(default),
-        Some(value) => value.trim().parse().map_err(|error: T::Err| ConfigError {
-            name,
-            problem: format!("{value:?}: {error}"),
-        }),
-    }
-}
-
-fn parse_bool(
-    get: &impl Fn(&str) -> Option<String>,
-    name: &'static str,
-    default: bool,
-) -> Result<bool, ConfigError> {
-    match get(name)
-        .map(|value| value.trim().to_ascii_lowercase())
-        .as_deref()
-    {
-        None => Ok(default),
-        Some("1" | "true" | "yes" | "on") => Ok(true),
-        Some("0" | "false" | "no" | "off") => Ok(false),
-        Some(other) => Err(ConfigError {
-            name,
-            problem: format!("{other:?} is not true or false"),
-        }),
     }
 }
 
@@ -569,7 +292,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        Config::from_lookup(|name| map.get(name).cloned())
+        Config::from_lookup(move |name| map.get(name).cloned())
     }
 
     #[test]
@@ -577,12 +300,12 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("fluxorae-config-{}", std::process::id()));
         let dir = dir.display().to_string();
         let config = config(&[("DATA_DIR", &dir)]).expect("defaults");
-        assert!(config.auth.open_registration);
-        assert_eq!(config.sms, SmsSettings::Log);
+        assert!(config.domains.auth.open_registration);
+        assert_eq!(config.domains.auth.sms, auth::config::SmsSettings::Log);
         assert!(config.mail_url.starts_with("file:"));
         let again = self::config(&[("DATA_DIR", &dir)]).expect("defaults");
         assert_eq!(
-            config.auth.signing_keys[0].secret, again.auth.signing_keys[0].secret,
+            config.domains.auth.signing_keys[0].secret, again.domains.auth.signing_keys[0].secret,
             "the development key survives restarts"
         );
         assert_eq!(config.environment, Environment::Development);
@@ -599,8 +322,17 @@ mod tests {
             "production needs JWT_KEYS"
         );
         let key = "k1:0123456789abcdef0123456789abcdef";
-        let config = config(&[("APP_ENV", "production"), ("JWT_KEYS", key)]).expect("production");
-        assert!(!config.auth.open_registration);
+        assert!(
+            config(&[("APP_ENV", "production"), ("JWT_KEYS", key)]).is_err(),
+            "production with local storage needs STORAGE_SIGNING_SECRET"
+        );
+        let config = config(&[
+            ("APP_ENV", "production"),
+            ("JWT_KEYS", key),
+            ("STORAGE_SIGNING_SECRET", "fedcba9876543210fedcba9876543210"),
+        ])
+        .expect("production");
+        assert!(!config.domains.auth.open_registration);
         assert!(!config.graphiql_enabled);
         assert_eq!(config.log_format, LogFormat::Json);
     }

@@ -38,8 +38,8 @@ pub struct AppState {
     pub outbox: kernel::outbox::OutboxWorker,
     /// SQL statements run so far.
     pub queries: kernel::db::QueryCounter,
-    /// The support desk's tickets (also used by the SLA scanner).
-    pub tickets: Arc<support::TicketService>,
+    /// Every domain, built once.
+    pub domains: Arc<crate::domains::Domains>,
     /// The development object store, when it is the configured one.
     pub local_storage: Option<Arc<kernel::storage::LocalStorage>>,
     /// Versions of the embedded migrations, for readiness.

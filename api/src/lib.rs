@@ -3,6 +3,7 @@
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod domains;
 pub mod embedded_pg;
 pub mod http;
 pub mod limits;

@@ -3,51 +3,64 @@
 //! `builder()` gives the shape without I/O; the server and the SDL test share it.
 
 use async_graphql::registry::Registry;
-use std::sync::Arc;
 
 use async_graphql::{
     MergedObject, MergedSubscription, ObjectType, Schema, SchemaBuilder, SubscriptionType,
 };
-use auth::{Auth, AuthMutation, AuthQuery, AuthService};
-use kernel::Deps;
-use kernel::Domain;
-use projects::{Projects, ProjectsMutation, ProjectsQuery, ProjectsSubscription};
-use support::{
-    KnowledgeBaseMutation, KnowledgeBaseQuery, SlaMutation, SlaQuery, Support, SupportMutation,
-    SupportQuery, SupportSubscription, TicketService,
-};
 
 use crate::config::QueryLimitsConfig;
+use crate::domains::{Domains, crate_of};
 use crate::system::{SystemQuery, SystemSubscription};
 
-/// Every domain's query root.
-#[derive(MergedObject, Default)]
-pub struct Query(
-    SystemQuery,
-    AuthQuery,
-    ProjectsQuery,
-    SupportQuery,
-    SlaQuery,
-    KnowledgeBaseQuery,
-);
+/// One line per root: each domain's query, mutation and (where live)
+/// subscription root. The merged roots and [`domain_root_fields`] both come
+/// from this list.
+macro_rules! roots {
+    (
+        query: $($query:ty),+ ;
+        mutation: $($mutation:ty),+ ;
+        subscription: $($subscription:ty),+ ;
+    ) => {
+        /// Every domain's query root.
+        #[derive(MergedObject, Default)]
+        pub struct Query($($query),+);
 
-/// Every domain's mutation root.
-#[derive(MergedObject, Default)]
-pub struct Mutation(
-    AuthMutation,
-    ProjectsMutation,
-    SupportMutation,
-    SlaMutation,
-    KnowledgeBaseMutation,
-);
+        /// Every domain's mutation root.
+        #[derive(MergedObject, Default)]
+        pub struct Mutation($($mutation),+);
 
-/// Every domain's subscription root.
-#[derive(MergedSubscription, Default)]
-pub struct Subscription(
-    SystemSubscription,
-    ProjectsSubscription,
-    SupportSubscription,
-);
+        /// Every domain's subscription root.
+        #[derive(MergedSubscription, Default)]
+        pub struct Subscription($($subscription),+);
+
+        /// Root fields of every domain root, listed separately so that a test can see
+        /// collisions that the merged schema hides (the first merged object wins).
+        pub fn domain_root_fields() -> Vec<RootField> {
+            let mut fields = Vec::new();
+            $(fields.extend(object_fields::<$query>("Query"));)+
+            $(fields.extend(object_fields::<$mutation>("Mutation"));)+
+            $(fields.extend(subscription_fields::<$subscription>());)+
+            fields
+        }
+    };
+}
+
+roots! {
+    query: SystemQuery,
+        auth::AuthQuery,
+        projects::ProjectsQuery,
+        support::SupportQuery,
+        support::SlaQuery,
+        support::KnowledgeBaseQuery;
+    mutation: auth::AuthMutation,
+        projects::ProjectsMutation,
+        support::SupportMutation,
+        support::SlaMutation,
+        support::KnowledgeBaseMutation;
+    subscription: SystemSubscription,
+        projects::ProjectsSubscription,
+        support::SupportSubscription;
+}
 
 /// The composed schema type.
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
@@ -66,16 +79,8 @@ pub fn builder(limits: &QueryLimitsConfig) -> SchemaBuilder<Query, Mutation, Sub
 }
 
 /// The schema with every domain installed.
-pub fn build(
-    limits: &QueryLimitsConfig,
-    deps: &Deps,
-    auth: Arc<AuthService>,
-    tickets: Arc<TicketService>,
-) -> AppSchema {
-    let builder = Auth::install_with(builder(limits), auth);
-    let builder = Projects::install(builder, deps);
-    let builder = Support::install_with(builder, tickets);
-    builder.data(deps.clone()).finish()
+pub fn build(limits: &QueryLimitsConfig, deps: &kernel::Deps, domains: &Domains) -> AppSchema {
+    domains.install(builder(limits)).data(deps.clone()).finish()
 }
 
 /// The SDL committed as `schema.graphql`.
@@ -90,44 +95,40 @@ pub struct RootField {
     pub root: &'static str,
     /// The domain's root object, e.g. `AuthQuery`.
     pub owner: String,
+    /// The crate that defines it, e.g. `fluxorae_auth`.
+    pub crate_name: &'static str,
     /// The field name, e.g. `me`.
     pub field: String,
-}
-
-/// Root fields of every domain root, listed separately so that a test can see
-/// collisions that the merged schema hides (the first merged object wins).
-pub fn domain_root_fields() -> Vec<RootField> {
-    let mut fields = Vec::new();
-    fields.extend(object_fields::<SystemQuery>("Query"));
-    fields.extend(object_fields::<AuthQuery>("Query"));
-    fields.extend(object_fields::<AuthMutation>("Mutation"));
-    fields.extend(object_fields::<ProjectsQuery>("Query"));
-    fields.extend(object_fields::<ProjectsMutation>("Mutation"));
-    fields.extend(object_fields::<SupportQuery>("Query"));
-    fields.extend(object_fields::<SupportMutation>("Mutation"));
-    fields.extend(object_fields::<SlaQuery>("Query"));
-    fields.extend(object_fields::<SlaMutation>("Mutation"));
-    fields.extend(object_fields::<KnowledgeBaseQuery>("Query"));
-    fields.extend(object_fields::<KnowledgeBaseMutation>("Mutation"));
-    fields.extend(subscription_fields::<SystemSubscription>());
-    fields.extend(subscription_fields::<SupportSubscription>());
-    fields.extend(subscription_fields::<ProjectsSubscription>());
-    fields
 }
 
 fn object_fields<T: ObjectType>(root: &'static str) -> Vec<RootField> {
     let mut registry = Registry::default();
     T::create_type_info(&mut registry);
-    fields_of(&registry, root, T::type_name().into_owned())
+    fields_of(
+        &registry,
+        root,
+        T::type_name().into_owned(),
+        crate_of::<T>(),
+    )
 }
 
 fn subscription_fields<T: SubscriptionType>() -> Vec<RootField> {
     let mut registry = Registry::default();
     T::create_type_info(&mut registry);
-    fields_of(&registry, "Subscription", T::type_name().into_owned())
+    fields_of(
+        &registry,
+        "Subscription",
+        T::type_name().into_owned(),
+        crate_of::<T>(),
+    )
 }
 
-fn fields_of(registry: &Registry, root: &'static str, owner: String) -> Vec<RootField> {
+fn fields_of(
+    registry: &Registry,
+    root: &'static str,
+    owner: String,
+    crate_name: &'static str,
+) -> Vec<RootField> {
     registry
         .types
         .get(&owner)
@@ -139,6 +140,7 @@ fn fields_of(registry: &Registry, root: &'static str, owner: String) -> Vec<Root
                 .map(|name| RootField {
                     root,
                     owner: owner.clone(),
+                    crate_name,
                     field: name.clone(),
                 })
                 .collect()

@@ -4,8 +4,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use auth::AuthService;
-use auth::mfa::sms::{LogSmsSender, Msg91SmsSender, SmsSender, TwilioSmsSender};
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, Request};
 use axum::routing::get;
@@ -15,7 +13,7 @@ use kernel::events_pg::PgBus;
 use kernel::mailer::{SendEmailHandler, mailer_from_url};
 use kernel::outbox::{OutboxConfig, OutboxWorker};
 use kernel::storage::{LocalStorage, ObjectStorage, S3Config, S3Storage};
-use kernel::{Authenticator, Deps};
+use kernel::{Authenticator, Deps, PeriodicTask};
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -24,7 +22,8 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-use crate::config::{Config, EventBusKind, SmsSettings, StorageSettings};
+use crate::config::{Config, EventBusKind, StorageSettings};
+use crate::domains::Domains;
 use crate::embedded_pg::{EmbeddedPostgres, RunningPostgres};
 use crate::http::{self, AppState};
 use crate::{rest, schema, ws};
@@ -105,59 +104,14 @@ pub fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-fn sms_sender(settings: &SmsSettings) -> anyhow::Result<Arc<dyn SmsSender>> {
-    let http = || {
-        reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(10))
-            .build()
-            .context("building the HTTP client")
-    };
-    Ok(match settings {
-        SmsSettings::Log => Arc::new(LogSmsSender),
-        SmsSettings::Twilio {
-            account_sid,
-            auth_token,
-            from,
-            base_url,
-        } => {
-            let mut sender = TwilioSmsSender::new(
-                http()?,
-                account_sid.clone(),
-                auth_token.clone(),
-                from.clone(),
-            );
-            if let Some(base_url) = base_url {
-                sender.base_url = base_url.clone();
-            }
-            Arc::new(sender)
-        }
-        SmsSettings::Msg91 {
-            auth_key,
-            template_id,
-            dlt_entity_id,
-            dlt_template_id,
-            base_url,
-        } => {
-            let mut sender = Msg91SmsSender::new(http()?, auth_key.clone(), template_id.clone());
-            sender.dlt_entity_id = dlt_entity_id.clone();
-            sender.dlt_template_id = dlt_template_id.clone();
-            if let Some(base_url) = base_url {
-                sender.base_url = base_url.clone();
-            }
-            Arc::new(sender)
-        }
-    })
-}
-
 /// The configured object store; the local one is also returned so its routes can be served.
 async fn object_storage(
     config: &Config,
 ) -> anyhow::Result<(Arc<dyn ObjectStorage>, Option<Arc<LocalStorage>>)> {
     Ok(match &config.storage {
         StorageSettings::Local { dir, base_url } => {
-            let secret = crate::config::storage_secret(config)?;
             let local = Arc::new(
-                LocalStorage::new(dir.clone(), base_url.clone(), secret)
+                LocalStorage::new(dir.clone(), base_url.clone(), config.storage_secret.clone())
                     .map_err(|error| anyhow::anyhow!("local storage: {error}"))?,
             );
             (local.clone(), Some(local))
@@ -215,17 +169,18 @@ pub async fn build_state(config: Config, database_url: &str) -> anyhow::Result<A
         storage,
         uploads: config.uploads.clone(),
     };
-    let auth = Arc::new(
-        AuthService::new(db.clone(), config.auth.clone(), sms_sender(&config.sms)?)
-            .map_err(|problem| anyhow::anyhow!("auth configuration: {problem}"))?,
+    let domains = Arc::new(
+        Domains::build(&deps, &config.domains)
+            .map_err(|error| anyhow::anyhow!("building the domains: {error}"))?,
     );
+    let auth = domains.auth.service().clone();
     let authenticator: Arc<dyn Authenticator> = auth.clone();
-    let tickets = support::Support::service(&deps);
-    let schema = schema::build(&config.limits, &deps, auth.clone(), tickets.clone());
+    let schema = schema::build(&config.limits, &deps, &domains);
     let mailer = mailer_from_url(&config.mail_url, &config.mail_from)
         .map_err(|error| anyhow::anyhow!("MAIL_URL: {error}"))?;
     let mut handlers: Vec<Arc<dyn kernel::outbox::JobHandler>> =
         vec![Arc::new(SendEmailHandler(mailer))];
+    handlers.extend(domains.jobs());
     if let Some(clamd_addr) = &config.clamav_addr {
         handlers.push(Arc::new(projects::scan::ScanFileHandler {
             db: db.clone(),
@@ -252,7 +207,7 @@ pub async fn build_state(config: Config, database_url: &str) -> anyhow::Result<A
         auth,
         outbox,
         queries,
-        tickets,
+        domains,
         local_storage,
         migration_versions: Arc::new(migration_versions),
         shutdown,
@@ -302,8 +257,10 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(http::healthz))
         .merge(rest::routes())
         .route("/readyz", get(http::readyz))
-        .with_state(state)
+        .with_state(state.clone())
         .layer(RequestBodyLimitLayer::new(body_limit));
+    // Domain routes (webhooks, signed storage URLs) enforce their own limits.
+    let api = api.merge(state.domains.routes());
     // Uploads are capped by their signed length, not by the API body limit.
     let api = match local_storage {
         Some(storage) => api.merge(crate::storage_routes::routes(storage)),
@@ -325,13 +282,12 @@ pub async fn serve(
         .config
         .outbox_enabled
         .then(|| tokio::spawn(state.outbox.clone().run(state.shutdown.subscribe())));
-    let sla_scanner = state.config.sla_scan_interval.map(|every| {
-        tokio::spawn(scan_sla_periodically(
-            state.tickets.clone(),
-            every,
-            state.shutdown.subscribe(),
-        ))
-    });
+    let periodic: Vec<_> = state
+        .domains
+        .periodic()
+        .into_iter()
+        .map(|task| tokio::spawn(run_periodically(task, state.shutdown.subscribe())))
+        .collect();
     let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {
         shutdown.await;
@@ -352,8 +308,8 @@ pub async fn serve(
         result = server.into_future() => result.context("serving HTTP")?,
         () = deadline => tracing::warn!(?grace, "grace period over; closing remaining connections"),
     }
-    if let Some(scanner) = sla_scanner {
-        scanner.abort();
+    for task in periodic {
+        task.abort();
     }
     if let Some(worker) = worker {
         // The worker stops at its next poll; jobs in flight keep their lease
@@ -363,21 +319,17 @@ pub async fn serve(
     Ok(())
 }
 
-/// Warns before SLA breaches and marks breaches, every `every`, until shutdown.
-/// Each ticket is marked once, so several instances may run it.
-async fn scan_sla_periodically(
-    tickets: Arc<support::TicketService>,
-    every: std::time::Duration,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
-) {
-    let mut interval = tokio::time::interval(every);
+/// Runs a domain's periodic task every `task.every` until shutdown; a failed
+/// run is logged and the next one comes at its time.
+async fn run_periodically(task: PeriodicTask, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let mut interval = tokio::time::interval(task.every);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = interval.tick() => {
-                match tickets.scan_sla().await {
-                    Ok((0, 0)) => {}
-                    Ok((warned, breached)) => tracing::info!(warned, breached, "SLA scan"),
-                    Err(error) => error.log_if_internal(),
+                if let Err(error) = (task.run)().await {
+                    tracing::warn!(task = task.name, "periodic task failed");
+                    error.log_if_internal();
                 }
             }
             _ = shutdown.changed() => return,

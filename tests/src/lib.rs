@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use fluxorae::config::{Config, Environment};
+use fluxorae::config::Config;
 use fluxorae::embedded_pg::EmbeddedPostgres;
 use fluxorae::http::AppState;
 use futures_util::{SinkExt, StreamExt};
@@ -249,24 +249,24 @@ pub fn http_client() -> reqwest::Client {
 
 /// The configuration tests start from: test environment, small pool, short timeouts.
 pub fn test_config() -> Config {
-    let mut config = Config::from_lookup(|_| None).expect("default config");
-    config.environment = Environment::Test;
+    let mut config = Config::from_lookup(|name| (name == "APP_ENV").then(|| "test".to_string()))
+        .expect("default config");
     config.db_pool_size = 4;
     config.ws_init_timeout = Duration::from_secs(2);
     config.shutdown_grace = Duration::from_secs(2);
     config.outbox_poll = Duration::from_millis(50);
     // Tests run the SLA scan themselves, at the moment they choose.
-    config.sla_scan_interval = None;
+    config.domains.support.sla_scan_interval = None;
     config.mail_url = "log".into();
     // Cheap hashes keep the suite fast; production cost is set by ARGON2_*.
-    config.auth.password_hashing = auth::config::PasswordHashing {
+    config.domains.auth.password_hashing = auth::config::PasswordHashing {
         memory_kib: 1024,
         iterations: 1,
         parallelism: 1,
     };
     // Personas sign in from one address; tests of the limits set their own.
-    config.auth.rate_limits.login_per_ip_per_minute = 10_000;
-    config.auth.rate_limits.register_per_ip_per_hour = 10_000;
+    config.domains.auth.rate_limits.login_per_ip_per_minute = 10_000;
+    config.domains.auth.rate_limits.register_per_ip_per_hour = 10_000;
     config
 }
 
@@ -325,9 +325,9 @@ impl TestApp {
     /// instances run behind a load balancer. Its configuration shares the
     /// first one's signing keys.
     pub async fn spawn_alongside(&self, adjust: impl FnOnce(&mut Config)) -> Self {
-        let auth = self.state.config.auth.clone();
+        let auth = self.state.config.domains.auth.clone();
         Self::start(None, self.database_url.clone(), move |config| {
-            config.auth = auth;
+            config.domains.auth = auth;
             adjust(config);
         })
         .await

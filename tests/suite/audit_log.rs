@@ -477,7 +477,8 @@ fn seqs(log: &Value) -> Vec<i64> {
 #[tokio::test(flavor = "multi_thread")]
 async fn audit_log_filters_and_paginates_newest_first() {
     let app =
-        TestApp::spawn_with(|config| config.auth.rate_limits.lockout_after_failures = 100).await;
+        TestApp::spawn_with(|config| config.domains.auth.rate_limits.lockout_after_failures = 100)
+            .await;
     let admin = app.persona(Role::Admin).await;
     let target = app.persona(Role::Employee).await;
     for _ in 0..5 {
@@ -715,7 +716,7 @@ async fn verify_audit_log_finds_a_deleted_entry() {
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrent_failed_logins_on_two_instances_are_each_audited_in_one_chain() {
     let app = TestApp::spawn_with(|config| {
-        config.auth.rate_limits.login_per_ip_per_minute = 10_000;
+        config.domains.auth.rate_limits.login_per_ip_per_minute = 10_000;
     })
     .await;
     let second = app.spawn_alongside(|_| {}).await;

@@ -548,7 +548,7 @@ async fn registering_an_email_that_already_has_an_account_is_a_conflict() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn registration_is_forbidden_when_open_registration_is_off() {
-    let app = TestApp::spawn_with(|config| config.auth.open_registration = false).await;
+    let app = TestApp::spawn_with(|config| config.domains.auth.open_registration = false).await;
     let input = json!({
         "email": "meera@sunrise-textiles.test",
         "password": NEW_PASSWORD,
@@ -2112,7 +2112,8 @@ fn sign_in_code(mail: &ReceivedMail) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn logins_beyond_the_per_address_budget_are_rate_limited_with_a_retry_hint() {
     let app =
-        TestApp::spawn_with(|config| config.auth.rate_limits.login_per_ip_per_minute = 3).await;
+        TestApp::spawn_with(|config| config.domains.auth.rate_limits.login_per_ip_per_minute = 3)
+            .await;
     let client = app.persona(Role::Client).await;
     start_early_in_a_window(60, 20).await;
     for _ in 0..3 {

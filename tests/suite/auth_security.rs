@@ -480,7 +480,7 @@ fn claims_of(token: &str) -> Value {
 
 /// The server's active key id and secret.
 fn server_key(app: &TestApp) -> (String, Vec<u8>) {
-    let auth = &app.state.config.auth;
+    let auth = &app.state.config.domains.auth;
     let key = auth
         .signing_keys
         .iter()
@@ -1089,7 +1089,8 @@ fn seconds_left_in_window(window: u64) -> u64 {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_login_budget_per_ip_is_shared_by_instances_and_answers_429_with_retry_after() {
     let app =
-        TestApp::spawn_with(|config| config.auth.rate_limits.login_per_ip_per_minute = 3).await;
+        TestApp::spawn_with(|config| config.domains.auth.rate_limits.login_per_ip_per_minute = 3)
+            .await;
     let second = app.spawn_alongside(|_| {}).await;
     let persona = app.persona(Role::Client).await;
     let ghost = unknown_email();
@@ -1145,7 +1146,8 @@ async fn the_login_budget_per_ip_is_shared_by_instances_and_answers_429_with_ret
 #[tokio::test(flavor = "multi_thread")]
 async fn progressive_lockout_blocks_even_the_right_password_on_every_instance_until_it_passes() {
     let app =
-        TestApp::spawn_with(|config| config.auth.rate_limits.lockout_after_failures = 2).await;
+        TestApp::spawn_with(|config| config.domains.auth.rate_limits.lockout_after_failures = 2)
+            .await;
     let second = app.spawn_alongside(|_| {}).await;
     let persona = app.persona(Role::Employee).await;
     wait_for_fresh_window(3600, 60).await;
@@ -1210,8 +1212,12 @@ async fn progressive_lockout_blocks_even_the_right_password_on_every_instance_un
 #[tokio::test(flavor = "multi_thread")]
 async fn the_hourly_failure_cap_blocks_the_account_until_the_hour_ends() {
     let app = TestApp::spawn_with(|config| {
-        config.auth.rate_limits.login_failures_per_account_per_hour = 3;
-        config.auth.rate_limits.lockout_after_failures = 1000;
+        config
+            .domains
+            .auth
+            .rate_limits
+            .login_failures_per_account_per_hour = 3;
+        config.domains.auth.rate_limits.lockout_after_failures = 1000;
     })
     .await;
     let persona = app.persona(Role::Client).await;
@@ -1257,7 +1263,8 @@ async fn the_hourly_failure_cap_blocks_the_account_until_the_hour_ends() {
 #[tokio::test(flavor = "multi_thread")]
 async fn waiting_the_announced_retry_after_is_enough_to_be_let_in() {
     let app =
-        TestApp::spawn_with(|config| config.auth.rate_limits.lockout_after_failures = 1).await;
+        TestApp::spawn_with(|config| config.domains.auth.rate_limits.lockout_after_failures = 1)
+            .await;
     let persona = app.persona(Role::Client).await;
     wait_for_fresh_window(3600, 60).await;
 

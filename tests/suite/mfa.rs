@@ -6,9 +6,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use auth::config::SmsSettings;
 use auth::mfa::totp::{RECOVERY_ALPHABET, STEP_SECONDS, base32_decode, totp_code};
 use diesel_async::RunQueryDsl;
-use fluxorae::config::SmsSettings;
 use fluxorae_tests::mail::SmtpServer;
 use fluxorae_tests::{Persona, TestApp};
 use kernel::Role;
@@ -313,7 +313,7 @@ async fn a_totp_code_is_accepted_only_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn wrong_codes_count_and_the_challenge_dies_after_the_maximum_attempts() {
-    let app = TestApp::spawn_with(|config| config.auth.otp_max_attempts = 3).await;
+    let app = TestApp::spawn_with(|config| config.domains.auth.otp_max_attempts = 3).await;
     let persona = app.persona(Role::Client).await;
     let totp = enroll(&app, &persona).await;
 
@@ -747,7 +747,7 @@ async fn an_sms_code_through_twilio_is_the_documented_request_and_completes_the_
     let twilio = StandIn::start("201 Created", r#"{"sid":"SM0001","status":"queued"}"#).await;
     let base_url = twilio.base_url.clone();
     let app = TestApp::spawn_with(move |config| {
-        config.sms = SmsSettings::Twilio {
+        config.domains.auth.sms = SmsSettings::Twilio {
             account_sid: TWILIO_SID.into(),
             auth_token: TWILIO_TOKEN.into(),
             from: TWILIO_FROM.into(),
@@ -806,7 +806,7 @@ async fn an_sms_code_through_msg91_carries_the_dlt_ids_and_completes_the_login()
     let msg91 = StandIn::start("200 OK", r#"{"type":"success","request_id":"3563"}"#).await;
     let base_url = msg91.base_url.clone();
     let app = TestApp::spawn_with(move |config| {
-        config.sms = SmsSettings::Msg91 {
+        config.domains.auth.sms = SmsSettings::Msg91 {
             auth_key: "msg91-test-auth-key".into(),
             template_id: "64f0c0ffee".into(),
             dlt_entity_id: Some("1201159876543210987".into()),

@@ -124,3 +124,72 @@ fn crates_depend_only_along_edges_that_architecture_md_declares() {
         "crate edges missing from ARCHITECTURE.md (crate-edges block): {undeclared:?}"
     );
 }
+
+#[test]
+fn every_listed_domain_merges_a_root_and_every_root_belongs_to_a_listed_domain() {
+    let domains: BTreeSet<&str> = fluxorae::domains::catalog()
+        .iter()
+        .map(|entry| entry.crate_name)
+        .collect();
+    let server = fluxorae::domains::crate_of::<fluxorae::schema::Query>();
+    let root_crates: BTreeSet<&str> = fluxorae::schema::domain_root_fields()
+        .iter()
+        .map(|field| field.crate_name)
+        .collect();
+    let without_roots: Vec<_> = domains.difference(&root_crates).collect();
+    assert!(
+        without_roots.is_empty(),
+        "domains in api/src/domains.rs whose roots are not merged in api/src/schema.rs: {without_roots:?}"
+    );
+    let unlisted: Vec<_> = root_crates
+        .iter()
+        .filter(|name| **name != server && !domains.contains(*name))
+        .collect();
+    assert!(
+        unlisted.is_empty(),
+        "roots merged in api/src/schema.rs from crates missing in api/src/domains.rs: {unlisted:?}"
+    );
+}
+
+#[test]
+fn each_domain_declares_only_permissions_under_its_own_name() {
+    for entry in fluxorae::domains::catalog() {
+        for permission in entry.permissions {
+            assert!(
+                permission.name.starts_with(&format!("{}:", entry.name)),
+                "{} declares {}",
+                entry.name,
+                permission.name
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_permissions_roles_hold_are_exactly_those_the_domains_declare() {
+    use diesel_async::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Granted {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        permission: String,
+    }
+    let database = fluxorae_tests::TestDatabase::create().await;
+    let mut conn = database.connect().await;
+    let granted: BTreeSet<String> =
+        diesel::sql_query("SELECT DISTINCT permission FROM role_permissions")
+            .load::<Granted>(&mut conn)
+            .await
+            .expect("role_permissions")
+            .into_iter()
+            .map(|row| row.permission)
+            .collect();
+    let declared: BTreeSet<String> = fluxorae::domains::catalog()
+        .iter()
+        .flat_map(|entry| entry.permissions.iter().map(|p| p.name.to_string()))
+        .collect();
+    assert_eq!(
+        granted, declared,
+        "a permission granted by a migration but not declared by its domain's \
+         `permissions()` (or the reverse) is not registered"
+    );
+}

@@ -359,10 +359,23 @@ async fn the_sla_scan_warns_and_marks_each_breach_once_with_emails_and_live_even
     .execute(&mut conn)
     .await
     .expect("overdue");
-    let (warned, breached) = app.state.tickets.scan_sla().await.expect("scan");
+    let (warned, breached) = app
+        .state
+        .domains
+        .support
+        .tickets()
+        .scan_sla()
+        .await
+        .expect("scan");
     assert_eq!((warned, breached), (1, 1));
     assert_eq!(
-        app.state.tickets.scan_sla().await.expect("scan again"),
+        app.state
+            .domains
+            .support
+            .tickets()
+            .scan_sla()
+            .await
+            .expect("scan again"),
         (0, 0),
         "each breach is marked once"
     );

@@ -167,7 +167,7 @@ async fn the_legacy_graphql_ws_protocol_still_works() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_subscription_ends_when_the_access_token_expires() {
     let app = TestApp::spawn_with(|config| {
-        config.auth.access_ttl = std::time::Duration::from_secs(2);
+        config.domains.auth.access_ttl = std::time::Duration::from_secs(2);
     })
     .await;
     let user = app.persona(kernel::Role::Employee).await;

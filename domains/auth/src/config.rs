@@ -1,6 +1,8 @@
-//! Settings of the auth domain; the server fills them from the environment.
+//! Settings of the auth domain, read from the environment.
 
 use std::time::Duration;
+
+use kernel::config::{ConfigError, Env, Environment};
 
 /// One HMAC key for access tokens, named by its `kid`.
 #[derive(Clone)]
@@ -107,6 +109,65 @@ pub struct AuthConfig {
     pub totp_issuer: String,
     /// Attempt budgets.
     pub rate_limits: RateLimits,
+    /// SMS provider for one-time codes.
+    pub sms: SmsSettings,
+}
+
+/// Which SMS provider sends one-time codes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SmsSettings {
+    /// Development: the code is written to the log.
+    Log,
+    /// Twilio Messages API.
+    Twilio {
+        /// `TWILIO_ACCOUNT_SID`.
+        account_sid: String,
+        /// `TWILIO_AUTH_TOKEN`.
+        auth_token: String,
+        /// `TWILIO_FROM`: sender number or messaging service.
+        from: String,
+        /// `TWILIO_BASE_URL`.
+        base_url: Option<String>,
+    },
+    /// MSG91 OTP API v5 (DLT-registered template).
+    Msg91 {
+        /// `MSG91_AUTH_KEY`.
+        auth_key: String,
+        /// `MSG91_TEMPLATE_ID`.
+        template_id: String,
+        /// `MSG91_DLT_ENTITY_ID`.
+        dlt_entity_id: Option<String>,
+        /// `MSG91_DLT_TEMPLATE_ID`.
+        dlt_template_id: Option<String>,
+        /// `MSG91_BASE_URL`.
+        base_url: Option<String>,
+    },
+}
+
+impl SmsSettings {
+    /// `SMS_PROVIDER` and the chosen provider's variables.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        match env.get("SMS_PROVIDER").as_deref() {
+            None | Some("log") => Ok(Self::Log),
+            Some("twilio") => Ok(Self::Twilio {
+                account_sid: env.required("TWILIO_ACCOUNT_SID")?,
+                auth_token: env.required("TWILIO_AUTH_TOKEN")?,
+                from: env.required("TWILIO_FROM")?,
+                base_url: env.get("TWILIO_BASE_URL"),
+            }),
+            Some("msg91") => Ok(Self::Msg91 {
+                auth_key: env.required("MSG91_AUTH_KEY")?,
+                template_id: env.required("MSG91_TEMPLATE_ID")?,
+                dlt_entity_id: env.get("MSG91_DLT_ENTITY_ID"),
+                dlt_template_id: env.get("MSG91_DLT_TEMPLATE_ID"),
+                base_url: env.get("MSG91_BASE_URL"),
+            }),
+            Some(other) => Err(ConfigError::new(
+                "SMS_PROVIDER",
+                format!("{other:?} is not log, twilio or msg91"),
+            )),
+        }
+    }
 }
 
 impl AuthConfig {
@@ -130,6 +191,94 @@ impl AuthConfig {
             app_url: "http://localhost:3000".into(),
             totp_issuer: "Fluxorae".into(),
             rate_limits: RateLimits::default(),
+            sms: SmsSettings::Log,
         }
     }
+
+    /// Reads the auth section. `JWT_KEYS` is `kid:secret[,kid:secret...]`; new
+    /// tokens use `JWT_ACTIVE_KID` (default: the first). Outside production a
+    /// missing key is generated once and kept in `$DATA_DIR/dev-jwt-key` (tests
+    /// keep theirs in memory).
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let keys = signing_keys(env)?;
+        let mut config = Self::with_key(&keys[0].kid, keys[0].secret.clone());
+        config.active_kid = env
+            .get("JWT_ACTIVE_KID")
+            .unwrap_or_else(|| keys[0].kid.clone());
+        if !keys.iter().any(|key| key.kid == config.active_kid) {
+            return Err(ConfigError::new(
+                "JWT_ACTIVE_KID",
+                "names no key of JWT_KEYS",
+            ));
+        }
+        config.signing_keys = keys;
+        config.access_ttl = Duration::from_secs(env.parse("ACCESS_TOKEN_TTL_SECS", 900)?);
+        config.refresh_ttl =
+            Duration::from_secs(env.parse::<u64>("SESSION_TTL_DAYS", 30)? * 24 * 3600);
+        config.open_registration = env.parse_bool("OPEN_REGISTRATION", !env.is_production())?;
+        config.app_url = env
+            .get("APP_URL")
+            .unwrap_or_else(|| "http://localhost:3000".into());
+        let limits = &mut config.rate_limits;
+        limits.login_per_ip_per_minute = env.parse(
+            "RATE_LIMIT_LOGIN_PER_MINUTE",
+            limits.login_per_ip_per_minute,
+        )?;
+        limits.login_failures_per_account_per_hour = env.parse(
+            "RATE_LIMIT_LOGIN_FAILURES_PER_HOUR",
+            limits.login_failures_per_account_per_hour,
+        )?;
+        limits.register_per_ip_per_hour = env.parse(
+            "RATE_LIMIT_REGISTER_PER_HOUR",
+            limits.register_per_ip_per_hour,
+        )?;
+        limits.reset_per_ip_per_hour =
+            env.parse("RATE_LIMIT_RESET_PER_HOUR", limits.reset_per_ip_per_hour)?;
+        limits.otp_per_account_per_hour =
+            env.parse("RATE_LIMIT_OTP_PER_HOUR", limits.otp_per_account_per_hour)?;
+        config.password_hashing = PasswordHashing {
+            memory_kib: env.parse("ARGON2_MEMORY_KIB", 19 * 1024)?,
+            iterations: env.parse("ARGON2_ITERATIONS", 2)?,
+            parallelism: env.parse("ARGON2_PARALLELISM", 1)?,
+        };
+        config.sms = SmsSettings::from_env(env)?;
+        Ok(config)
+    }
+}
+
+fn signing_keys(env: &Env) -> Result<Vec<SigningKey>, ConfigError> {
+    let Some(list) = env.get("JWT_KEYS") else {
+        return Ok(vec![match env.environment() {
+            Environment::Production => {
+                return Err(ConfigError::new("JWT_KEYS", "is required in production"));
+            }
+            Environment::Test => SigningKey {
+                kid: "test".into(),
+                secret: kernel::config::random_secret().into_bytes(),
+            },
+            Environment::Development => SigningKey {
+                kid: "dev".into(),
+                secret: kernel::config::development_secret(&env.data_dir(), "dev-jwt-key")?
+                    .into_bytes(),
+            },
+        }]);
+    };
+    list.split(',')
+        .map(|pair| {
+            let (kid, secret) = pair
+                .trim()
+                .split_once(':')
+                .ok_or_else(|| ConfigError::new("JWT_KEYS", "each key is kid:secret"))?;
+            if secret.len() < 32 {
+                return Err(ConfigError::new(
+                    "JWT_KEYS",
+                    format!("the secret of {kid:?} is shorter than 32 characters"),
+                ));
+            }
+            Ok(SigningKey {
+                kid: kid.to_string(),
+                secret: secret.as_bytes().to_vec(),
+            })
+        })
+        .collect()
 }

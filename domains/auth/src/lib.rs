@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod config;
+pub mod demo;
 pub mod graphql;
 pub mod mfa;
 pub mod model;
@@ -16,14 +17,19 @@ use std::sync::Arc;
 
 use async_graphql::SchemaBuilder;
 use async_graphql::dataloader::DataLoader;
-use kernel::{Deps, Domain, Permission};
+use config::{AuthConfig, SmsSettings};
+use kernel::domain::{BoxFuture, BuildError, DemoSeed};
+use kernel::{AppResult, ConfigError, Deps, Domain, Env, Permission};
+use mfa::sms::{LogSmsSender, Msg91SmsSender, SmsSender, TwilioSmsSender};
 
 pub use graphql::mutation::AuthMutation;
 pub use graphql::query::AuthQuery;
 pub use service::AuthService;
 
 /// The auth domain.
-pub struct Auth;
+pub struct Auth {
+    service: Arc<AuthService>,
+}
 
 const PERMISSIONS: &[Permission] = &[
     Permission {
@@ -50,37 +56,99 @@ const PERMISSIONS: &[Permission] = &[
         name: "auth:organization.manage",
         description: "Create client and partner organizations",
     },
+    Permission {
+        name: "auth:organization.refer",
+        description: "Refer client organizations (partners)",
+    },
 ];
 
 impl Auth {
-    /// Installs the domain with its service.
-    pub fn install_with<Q, M, S>(
-        builder: SchemaBuilder<Q, M, S>,
-        service: Arc<AuthService>,
-    ) -> SchemaBuilder<Q, M, S> {
-        builder
-            .data(DataLoader::new(
-                graphql::loaders::OrganizationLoader(service.clone()),
-                tokio::spawn,
-            ))
-            .data(DataLoader::new(
-                graphql::loaders::UserLoader(service.clone()),
-                tokio::spawn,
-            ))
-            .data(service)
+    /// The auth use cases, shared by GraphQL, the REST endpoints and the CLI.
+    pub fn service(&self) -> &Arc<AuthService> {
+        &self.service
     }
 }
 
 impl Domain for Auth {
     const NAME: &'static str = "auth";
 
+    type Config = AuthConfig;
+
+    fn configure(env: &Env) -> Result<AuthConfig, ConfigError> {
+        AuthConfig::from_env(env)
+    }
+
+    fn build(deps: &Deps, config: &AuthConfig) -> Result<Self, BuildError> {
+        let sms = sms_sender(&config.sms)?;
+        let service = AuthService::new(deps.db.clone(), config.clone(), sms)
+            .map_err(|problem| format!("auth configuration: {problem}"))?;
+        Ok(Self {
+            service: Arc::new(service),
+        })
+    }
+
     fn permissions() -> &'static [Permission] {
         PERMISSIONS
     }
 
-    /// The service is built by the server (it needs keys and providers), so this
-    /// installs nothing; use [`Auth::install_with`].
-    fn install<Q, M, S>(builder: SchemaBuilder<Q, M, S>, _deps: &Deps) -> SchemaBuilder<Q, M, S> {
+    fn install<Q, M, S>(&self, builder: SchemaBuilder<Q, M, S>) -> SchemaBuilder<Q, M, S> {
         builder
+            .data(DataLoader::new(
+                graphql::loaders::OrganizationLoader(self.service.clone()),
+                tokio::spawn,
+            ))
+            .data(DataLoader::new(
+                graphql::loaders::UserLoader(self.service.clone()),
+                tokio::spawn,
+            ))
+            .data(self.service.clone())
     }
+
+    fn seed_demo<'a>(&'a self, seed: &'a DemoSeed) -> BoxFuture<'a, AppResult<()>> {
+        Box::pin(demo::seed(&self.service, seed))
+    }
+}
+
+/// The SMS sender the settings choose.
+fn sms_sender(settings: &SmsSettings) -> Result<Arc<dyn SmsSender>, BuildError> {
+    let http = || {
+        reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+    };
+    Ok(match settings {
+        SmsSettings::Log => Arc::new(LogSmsSender),
+        SmsSettings::Twilio {
+            account_sid,
+            auth_token,
+            from,
+            base_url,
+        } => {
+            let mut sender = TwilioSmsSender::new(
+                http()?,
+                account_sid.clone(),
+                auth_token.clone(),
+                from.clone(),
+            );
+            if let Some(base_url) = base_url {
+                sender.base_url = base_url.clone();
+            }
+            Arc::new(sender)
+        }
+        SmsSettings::Msg91 {
+            auth_key,
+            template_id,
+            dlt_entity_id,
+            dlt_template_id,
+            base_url,
+        } => {
+            let mut sender = Msg91SmsSender::new(http()?, auth_key.clone(), template_id.clone());
+            sender.dlt_entity_id = dlt_entity_id.clone();
+            sender.dlt_template_id = dlt_template_id.clone();
+            if let Some(base_url) = base_url {
+                sender.base_url = base_url.clone();
+            }
+            Arc::new(sender)
+        }
+    })
 }

@@ -1,6 +1,7 @@
 //! Shared kernel of the Fluxorae API: database schema and pool, ids, errors,
 //! identity and access scopes, the event bus and the domain plug-in trait.
 
+pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
@@ -16,8 +17,9 @@ pub mod schema;
 pub mod storage;
 pub mod validate;
 
+pub use config::{ConfigError, Env, Environment};
 pub use db::{Db, DbConn};
-pub use domain::{Deps, Domain};
+pub use domain::{BuildError, DemoSeed, Deps, Domain, PeriodicTask};
 pub use error::{AppError, AppResult, ErrorCode, FieldError};
 pub use principal::{
     AccessScope, Authenticator, Permission, Principal, RequirePermission, Role, SignedIn, Viewer,

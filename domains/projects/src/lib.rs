@@ -1,5 +1,6 @@
 //! Projects domain: projects, members, milestones, tasks on a live Kanban board, files.
 
+pub mod demo;
 pub mod files;
 pub mod graphql;
 pub mod model;
@@ -12,7 +13,8 @@ use std::sync::Arc;
 
 use async_graphql::SchemaBuilder;
 use async_graphql::dataloader::DataLoader;
-use kernel::{Deps, Domain, Permission};
+use kernel::domain::{BoxFuture, BuildError, DemoSeed};
+use kernel::{AppResult, ConfigError, Deps, Domain, Env, Permission};
 
 pub use graphql::mutation::ProjectsMutation;
 pub use graphql::query::ProjectsQuery;
@@ -20,7 +22,9 @@ pub use graphql::subscription::ProjectsSubscription;
 pub use service::ProjectsService;
 
 /// The projects domain.
-pub struct Projects;
+pub struct Projects {
+    service: Arc<ProjectsService>,
+}
 
 const PERMISSIONS: &[Permission] = &[
     Permission {
@@ -41,20 +45,39 @@ const PERMISSIONS: &[Permission] = &[
     },
 ];
 
+impl Projects {
+    /// The projects use cases.
+    pub fn service(&self) -> &Arc<ProjectsService> {
+        &self.service
+    }
+}
+
 impl Domain for Projects {
     const NAME: &'static str = "projects";
+
+    type Config = ();
+
+    fn configure(_env: &Env) -> Result<(), ConfigError> {
+        Ok(())
+    }
+
+    fn build(deps: &Deps, _config: &()) -> Result<Self, BuildError> {
+        Ok(Self {
+            service: Arc::new(ProjectsService::new(
+                deps.db.clone(),
+                deps.bus.clone(),
+                deps.storage.clone(),
+                deps.uploads.clone(),
+            )),
+        })
+    }
 
     fn permissions() -> &'static [Permission] {
         PERMISSIONS
     }
 
-    fn install<Q, M, S>(builder: SchemaBuilder<Q, M, S>, deps: &Deps) -> SchemaBuilder<Q, M, S> {
-        let service = Arc::new(ProjectsService::new(
-            deps.db.clone(),
-            deps.bus.clone(),
-            deps.storage.clone(),
-            deps.uploads.clone(),
-        ));
+    fn install<Q, M, S>(&self, builder: SchemaBuilder<Q, M, S>) -> SchemaBuilder<Q, M, S> {
+        let service = &self.service;
         builder
             .data(DataLoader::new(
                 graphql::loaders::MembersLoader(service.clone()),
@@ -68,6 +91,10 @@ impl Domain for Projects {
                 graphql::loaders::MilestoneLoader(service.clone()),
                 tokio::spawn,
             ))
-            .data(service)
+            .data(service.clone())
+    }
+
+    fn seed_demo<'a>(&'a self, seed: &'a DemoSeed) -> BoxFuture<'a, AppResult<()>> {
+        Box::pin(demo::seed(&self.service, seed))
     }
 }

@@ -1,6 +1,7 @@
 //! Support desk: tickets with comment threads, SLAs on business hours, live
 //! updates, email notifications through the outbox, and a knowledge base.
 
+pub mod demo;
 pub mod graphql;
 pub mod kb;
 pub mod model;
@@ -10,10 +11,12 @@ pub mod sla_store;
 pub mod tickets;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_graphql::SchemaBuilder;
 use async_graphql::dataloader::DataLoader;
-use kernel::{Deps, Domain, Permission};
+use kernel::domain::{BoxFuture, BuildError, DemoSeed, PeriodicTask};
+use kernel::{AppResult, ConfigError, Deps, Domain, Env, Permission};
 
 pub use graphql::kb::{KnowledgeBaseMutation, KnowledgeBaseQuery};
 pub use graphql::sla_admin::{SlaMutation, SlaQuery};
@@ -21,7 +24,12 @@ pub use graphql::tickets::{SupportMutation, SupportQuery, SupportSubscription};
 pub use tickets::TicketService;
 
 /// The support domain.
-pub struct Support;
+pub struct Support {
+    tickets: Arc<TicketService>,
+    sla_admin: Arc<sla_store::SlaAdmin>,
+    knowledge_base: Arc<kb::KnowledgeBase>,
+    config: SupportConfig,
+}
 
 const PERMISSIONS: &[Permission] = &[
     Permission {
@@ -46,35 +54,80 @@ const PERMISSIONS: &[Permission] = &[
     },
 ];
 
-impl Support {
-    /// The ticket service for `deps`, shared by the schema and the SLA scanner.
-    pub fn service(deps: &Deps) -> Arc<TicketService> {
-        Arc::new(TicketService::new(deps.db.clone(), deps.bus.clone()))
-    }
+/// The support domain's configuration section.
+#[derive(Debug, Clone)]
+pub struct SupportConfig {
+    /// `SLA_SCAN_SECS`: how often SLA warnings and breaches are checked (0 turns it off here).
+    pub sla_scan_interval: Option<Duration>,
+}
 
-    /// Installs the domain with its service.
-    pub fn install_with<Q, M, S>(
-        builder: SchemaBuilder<Q, M, S>,
-        service: Arc<TicketService>,
-    ) -> SchemaBuilder<Q, M, S> {
-        builder
-            .data(DataLoader::new(
-                graphql::tickets::CommentsLoader(service.clone()),
-                tokio::spawn,
-            ))
-            .data(Arc::new(sla_store::SlaAdmin::new(service.db().clone())))
-            .data(service)
+impl Support {
+    /// The ticket use cases (also run by the SLA scan).
+    pub fn tickets(&self) -> &Arc<TicketService> {
+        &self.tickets
     }
 }
 
 impl Domain for Support {
     const NAME: &'static str = "support";
 
+    type Config = SupportConfig;
+
+    fn configure(env: &Env) -> Result<SupportConfig, ConfigError> {
+        Ok(SupportConfig {
+            sla_scan_interval: match env.parse::<u64>("SLA_SCAN_SECS", 60)? {
+                0 => None,
+                seconds => Some(Duration::from_secs(seconds)),
+            },
+        })
+    }
+
+    fn build(deps: &Deps, config: &SupportConfig) -> Result<Self, BuildError> {
+        Ok(Self {
+            tickets: Arc::new(TicketService::new(deps.db.clone(), deps.bus.clone())),
+            sla_admin: Arc::new(sla_store::SlaAdmin::new(deps.db.clone())),
+            knowledge_base: Arc::new(kb::KnowledgeBase::new(deps.db.clone())),
+            config: config.clone(),
+        })
+    }
+
     fn permissions() -> &'static [Permission] {
         PERMISSIONS
     }
 
-    fn install<Q, M, S>(builder: SchemaBuilder<Q, M, S>, deps: &Deps) -> SchemaBuilder<Q, M, S> {
-        Self::install_with(builder, Self::service(deps))
+    fn install<Q, M, S>(&self, builder: SchemaBuilder<Q, M, S>) -> SchemaBuilder<Q, M, S> {
+        builder
+            .data(DataLoader::new(
+                graphql::tickets::CommentsLoader(self.tickets.clone()),
+                tokio::spawn,
+            ))
+            .data(self.sla_admin.clone())
+            .data(self.knowledge_base.clone())
+            .data(self.tickets.clone())
+    }
+
+    fn periodic(&self) -> Vec<PeriodicTask> {
+        let Some(every) = self.config.sla_scan_interval else {
+            return Vec::new();
+        };
+        let tickets = self.tickets.clone();
+        vec![PeriodicTask {
+            name: "support.sla_scan",
+            every,
+            run: Arc::new(move || {
+                let tickets = tickets.clone();
+                Box::pin(async move {
+                    let (warned, breached) = tickets.scan_sla().await?;
+                    if warned + breached > 0 {
+                        tracing::info!(warned, breached, "SLA scan");
+                    }
+                    Ok(())
+                })
+            }),
+        }]
+    }
+
+    fn seed_demo<'a>(&'a self, seed: &'a DemoSeed) -> BoxFuture<'a, AppResult<()>> {
+        Box::pin(demo::seed(&self.tickets, seed))
     }
 }
