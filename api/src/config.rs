@@ -46,6 +46,11 @@ pub struct Config {
     pub ws_init_timeout: Duration,
     /// `WS_KEEPALIVE_SECS`: interval of the server's keep-alive pings.
     pub ws_keepalive: Duration,
+    /// `WS_REVALIDATE_SECS`: how often an open websocket re-checks its session
+    /// (revocations also re-check at once).
+    pub ws_revalidate: Duration,
+    /// `WS_MAX_SUBSCRIPTIONS`: active subscriptions one connection may hold.
+    pub ws_max_subscriptions: usize,
     /// `SHUTDOWN_GRACE_SECS`: how long in-flight requests may take after SIGTERM.
     pub shutdown_grace: Duration,
     /// `ALLOWED_ORIGINS`: browser origins that may use cookie sessions.
@@ -191,6 +196,8 @@ impl Config {
             },
             ws_init_timeout: Duration::from_secs(env.parse("WS_INIT_TIMEOUT_SECS", 10)?),
             ws_keepalive: Duration::from_secs(env.parse("WS_KEEPALIVE_SECS", 15)?),
+            ws_revalidate: Duration::from_secs(env.parse("WS_REVALIDATE_SECS", 30)?.max(1)),
+            ws_max_subscriptions: env.parse("WS_MAX_SUBSCRIPTIONS", 100)?,
             shutdown_grace: Duration::from_secs(env.parse("SHUTDOWN_GRACE_SECS", 20)?),
             allowed_origins: env
                 .get("ALLOWED_ORIGINS")

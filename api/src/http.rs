@@ -38,6 +38,8 @@ pub struct AppState {
     pub outbox: kernel::outbox::OutboxWorker,
     /// SQL statements run so far.
     pub queries: kernel::db::QueryCounter,
+    /// The event bus (websockets listen to sign-in changes on it).
+    pub bus: Arc<dyn kernel::events::EventBus>,
     /// Every domain, built once.
     pub domains: Arc<crate::domains::Domains>,
     /// The development object store, when it is the configured one.
@@ -165,18 +167,19 @@ pub async fn viewer_from_authorization(
     authorization: Option<&str>,
     authenticator: &dyn Authenticator,
 ) -> Result<Viewer, AppError> {
-    let token = authorization
-        .and_then(|value| {
-            value
-                .strip_prefix("Bearer ")
-                .or_else(|| value.strip_prefix("bearer "))
-        })
+    let token = authorization.and_then(bearer_token).ok_or_else(|| {
+        AppError::unauthenticated("Authorization must be `Bearer <access token>`")
+    })?;
+    Ok(Viewer::User(authenticator.authenticate(token).await?))
+}
+
+/// The token of an `Authorization: Bearer <token>` value.
+pub fn bearer_token(authorization: &str) -> Option<&str> {
+    authorization
+        .strip_prefix("Bearer ")
+        .or_else(|| authorization.strip_prefix("bearer "))
         .map(str::trim)
         .filter(|token| !token.is_empty())
-        .ok_or_else(|| {
-            AppError::unauthenticated("Authorization must be `Bearer <access token>`")
-        })?;
-    Ok(Viewer::User(authenticator.authenticate(token).await?))
 }
 
 /// Identifies the request for logs, audit entries and error messages.

@@ -207,6 +207,7 @@ pub async fn build_state(config: Config, database_url: &str) -> anyhow::Result<A
         auth,
         outbox,
         queries,
+        bus: deps.bus.clone(),
         domains,
         local_storage,
         migration_versions: Arc::new(migration_versions),

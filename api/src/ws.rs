@@ -14,12 +14,14 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use futures_util::{Stream, StreamExt};
-use kernel::Viewer;
+use kernel::events::{Delivery, DeliveryStream, SESSIONS_TOPIC, SessionChange};
+use kernel::{ErrorCode, Viewer};
 use serde_json::{Value, json};
 use tokio_stream::StreamMap;
 
 use crate::http::{
-    AppState, is_request_error, request_from_params, request_meta, viewer_from_authorization,
+    AppState, bearer_token, is_request_error, request_from_params, request_meta,
+    viewer_from_authorization,
 };
 use crate::limits::RequestMeta;
 
@@ -40,6 +42,9 @@ pub mod close_code {
     /// More than one `connection_init`.
     pub const TOO_MANY_INITS: u16 = 4429;
 }
+
+/// RFC 6455 close code for a message over the size limit.
+const MESSAGE_TOO_BIG: u16 = 1009;
 
 /// The subprotocol the client chose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,8 +79,11 @@ pub async fn graphql_ws(
         None
     };
     let meta = request_meta(&headers, Some(peer), state.config.trusted_proxy_hops);
+    let max_message = state.config.body_limit_bytes;
     upgrade
         .protocols([TRANSPORT_WS, LEGACY_WS])
+        .max_message_size(max_message)
+        .max_frame_size(max_message)
         .on_upgrade(move |socket| async move {
             match protocol {
                 Some(protocol) => Connection::new(state, protocol, meta, socket).run().await,
@@ -102,6 +110,14 @@ async fn close(mut socket: WebSocket, code: u16, reason: &str) -> Result<(), axu
 
 type ResponseStream = Pin<Box<dyn Stream<Item = Option<Response>> + Send>>;
 
+/// The next sign-in change, or never when the connection listens to none.
+async fn next_delivery(sessions: &mut Option<DeliveryStream>) -> Option<Delivery> {
+    match sessions {
+        Some(stream) => stream.next().await,
+        None => std::future::pending().await,
+    }
+}
+
 /// What the loop does after handling one message.
 enum Next {
     Continue,
@@ -115,6 +131,10 @@ struct Connection {
     meta: RequestMeta,
     socket: WebSocket,
     viewer: Option<Viewer>,
+    /// The bearer token from `connection_init`, re-checked while the socket is open.
+    token: Option<String>,
+    /// Sign-in changes on the bus, once a user is signed in.
+    sessions: Option<DeliveryStream>,
     init_received: bool,
     streams: StreamMap<String, ResponseStream>,
 }
@@ -127,6 +147,8 @@ impl Connection {
             meta,
             socket,
             viewer: None,
+            token: None,
+            sessions: None,
             init_received: false,
             streams: StreamMap::new(),
         }
@@ -139,6 +161,11 @@ impl Connection {
         let mut keepalive = tokio::time::interval_at(
             tokio::time::Instant::now() + keepalive_every,
             keepalive_every,
+        );
+        let revalidate_every = self.state.config.ws_revalidate;
+        let mut revalidate = tokio::time::interval_at(
+            tokio::time::Instant::now() + revalidate_every,
+            revalidate_every,
         );
         // Far future until a token with an expiry is accepted.
         let expiry = tokio::time::sleep(Duration::from_secs(365 * 24 * 3600));
@@ -153,6 +180,10 @@ impl Connection {
                 message = self.socket.recv() => match message {
                     Some(Ok(Message::Text(text))) => self.on_text(text.as_str(), &mut expiry).await,
                     Some(Ok(Message::Binary(_))) => Next::Close(close_code::BAD_REQUEST, "Binary messages are not supported".into()),
+                    // Over `max_message_size`: say so (1009) instead of dropping the socket.
+                    Some(Err(error)) if error.to_string().contains("Space limit exceeded") => {
+                        Next::Close(MESSAGE_TOO_BIG, "Message too big".into())
+                    }
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => Next::Stop,
                     Some(Ok(_)) => Next::Continue,
                 },
@@ -165,6 +196,14 @@ impl Connection {
                 () = &mut expiry => {
                     Next::Close(close_code::FORBIDDEN, "Access token expired".into())
                 }
+                _ = revalidate.tick(), if self.token.is_some() => self.revalidate().await,
+                Some(delivery) = next_delivery(&mut self.sessions) => {
+                    if self.concerns_me(&delivery) {
+                        self.revalidate().await
+                    } else {
+                        Next::Continue
+                    }
+                }
                 _ = keepalive.tick() => self.keepalive().await,
             };
             match next {
@@ -175,6 +214,52 @@ impl Connection {
         };
         if let Some((code, reason)) = outcome {
             let _ = close(self.socket, code, &reason).await;
+        }
+    }
+
+    /// Whether a sign-in change may concern this connection's user (a gap may
+    /// have hidden one, so it counts too).
+    fn concerns_me(&self, delivery: &Delivery) -> bool {
+        let Some(principal) = self.viewer.as_ref().and_then(Viewer::principal) else {
+            return false;
+        };
+        match delivery {
+            Delivery::Gap => true,
+            Delivery::Event(event) => event
+                .decode::<SessionChange>()
+                .is_some_and(|change| change.user_id() == principal.user_id),
+        }
+    }
+
+    /// Re-checks the session behind the token: closes with 4403 when it ended
+    /// or the user's rights changed. A database failure keeps the socket open;
+    /// the next check decides.
+    async fn revalidate(&mut self) -> Next {
+        let (Some(token), Some(current)) = (
+            self.token.clone(),
+            self.viewer.as_ref().and_then(Viewer::principal).cloned(),
+        ) else {
+            return Next::Continue;
+        };
+        match self.state.authenticator.authenticate(&token).await {
+            Ok(now)
+                if now.role == current.role
+                    && now.org_id == current.org_id
+                    && now.permissions == current.permissions =>
+            {
+                Next::Continue
+            }
+            Ok(_) => Next::Close(
+                close_code::FORBIDDEN,
+                "Your access changed; reconnect".into(),
+            ),
+            Err(error) if error.code() == ErrorCode::Unauthenticated => {
+                Next::Close(close_code::FORBIDDEN, "Session ended".into())
+            }
+            Err(error) => {
+                error.log_if_internal();
+                Next::Continue
+            }
         }
     }
 
@@ -279,6 +364,8 @@ impl Connection {
                         .to_std()
                         .unwrap_or_default();
                     expiry.as_mut().reset(tokio::time::Instant::now() + left);
+                    self.token = authorization.and_then(bearer_token).map(str::to_string);
+                    self.sessions = Some(self.state.bus.subscribe(SESSIONS_TOPIC));
                 }
                 self.viewer = Some(viewer);
                 self.send(json!({ "type": "connection_ack" })).await
@@ -301,6 +388,15 @@ impl Connection {
         let Some(viewer) = self.viewer.clone() else {
             return Next::Close(close_code::UNAUTHORIZED, "Unauthorized".into());
         };
+        if self.streams.len() >= self.state.config.ws_max_subscriptions {
+            return Next::Close(
+                close_code::BAD_REQUEST,
+                format!(
+                    "Too many subscriptions: at most {} per connection",
+                    self.state.config.ws_max_subscriptions
+                ),
+            );
+        }
         if self.streams.contains_key(&id) {
             return match self.protocol {
                 Protocol::TransportWs => Next::Close(

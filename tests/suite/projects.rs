@@ -701,3 +701,44 @@ async fn a_bus_reconnect_tells_subscribers_to_refetch() {
     }
     assert!(delivered, "events resume after the bus reconnects");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_freelancer_removed_from_a_project_stops_receiving_its_board() {
+    let app = TestApp::spawn().await;
+    let admin = app.persona(Role::Admin).await;
+    let client = app.persona(Role::Client).await;
+    let freelancer = app.persona(Role::Freelancer).await;
+    let project = create_project(&app, &admin, client.organization_id, "Membership").await;
+    let member = json!({ "input": { "projectId": project, "userId": freelancer.user_id.to_string(), "projectRole": "designer" } });
+    data(
+        &app,
+        &admin.token,
+        "mutation($input: AddProjectMemberInput!) { addProjectMember(input: $input) { projectRole } }",
+        member,
+    )
+    .await;
+    let mut watcher = subscribe_board(&app, &freelancer.token, &project).await;
+    let mut staff = subscribe_board(&app, &admin.token, &project).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    create_task(&app, &admin.token, &project, "Logo").await;
+    assert_eq!(next_board_event(&mut watcher).await["kind"], "TASK_CREATED");
+    assert_eq!(next_board_event(&mut staff).await["kind"], "TASK_CREATED");
+    data(
+        &app,
+        &admin.token,
+        "mutation($input: RemoveProjectMemberInput!) { removeProjectMember(input: $input) }",
+        json!({ "input": { "projectId": project, "userId": freelancer.user_id.to_string() } }),
+    )
+    .await;
+    assert_eq!(
+        watcher.next_json().await,
+        json!({ "type": "complete", "id": "board" }),
+        "the former member's stream ends"
+    );
+    create_task(&app, &admin.token, &project, "Palette").await;
+    assert_eq!(
+        next_board_event(&mut staff).await["kind"],
+        "TASK_CREATED",
+        "the removal is no board event for those who stay"
+    );
+}

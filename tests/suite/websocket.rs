@@ -187,3 +187,123 @@ async fn a_subscription_ends_when_the_access_token_expires() {
     }
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
 }
+
+/// Waits (at most `seconds`) for the socket to close, skipping messages; answers the code.
+async fn closes_within(ws: &mut fluxorae_tests::WsClient, seconds: u64) -> u16 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    while std::time::Instant::now() < deadline {
+        if let WsEvent::Closed(code, _) = ws.next_event().await {
+            return code;
+        }
+    }
+    panic!("the socket stayed open for {seconds} s");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn disabling_a_user_closes_their_open_socket_with_4403() {
+    let app = TestApp::spawn_with(|config| {
+        config.ws_revalidate = std::time::Duration::from_secs(1);
+    })
+    .await;
+    let admin = app.persona(kernel::Role::Admin).await;
+    let employee = app.persona(kernel::Role::Employee).await;
+    let mut ws = app.ws("graphql-transport-ws").await;
+    ws.init(Some(&employee.token)).await;
+    ws.send(json!({ "type": "subscribe", "id": "1", "payload": { "query": HEARTBEAT } }))
+        .await;
+    assert_eq!(ws.next_json().await["type"], "next");
+    let disabled = app
+        .graphql(
+            Some(&admin.token),
+            "mutation($id: ID!) { disableUser(userId: $id) { status } }",
+            json!({ "id": employee.user_id }),
+        )
+        .await;
+    assert_eq!(disabled["data"]["disableUser"]["status"], "DISABLED");
+    assert_eq!(closes_within(&mut ws, 10).await, close_code::FORBIDDEN);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn logging_out_closes_the_sessions_socket_and_a_database_blip_does_not() {
+    let app = TestApp::spawn_with(|config| {
+        config.ws_revalidate = std::time::Duration::from_secs(1);
+    })
+    .await;
+    let client = app.persona(kernel::Role::Client).await;
+    let mut ws = app.ws("graphql-transport-ws").await;
+    ws.init(Some(&client.token)).await;
+    ws.send(json!({ "type": "subscribe", "id": "1", "payload": { "query": HEARTBEAT } }))
+        .await;
+    // Several re-checks pass while the session is valid.
+    for _ in 0..3 {
+        assert_eq!(ws.next_json().await["type"], "next");
+    }
+    let response = app
+        .http
+        .post(app.url("/auth/logout"))
+        .bearer_auth(&client.token)
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("logout");
+    assert!(response.status().is_success(), "{}", response.status());
+    assert_eq!(closes_within(&mut ws, 10).await, close_code::FORBIDDEN);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_connection_holds_at_most_the_configured_number_of_subscriptions() {
+    let app = TestApp::spawn_with(|config| config.ws_max_subscriptions = 3).await;
+    let mut ws = app.ws("graphql-transport-ws").await;
+    ws.init(None).await;
+    for id in 0..3 {
+        ws.send(json!({ "type": "subscribe", "id": id.to_string(), "payload": { "query": "subscription { heartbeat(intervalSeconds: 30) }" } }))
+            .await;
+    }
+    ws.send(json!({ "type": "subscribe", "id": "3", "payload": { "query": HEARTBEAT } }))
+        .await;
+    // The first three stream their first heartbeats; the fourth closes the socket.
+    loop {
+        match ws.next_event().await {
+            WsEvent::Json(message) => assert_eq!(message["type"], "next", "{message}"),
+            WsEvent::Closed(code, reason) => {
+                assert_eq!(code, close_code::BAD_REQUEST);
+                assert!(reason.contains("at most 3"), "{reason}");
+                break;
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_message_larger_than_the_body_limit_is_refused() {
+    let app = TestApp::spawn_with(|config| config.body_limit_bytes = 4096).await;
+    let mut ws = app.ws("graphql-transport-ws").await;
+    ws.init(None).await;
+    let padding = "x".repeat(8192);
+    ws.send_text(&format!(
+        r#"{{"type":"subscribe","id":"big","payload":{{"query":"{{ apiVersion }} # {padding}"}}}}"#
+    ))
+    .await;
+    assert_eq!(closes_within(&mut ws, 5).await, 1009);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_anonymous_socket_cannot_open_a_subscription_that_needs_a_principal() {
+    let app = TestApp::spawn().await;
+    let mut ws = app.ws("graphql-transport-ws").await;
+    ws.init(None).await;
+    ws.send(json!({ "type": "subscribe", "id": "b", "payload": { "query": "subscription { boardEvents(projectId: \"00000000-0000-0000-0000-000000000000\") { kind } }" } }))
+        .await;
+    let answer = ws.next_json().await;
+    assert!(
+        answer["type"] == "error"
+            || answer["payload"]["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED",
+        "{answer}"
+    );
+    let code = if answer["type"] == "error" {
+        answer["payload"][0]["extensions"]["code"].clone()
+    } else {
+        answer["payload"]["errors"][0]["extensions"]["code"].clone()
+    };
+    assert_eq!(code, "UNAUTHENTICATED");
+}

@@ -12,6 +12,7 @@ pub mod policy;
 pub mod rate_limit;
 pub mod service;
 pub mod tokens;
+pub mod visibility;
 
 use std::sync::Arc;
 

@@ -8,6 +8,7 @@ pub mod error;
 pub mod events;
 pub mod events_pg;
 pub mod ids;
+pub mod live;
 pub mod mailer;
 pub mod outbox;
 pub mod pagination;

@@ -25,16 +25,34 @@ pub fn required(value: &str, field: &str, max: usize) -> Result<String, AppError
     required_text(value, field, max).map_err(|error| AppError::invalid_fields(vec![error]))
 }
 
-/// A GraphQL enum stored as text: `Variant = "db_value"` pairs give `as_db`
-/// and `from_db`.
+/// A stored vocabulary: one Rust enum that is the GraphQL enum and is stored as
+/// text. `Variant = "db_value"` pairs give `as_db`, `from_db`, `ALL`, serde in
+/// the database form, and diesel `ToSql`/`FromSql` over `Text`, so row structs
+/// hold the enum itself.
 #[macro_export]
 macro_rules! db_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $db:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(::async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
-        pub enum $name { $($(#[$vmeta])* $variant),+ }
+        #[derive(
+            ::async_graphql::Enum,
+            ::diesel::expression::AsExpression,
+            ::diesel::deserialize::FromSqlRow,
+            ::serde::Serialize,
+            ::serde::Deserialize,
+            Debug,
+            Clone,
+            Copy,
+            PartialEq,
+            Eq,
+            Hash,
+        )]
+        #[diesel(sql_type = ::diesel::sql_types::Text)]
+        pub enum $name { $($(#[$vmeta])* #[serde(rename = $db)] $variant),+ }
 
         impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [Self] = &[$(Self::$variant),+];
+
             /// Database form.
             pub fn as_db(self) -> &'static str {
                 match self { $(Self::$variant => $db),+ }
@@ -43,6 +61,32 @@ macro_rules! db_enum {
             /// Parses the database form.
             pub fn from_db(value: &str) -> Option<Self> {
                 match value { $($db => Some(Self::$variant),)+ _ => None }
+            }
+        }
+
+        impl ::diesel::serialize::ToSql<::diesel::sql_types::Text, ::diesel::pg::Pg> for $name {
+            fn to_sql<'b>(
+                &'b self,
+                out: &mut ::diesel::serialize::Output<'b, '_, ::diesel::pg::Pg>,
+            ) -> ::diesel::serialize::Result {
+                <str as ::diesel::serialize::ToSql<::diesel::sql_types::Text, ::diesel::pg::Pg>>::to_sql(
+                    self.as_db(),
+                    &mut out.reborrow(),
+                )
+            }
+        }
+
+        impl ::diesel::deserialize::FromSql<::diesel::sql_types::Text, ::diesel::pg::Pg> for $name {
+            fn from_sql(
+                bytes: <::diesel::pg::Pg as ::diesel::backend::Backend>::RawValue<'_>,
+            ) -> ::diesel::deserialize::Result<Self> {
+                let text = <String as ::diesel::deserialize::FromSql<
+                    ::diesel::sql_types::Text,
+                    ::diesel::pg::Pg,
+                >>::from_sql(bytes)?;
+                Self::from_db(&text).ok_or_else(|| {
+                    format!(concat!("unknown ", stringify!($name), " {:?}"), text).into()
+                })
             }
         }
     };

@@ -1,6 +1,7 @@
 //! Projects domain: projects, members, milestones, tasks on a live Kanban board, files.
 
 pub mod demo;
+pub mod events;
 pub mod files;
 pub mod graphql;
 pub mod model;

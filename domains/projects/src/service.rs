@@ -14,17 +14,14 @@ use kernel::schema::{milestones, organizations, project_members, projects, tasks
 use kernel::storage::{ObjectStorage, UploadPolicy};
 use kernel::validate::required;
 use kernel::{AccessScope, AppError, Db, Principal, Role};
-use serde_json::json;
 use uuid::Uuid;
 
+use crate::events::BoardChange;
 use crate::model::{Milestone, Project, ProjectMember, Task};
 use crate::ordering::key_between;
 use crate::policy::{COLUMNS, may_be_member, may_write_tasks};
 
-/// The bus topic of a project's board.
-pub fn board_topic(project_id: Uuid) -> String {
-    format!("projects.board.{project_id}")
-}
+pub use crate::events::board_topic;
 
 /// Filters of the project list.
 #[derive(Debug, Clone, Default)]
@@ -164,19 +161,20 @@ fn visible_projects(scope: AccessScope) -> projects::BoxedQuery<'static, Pg> {
     let query = projects::table.into_boxed();
     match scope {
         AccessScope::Staff => query,
-        AccessScope::ClientOrg(org) => query.filter(projects::organization_id.eq(org)),
+        // Freelancers reach projects through membership, not organizations.
         AccessScope::Assigned(user) => query.filter(exists(
             project_members::table
                 .filter(project_members::project_id.eq(projects::id))
                 .filter(project_members::user_id.eq(user)),
         )),
-        AccessScope::Partner(partner) => query.filter(
-            projects::organization_id.eq_any(
-                organizations::table
-                    .filter(organizations::referred_by_partner_id.eq(partner))
-                    .select(organizations::id),
-            ),
-        ),
+        AccessScope::ClientOrg(_) | AccessScope::Partner(_) => {
+            match auth::visibility::visible_organization_ids(scope) {
+                Some(organizations) => {
+                    query.filter(projects::organization_id.eq_any(organizations))
+                }
+                None => query,
+            }
+        }
     }
 }
 
@@ -212,13 +210,9 @@ impl ProjectsService {
         Ok(self.db.get().await?)
     }
 
-    fn publish(&self, project_id: Uuid, kind: &str, actor: Uuid, task: &Task) {
-        self.bus.publish(Event::new(
-            board_topic(project_id),
-            kind,
-            Some(actor),
-            json!({ "taskId": task.id, "status": task.status, "orderKey": task.order_key, "version": task.version }),
-        ));
+    fn publish(&self, project_id: Uuid, actor: Uuid, change: &BoardChange) {
+        self.bus
+            .publish(Event::of(board_topic(project_id), Some(actor), change));
     }
 
     /// The bus, for subscriptions.
@@ -426,6 +420,11 @@ impl ProjectsService {
         if removed == 0 {
             return Err(AppError::not_found("project member"));
         }
+        self.publish(
+            project_id,
+            principal.user_id,
+            &BoardChange::MemberRemoved { user_id },
+        );
         Ok(true)
     }
 
@@ -640,7 +639,11 @@ impl ProjectsService {
                     .await?)
             })
             .await?;
-        self.publish(task.project_id, "task.created", principal.user_id, &task);
+        self.publish(
+            task.project_id,
+            principal.user_id,
+            &BoardChange::TaskCreated((&task).into()),
+        );
         Ok(task)
     }
 
@@ -703,9 +706,8 @@ impl ProjectsService {
             .ok_or_else(|| AppError::conflict("The task was changed by someone else; reload it"))?;
         self.publish(
             updated.project_id,
-            "task.updated",
             principal.user_id,
-            &updated,
+            &BoardChange::TaskUpdated((&updated).into()),
         );
         Ok(updated)
     }
@@ -721,7 +723,11 @@ impl ProjectsService {
         diesel::delete(tasks::table.find(task_id))
             .execute(&mut conn)
             .await?;
-        self.publish(task.project_id, "task.deleted", principal.user_id, &task);
+        self.publish(
+            task.project_id,
+            principal.user_id,
+            &BoardChange::TaskDeleted((&task).into()),
+        );
         Ok(task)
     }
 
@@ -770,7 +776,11 @@ impl ProjectsService {
                 })
             })
             .await?;
-        self.publish(moved.project_id, "task.moved", principal.user_id, &moved);
+        self.publish(
+            moved.project_id,
+            principal.user_id,
+            &BoardChange::TaskMoved((&moved).into()),
+        );
         Ok(moved)
     }
 

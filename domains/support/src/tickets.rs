@@ -8,7 +8,7 @@ use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::sql_types::Bool;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use kernel::events::{Event, EventBus};
+use kernel::events::{Audience, Event, EventBus};
 use kernel::pagination::Page;
 use kernel::schema::{organizations, projects, ticket_comments, ticket_events, tickets, users};
 use kernel::validate::required;
@@ -169,13 +169,19 @@ impl TicketService {
         if let (Some(data), Some(extra)) = (data.as_object_mut(), extra.as_object()) {
             data.extend(extra.clone());
         }
-        self.bus.publish(Event::new(
+        let audience = Audience {
+            organization_id: Some(ticket.organization_id),
+            staff_only: data.get("internal").and_then(|v| v.as_bool()) == Some(true),
+        };
+        self.bus.publish(Event::untyped(
             ticket_topic(ticket.id),
             kind,
             actor,
+            audience,
             data.clone(),
         ));
-        self.bus.publish(Event::new(QUEUE_TOPIC, kind, actor, data));
+        self.bus
+            .publish(Event::untyped(QUEUE_TOPIC, kind, actor, audience, data));
     }
 
     /// Recomputes the ticket's SLA facts from its history and stores them.

@@ -2,14 +2,14 @@
 
 use async_graphql::{Context, Enum, ID, Object, Subscription};
 use futures_util::{Stream, StreamExt};
-use kernel::events::{Delivery, Event};
 use kernel::ids::parse_id;
-use kernel::{Principal, SignedIn, caller};
+use kernel::live::{Live, LiveAccess, OrganizationSet, live_changes};
+use kernel::{AccessScope, Principal, SignedIn, caller};
 use uuid::Uuid;
 
 use super::query::service;
 use super::types::{TaskNode, TaskStatus};
-use crate::service::board_topic;
+use crate::events::{BoardChange, TaskFacts, board_topic};
 
 /// Projects subscriptions.
 #[derive(Default)]
@@ -34,24 +34,40 @@ pub enum BoardEventKind {
 pub struct BoardEvent {
     kind: BoardEventKind,
     project_id: Uuid,
-    event: Option<Event>,
+    event_id: Option<Uuid>,
+    actor_id: Option<Uuid>,
+    task: Option<TaskFacts>,
     principal: Principal,
 }
 
 impl BoardEvent {
-    fn data_uuid(&self, key: &str) -> Option<Uuid> {
-        self.event
-            .as_ref()
-            .and_then(|event| event.data.get(key))
-            .and_then(|value| value.as_str())
-            .and_then(|value| Uuid::parse_str(value).ok())
-    }
-
-    fn data_str(&self, key: &str) -> Option<&str> {
-        self.event
-            .as_ref()
-            .and_then(|event| event.data.get(key))
-            .and_then(|value| value.as_str())
+    /// The GraphQL form of a live item; `None` for changes boards do not show.
+    fn from_live(item: Live<BoardChange>, project_id: Uuid, principal: Principal) -> Option<Self> {
+        let (kind, event_id, actor_id, task) = match item {
+            Live::Refetch => (BoardEventKind::Refetch, None, None, None),
+            Live::Change {
+                event_id,
+                actor_id,
+                change,
+            } => {
+                let (kind, facts) = match change {
+                    BoardChange::TaskCreated(facts) => (BoardEventKind::TaskCreated, facts),
+                    BoardChange::TaskUpdated(facts) => (BoardEventKind::TaskUpdated, facts),
+                    BoardChange::TaskMoved(facts) => (BoardEventKind::TaskMoved, facts),
+                    BoardChange::TaskDeleted(facts) => (BoardEventKind::TaskDeleted, facts),
+                    BoardChange::MemberRemoved { .. } => return None,
+                };
+                (kind, Some(event_id), actor_id, Some(facts))
+            }
+        };
+        Some(Self {
+            kind,
+            project_id,
+            event_id,
+            actor_id,
+            task,
+            principal,
+        })
     }
 }
 
@@ -64,7 +80,7 @@ impl BoardEvent {
 
     /// Id of the event (absent for REFETCH).
     async fn event_id(&self) -> Option<ID> {
-        self.event.as_ref().map(|event| ID(event.id.to_string()))
+        self.event_id.map(|id| ID(id.to_string()))
     }
 
     /// The project.
@@ -74,33 +90,29 @@ impl BoardEvent {
 
     /// Who made the change, so a client can skip its own echo.
     async fn actor_id(&self) -> Option<ID> {
-        self.event
-            .as_ref()
-            .and_then(|event| event.actor_id)
-            .map(|id| ID(id.to_string()))
+        self.actor_id.map(|id| ID(id.to_string()))
     }
 
     /// The task concerned.
     async fn task_id(&self) -> Option<ID> {
-        self.data_uuid("taskId").map(|id| ID(id.to_string()))
+        self.task.as_ref().map(|task| ID(task.task_id.to_string()))
     }
 
     /// The task's column after the change.
     async fn status(&self) -> Option<TaskStatus> {
-        self.data_str("status").and_then(TaskStatus::from_db)
+        self.task
+            .as_ref()
+            .and_then(|task| TaskStatus::from_db(&task.status))
     }
 
     /// The task's order key after the change.
     async fn order_key(&self) -> Option<&str> {
-        self.data_str("orderKey")
+        self.task.as_ref().map(|task| task.order_key.as_str())
     }
 
     /// The task's version after the change.
     async fn version(&self) -> Option<i64> {
-        self.event
-            .as_ref()
-            .and_then(|event| event.data.get("version"))
-            .and_then(|value| value.as_i64())
+        self.task.as_ref().map(|task| task.version)
     }
 
     /// The task as it is now (null when deleted).
@@ -108,7 +120,7 @@ impl BoardEvent {
         if self.kind == BoardEventKind::TaskDeleted {
             return Ok(None);
         }
-        let Some(task_id) = self.data_uuid("taskId") else {
+        let Some(task_id) = self.task.as_ref().map(|task| task.task_id) else {
             return Ok(None);
         };
         match service(ctx).task(&self.principal, task_id).await {
@@ -119,20 +131,11 @@ impl BoardEvent {
     }
 }
 
-fn kind_of(event: &Event) -> Option<BoardEventKind> {
-    match event.kind.as_str() {
-        "task.created" => Some(BoardEventKind::TaskCreated),
-        "task.updated" => Some(BoardEventKind::TaskUpdated),
-        "task.moved" => Some(BoardEventKind::TaskMoved),
-        "task.deleted" => Some(BoardEventKind::TaskDeleted),
-        _ => None,
-    }
-}
-
 #[Subscription]
 impl ProjectsSubscription {
     /// Changes on a project's board, for everyone allowed to see the project.
-    /// Ends when the access token expires.
+    /// A freelancer's stream ends when they are removed from the project; every
+    /// stream ends when the access token expires.
     #[graphql(guard = "SignedIn")]
     async fn board_events(
         &self,
@@ -143,40 +146,32 @@ impl ProjectsSubscription {
         let project_id = parse_id(&project_id, "projectId")?;
         let service = service(ctx).clone();
         service.project(&principal, project_id).await?;
-        let expires_in = (principal.expires_at - chrono::Utc::now())
-            .to_std()
-            .unwrap_or_default();
-        let deliveries = service.bus().subscribe(&board_topic(project_id));
-        let stream = deliveries
-            .filter_map(move |delivery| {
-                let service = service.clone();
-                let principal = principal.clone();
-                async move {
-                    // Visibility can change while subscribed (a member removed).
-                    if !service
-                        .can_see(&principal, project_id)
-                        .await
-                        .unwrap_or(false)
-                    {
-                        return None;
-                    }
-                    match delivery {
-                        Delivery::Gap => Some(BoardEvent {
-                            kind: BoardEventKind::Refetch,
-                            project_id,
-                            event: None,
-                            principal,
-                        }),
-                        Delivery::Event(event) => kind_of(&event).map(|kind| BoardEvent {
-                            kind,
-                            project_id,
-                            event: Some(event),
-                            principal,
-                        }),
-                    }
-                }
+        // The project was checked just now; board events name no organization.
+        let access = LiveAccess {
+            organizations: OrganizationSet::Every,
+            staff: principal.scope() == AccessScope::Staff,
+        };
+        let member = match principal.scope() {
+            AccessScope::Assigned(user) => Some(user),
+            _ => None,
+        };
+        let changes = live_changes::<BoardChange>(
+            service.bus().as_ref(),
+            &board_topic(project_id),
+            &principal,
+            access,
+        );
+        Ok(changes
+            .take_while(move |item| {
+                let removed = matches!(
+                    item,
+                    Live::Change { change: BoardChange::MemberRemoved { user_id }, .. }
+                        if Some(*user_id) == member
+                );
+                std::future::ready(!removed)
             })
-            .take_until(tokio::time::sleep(expires_in));
-        Ok(stream)
+            .filter_map(move |item| {
+                std::future::ready(BoardEvent::from_live(item, project_id, principal.clone()))
+            }))
     }
 }

@@ -630,7 +630,7 @@ fn to_node(principal: &Principal, delivery: Delivery) -> Option<TicketEventNode>
     if !visible {
         return None;
     }
-    let kind = match event.kind.as_str() {
+    let kind = match event.kind() {
         "ticket.created" => TicketEventKind::Created,
         "ticket.comment_added" => TicketEventKind::CommentAdded,
         "ticket.status_changed" => TicketEventKind::StatusChanged,
