@@ -96,6 +96,34 @@ macro_rules! db_enum {
 mod tests {
     use super::*;
 
+    crate::db_enum! {
+        /// A sample vocabulary.
+        Sample {
+            /// One word.
+            First = "first",
+            /// Two words.
+            SecondOne = "second_one",
+        }
+    }
+
+    #[test]
+    fn db_enum_round_trips_in_the_database_form() {
+        assert_eq!(Sample::ALL, &[Sample::First, Sample::SecondOne]);
+        for &value in Sample::ALL {
+            assert_eq!(Sample::from_db(value.as_db()), Some(value));
+            let json = serde_json::to_value(value).expect("serialize");
+            assert_eq!(json, serde_json::Value::from(value.as_db()));
+            assert_eq!(
+                serde_json::from_value::<Sample>(json).expect("deserialize"),
+                value
+            );
+        }
+        assert_eq!(Sample::SecondOne.as_db(), "second_one");
+        assert_eq!(Sample::from_db("SECOND_ONE"), None);
+        assert_eq!(Sample::from_db(""), None);
+        assert!(serde_json::from_str::<Sample>("\"SecondOne\"").is_err());
+    }
+
     #[test]
     fn text_must_be_present_and_short_enough() {
         assert_eq!(
