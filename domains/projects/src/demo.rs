@@ -3,6 +3,7 @@
 use kernel::AppResult;
 use kernel::domain::DemoSeed;
 
+use crate::model::{ProjectStatus, TaskStatus};
 use crate::service::{NewProjectInput, NewTaskInput, ProjectFilter, ProjectsService};
 
 /// Name under which the demo project's id is shared with later domains, when
@@ -30,7 +31,7 @@ pub async fn seed(projects: &ProjectsService, seed: &DemoSeed) -> AppResult<()> 
                 organization_id: client.org_id,
                 name: "Website redesign".into(),
                 description: Some("New marketing site on Next.js".into()),
-                status: Some("active".into()),
+                status: Some(ProjectStatus::Active),
                 start_date: None,
                 due_date: None,
             },
@@ -40,11 +41,11 @@ pub async fn seed(projects: &ProjectsService, seed: &DemoSeed) -> AppResult<()> 
         .add_member(&admin, project.id, employee.user_id, "lead developer")
         .await?;
     for (title, status) in [
-        ("Wireframes for the home page", "done"),
-        ("Design system in Figma", "in_review"),
-        ("Contact form with lead capture", "in_progress"),
-        ("Blog on the CMS", "todo"),
-        ("Performance budget", "todo"),
+        ("Wireframes for the home page", TaskStatus::Done),
+        ("Design system in Figma", TaskStatus::InReview),
+        ("Contact form with lead capture", TaskStatus::InProgress),
+        ("Blog on the CMS", TaskStatus::Todo),
+        ("Performance budget", TaskStatus::Todo),
     ] {
         projects
             .create_task(
@@ -53,7 +54,7 @@ pub async fn seed(projects: &ProjectsService, seed: &DemoSeed) -> AppResult<()> 
                     project_id: project.id,
                     title: title.into(),
                     description: None,
-                    status: Some(status.into()),
+                    status: Some(status),
                     priority: None,
                     assignee_id: Some(employee.user_id),
                     due_date: None,

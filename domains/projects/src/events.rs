@@ -4,7 +4,7 @@ use kernel::events::{Audience, Change};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::model::Task;
+use crate::model::{Task, TaskStatus};
 
 /// The bus topic of a project's board.
 pub fn board_topic(project_id: Uuid) -> String {
@@ -18,7 +18,7 @@ pub struct TaskFacts {
     /// The task.
     pub task_id: Uuid,
     /// Its column.
-    pub status: String,
+    pub status: TaskStatus,
     /// Its order key in the column.
     pub order_key: String,
     /// Its version.
@@ -29,7 +29,7 @@ impl From<&Task> for TaskFacts {
     fn from(task: &Task) -> Self {
         Self {
             task_id: task.id,
-            status: task.status.clone(),
+            status: task.status,
             order_key: task.order_key.clone(),
             version: i64::from(task.version),
         }

@@ -2,8 +2,67 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
+use kernel::db_enum;
 use kernel::schema::{files, milestones, project_members, projects, tasks};
 use uuid::Uuid;
+
+db_enum! {
+    /// Where a project stands.
+    ProjectStatus {
+        /// Agreed, not started.
+        Planned = "planned",
+        /// In progress.
+        Active = "active",
+        /// Paused.
+        OnHold = "on_hold",
+        /// Delivered.
+        Completed = "completed",
+        /// Stopped for good.
+        Cancelled = "cancelled",
+    }
+}
+
+db_enum! {
+    /// A Kanban column.
+    TaskStatus {
+        /// Not started.
+        Todo = "todo",
+        /// Being worked on.
+        InProgress = "in_progress",
+        /// Waiting for review.
+        InReview = "in_review",
+        /// Finished.
+        Done = "done",
+    }
+}
+
+db_enum! {
+    /// How urgent a task is.
+    TaskPriority {
+        /// Whenever there is time.
+        Low = "low",
+        /// The default.
+        Medium = "medium",
+        /// Soon.
+        High = "high",
+        /// Now.
+        Urgent = "urgent",
+    }
+}
+
+db_enum! {
+    /// Where a milestone stands.
+    MilestoneStatus {
+        /// Not started.
+        Pending = "pending",
+        /// Being worked on.
+        InProgress = "in_progress",
+        /// Reached.
+        Completed = "completed",
+        /// Dropped.
+        Cancelled = "cancelled",
+    }
+}
 
 /// A project of one client organization.
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -17,8 +76,8 @@ pub struct Project {
     pub name: String,
     /// Description (markdown).
     pub description: String,
-    /// planned, active, on_hold, completed, cancelled.
-    pub status: String,
+    /// Status.
+    pub status: ProjectStatus,
     /// Start.
     pub start_date: Option<NaiveDate>,
     /// Due.
@@ -61,8 +120,8 @@ pub struct Milestone {
     pub description: String,
     /// Due.
     pub due_date: Option<NaiveDate>,
-    /// pending, in_progress, completed, cancelled.
-    pub status: String,
+    /// Status.
+    pub status: MilestoneStatus,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// Updated.
@@ -83,10 +142,10 @@ pub struct Task {
     pub title: String,
     /// Description.
     pub description: String,
-    /// Column: todo, in_progress, in_review, done.
-    pub status: String,
-    /// low, medium, high, urgent.
-    pub priority: String,
+    /// Column.
+    pub status: TaskStatus,
+    /// Priority.
+    pub priority: TaskPriority,
     /// Assignee.
     pub assignee_id: Option<Uuid>,
     /// Due.
@@ -133,4 +192,44 @@ pub struct FileRow {
     pub completed_at: Option<DateTime<Utc>>,
     /// Ticket, for ticket attachments.
     pub ticket_id: Option<Uuid>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trips<T>(all: &[T], as_db: fn(T) -> &'static str, from_db: fn(&str) -> Option<T>)
+    where
+        T: Copy + PartialEq + std::fmt::Debug + serde::Serialize,
+    {
+        for &value in all {
+            assert_eq!(from_db(as_db(value)), Some(value));
+            assert_eq!(
+                serde_json::to_value(value).expect("serialize"),
+                serde_json::Value::from(as_db(value))
+            );
+        }
+    }
+
+    #[test]
+    fn stored_vocabularies_round_trip() {
+        round_trips(
+            ProjectStatus::ALL,
+            ProjectStatus::as_db,
+            ProjectStatus::from_db,
+        );
+        round_trips(TaskStatus::ALL, TaskStatus::as_db, TaskStatus::from_db);
+        round_trips(
+            TaskPriority::ALL,
+            TaskPriority::as_db,
+            TaskPriority::from_db,
+        );
+        round_trips(
+            MilestoneStatus::ALL,
+            MilestoneStatus::as_db,
+            MilestoneStatus::from_db,
+        );
+        assert_eq!(ProjectStatus::OnHold.as_db(), "on_hold");
+        assert_eq!(TaskStatus::InReview.as_db(), "in_review");
+    }
 }

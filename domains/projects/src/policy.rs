@@ -2,6 +2,8 @@
 
 use kernel::{AccessScope, Principal, Role};
 
+use crate::model::TaskStatus;
+
 /// Whether the caller may change tasks of a project, given whether they are a member.
 /// Staff with `projects:task.write` may; freelancers only on projects they are members of;
 /// clients and partners read only.
@@ -24,8 +26,13 @@ pub fn may_be_member(role: Role) -> bool {
     )
 }
 
-/// The column names of the board, in display order.
-pub const COLUMNS: [&str; 4] = ["todo", "in_progress", "in_review", "done"];
+/// The columns of the board, in display order.
+pub const COLUMNS: [TaskStatus; 4] = [
+    TaskStatus::Todo,
+    TaskStatus::InProgress,
+    TaskStatus::InReview,
+    TaskStatus::Done,
+];
 
 #[cfg(test)]
 mod tests {
@@ -57,6 +64,18 @@ mod tests {
         ));
         assert!(!may_write_tasks(&principal(Role::Client, &write), true));
         assert!(!may_write_tasks(&principal(Role::Employee, &[]), true));
+    }
+
+    #[test]
+    fn the_board_shows_every_column_once() {
+        assert_eq!(COLUMNS.len(), TaskStatus::ALL.len());
+        assert!(
+            TaskStatus::ALL
+                .iter()
+                .all(|status| COLUMNS.contains(status))
+        );
+        assert_eq!(COLUMNS[0], TaskStatus::Todo);
+        assert_eq!(COLUMNS[3], TaskStatus::Done);
     }
 
     #[test]

@@ -17,9 +17,12 @@ use kernel::{AccessScope, AppError, Db, Principal, Role};
 use uuid::Uuid;
 
 use crate::events::BoardChange;
-use crate::model::{Milestone, Project, ProjectMember, Task};
+use crate::model::{
+    Milestone, MilestoneStatus, Project, ProjectMember, ProjectStatus, Task, TaskPriority,
+    TaskStatus,
+};
 use crate::ordering::key_between;
-use crate::policy::{COLUMNS, may_be_member, may_write_tasks};
+use crate::policy::{may_be_member, may_write_tasks};
 
 pub use crate::events::board_topic;
 
@@ -27,7 +30,7 @@ pub use crate::events::board_topic;
 #[derive(Debug, Clone, Default)]
 pub struct ProjectFilter {
     /// Only these statuses.
-    pub statuses: Vec<String>,
+    pub statuses: Vec<ProjectStatus>,
     /// Only this client organization.
     pub organization_id: Option<Uuid>,
     /// Name contains.
@@ -46,7 +49,7 @@ pub struct NewProjectInput {
     /// Description.
     pub description: Option<String>,
     /// Status (default planned).
-    pub status: Option<String>,
+    pub status: Option<ProjectStatus>,
     /// Start date.
     pub start_date: Option<NaiveDate>,
     /// Due date.
@@ -62,7 +65,7 @@ pub struct ProjectChanges {
     /// Description.
     pub description: Option<String>,
     /// Status.
-    pub status: Option<String>,
+    pub status: Option<ProjectStatus>,
     /// Start date (`Some(None)` clears it).
     pub start_date: Option<Option<NaiveDate>>,
     /// Due date (`Some(None)` clears it).
@@ -79,9 +82,9 @@ pub struct NewTaskInput {
     /// Description.
     pub description: Option<String>,
     /// Column (default todo).
-    pub status: Option<String>,
+    pub status: Option<TaskStatus>,
     /// Priority (default medium).
-    pub priority: Option<String>,
+    pub priority: Option<TaskPriority>,
     /// Assignee.
     pub assignee_id: Option<Uuid>,
     /// Due date.
@@ -99,7 +102,7 @@ pub struct TaskChanges {
     /// Description.
     pub description: Option<String>,
     /// Priority.
-    pub priority: Option<String>,
+    pub priority: Option<TaskPriority>,
     /// Assignee (`Some(None)` unassigns).
     pub assignee_id: Option<Option<Uuid>>,
     /// Due date (`Some(None)` clears it).
@@ -114,7 +117,7 @@ pub struct MoveTaskInput {
     /// The task.
     pub task_id: Uuid,
     /// Target column.
-    pub to_status: String,
+    pub to_status: TaskStatus,
     /// The task it goes after (above it), if any.
     pub after_task_id: Option<Uuid>,
     /// The task it goes before (below it), if any.
@@ -284,7 +287,7 @@ impl ProjectsService {
         principal.require("projects:project.manage")?;
         let name = required(&input.name, "input.name", 200)?;
         check_dates(input.start_date, input.due_date)?;
-        let status = input.status.unwrap_or_else(|| "planned".into());
+        let status = input.status.unwrap_or(ProjectStatus::Planned);
         let mut conn = self.conn().await?;
         let kind: Option<String> = organizations::table
             .find(input.organization_id)
@@ -497,7 +500,7 @@ impl ProjectsService {
         name: Option<String>,
         description: Option<String>,
         due_date: Option<Option<NaiveDate>>,
-        status: Option<String>,
+        status: Option<MilestoneStatus>,
     ) -> Result<Milestone, AppError> {
         principal.require("projects:project.manage")?;
         let mut conn = self.conn().await?;
@@ -598,8 +601,8 @@ impl ProjectsService {
         input: NewTaskInput,
     ) -> Result<Task, AppError> {
         let title = required(&input.title, "input.title", 300)?;
-        let status = input.status.unwrap_or_else(|| "todo".into());
-        let priority = input.priority.unwrap_or_else(|| "medium".into());
+        let status = input.status.unwrap_or(TaskStatus::Todo);
+        let priority = input.priority.unwrap_or(TaskPriority::Medium);
         let mut conn = self.conn().await?;
         self.require_task_writer(&mut conn, principal, input.project_id)
             .await?;
@@ -612,10 +615,10 @@ impl ProjectsService {
         .await?;
         let task = conn
             .transaction::<_, AppError, _>(async |conn| {
-                lock_column(conn, input.project_id, &status).await?;
+                lock_column(conn, input.project_id, status).await?;
                 let last: Option<String> = tasks::table
                     .filter(tasks::project_id.eq(input.project_id))
-                    .filter(tasks::status.eq(&status))
+                    .filter(tasks::status.eq(status))
                     .select(diesel::dsl::max(tasks::order_key))
                     .first(conn)
                     .await?;
@@ -627,8 +630,8 @@ impl ProjectsService {
                         tasks::milestone_id.eq(input.milestone_id),
                         tasks::title.eq(&title),
                         tasks::description.eq(input.description.clone().unwrap_or_default()),
-                        tasks::status.eq(&status),
-                        tasks::priority.eq(&priority),
+                        tasks::status.eq(status),
+                        tasks::priority.eq(priority),
                         tasks::assignee_id.eq(input.assignee_id),
                         tasks::due_date.eq(input.due_date),
                         tasks::order_key.eq(&key),
@@ -738,9 +741,6 @@ impl ProjectsService {
         principal: &Principal,
         input: MoveTaskInput,
     ) -> Result<Task, AppError> {
-        if !COLUMNS.contains(&input.to_status.as_str()) {
-            return Err(AppError::invalid_field("input.toStatus", "Unknown column"));
-        }
         let mut conn = self.conn().await?;
         let task = self
             .task_for_write(&mut conn, principal, input.task_id)
@@ -752,7 +752,7 @@ impl ProjectsService {
         }
         let moved = conn
             .transaction::<_, AppError, _>(async |conn| {
-                lock_column(conn, task.project_id, &input.to_status).await?;
+                lock_column(conn, task.project_id, input.to_status).await?;
                 let key = self.key_for_move(conn, &task, &input).await?;
                 diesel::update(
                     tasks::table
@@ -760,7 +760,7 @@ impl ProjectsService {
                         .filter(tasks::version.eq(input.expected_version)),
                 )
                 .set((
-                    tasks::status.eq(&input.to_status),
+                    tasks::status.eq(input.to_status),
                     tasks::order_key.eq(&key),
                     tasks::version.eq(tasks::version + 1),
                     tasks::updated_at.eq(Utc::now()),
@@ -803,7 +803,7 @@ impl ProjectsService {
             tasks::table
                 .find(id)
                 .filter(tasks::project_id.eq(task.project_id))
-                .filter(tasks::status.eq(&input.to_status))
+                .filter(tasks::status.eq(input.to_status))
                 .select(tasks::order_key)
                 .first(conn)
                 .await
@@ -813,7 +813,7 @@ impl ProjectsService {
         let column = || {
             tasks::table
                 .filter(tasks::project_id.eq(task.project_id))
-                .filter(tasks::status.eq(&input.to_status))
+                .filter(tasks::status.eq(input.to_status))
                 .filter(tasks::id.ne(task.id))
         };
         let mut below = match input.after_task_id {
@@ -910,7 +910,7 @@ impl ProjectsService {
                 )))
                 .into_boxed();
             if !include_done {
-                query = query.filter(tasks::status.ne("done"));
+                query = query.filter(tasks::status.ne(TaskStatus::Done));
             }
             query
         };
@@ -955,6 +955,8 @@ impl ProjectsService {
             #[diesel(sql_type = diesel::sql_types::BigInt)]
             overdue: i64,
         }
+        // `'done'` is `TaskStatus::Done` written out, as in the partial index
+        // `tasks_assignee_idx`, so that the planner can use that index.
         let rows: Vec<Row> = diesel::sql_query(
             "SELECT t.assignee_id AS user_id,
                     count(*) AS open_tasks,
@@ -997,10 +999,13 @@ impl ProjectsService {
 async fn lock_column(
     conn: &mut AsyncPgConnection,
     project_id: Uuid,
-    status: &str,
+    status: TaskStatus,
 ) -> Result<(), AppError> {
     diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-        .bind::<diesel::sql_types::Text, _>(format!("board:{project_id}:{status}"))
+        .bind::<diesel::sql_types::Text, _>(format!(
+            "board:{project_id}:{status}",
+            status = status.as_db()
+        ))
         .execute(conn)
         .await?;
     Ok(())

@@ -7,10 +7,11 @@ use kernel::{RequirePermission, SignedIn, caller};
 
 use super::query::service;
 use super::types::{
-    FileNode, MilestoneNode, MilestoneStatus, ProjectMemberNode, ProjectNode, ProjectStatus,
-    TaskNode, TaskPriority, TaskStatus, UploadHeader, UploadTicketNode,
+    FileNode, MilestoneNode, ProjectMemberNode, ProjectNode, TaskNode, UploadHeader,
+    UploadTicketNode,
 };
 use crate::files::UploadRequest;
+use crate::model::{MilestoneStatus, ProjectStatus, TaskPriority, TaskStatus};
 use crate::service::{
     MoveTaskInput as Move, NewProjectInput, NewTaskInput, ProjectChanges, TaskChanges,
 };
@@ -264,7 +265,7 @@ impl ProjectsMutation {
             organization_id: parse_id(&input.organization_id, "input.organizationId")?,
             name: input.name,
             description: input.description,
-            status: input.status.map(|s| s.as_db().to_string()),
+            status: input.status,
             start_date: input.start_date,
             due_date: input.due_date,
         };
@@ -284,7 +285,7 @@ impl ProjectsMutation {
         let changes = ProjectChanges {
             name: input.name,
             description: input.description,
-            status: input.status.map(|s| s.as_db().to_string()),
+            status: input.status,
             start_date: optional_date(input.start_date),
             due_date: optional_date(input.due_date),
         };
@@ -375,7 +376,7 @@ impl ProjectsMutation {
                     input.name,
                     input.description,
                     optional_date(input.due_date),
-                    input.status.map(|s| s.as_db().to_string()),
+                    input.status,
                 )
                 .await?,
         ))
@@ -392,8 +393,8 @@ impl ProjectsMutation {
             project_id: parse_id(&input.project_id, "input.projectId")?,
             title: input.title,
             description: input.description,
-            status: input.status.map(|s| s.as_db().to_string()),
-            priority: input.priority.map(|p| p.as_db().to_string()),
+            status: input.status,
+            priority: input.priority,
             assignee_id: input
                 .assignee_id
                 .as_ref()
@@ -423,7 +424,7 @@ impl ProjectsMutation {
         let changes = TaskChanges {
             title: input.title,
             description: input.description,
-            priority: input.priority.map(|p| p.as_db().to_string()),
+            priority: input.priority,
             assignee_id: optional_id(&input.assignee_id, "input.assigneeId")?,
             due_date: optional_date(input.due_date),
             milestone_id: optional_id(&input.milestone_id, "input.milestoneId")?,
@@ -456,7 +457,7 @@ impl ProjectsMutation {
     ) -> async_graphql::Result<TaskNode> {
         let input = Move {
             task_id: parse_id(&input.task_id, "input.taskId")?,
-            to_status: input.to_status.as_db().to_string(),
+            to_status: input.to_status,
             after_task_id: input
                 .after_task_id
                 .as_ref()

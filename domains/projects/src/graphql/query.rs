@@ -10,7 +10,8 @@ use kernel::pagination::{TotalCount, decode_cursor, page_size};
 use kernel::{AppError, Deps, RequirePermission, SignedIn, caller};
 use uuid::Uuid;
 
-use super::types::{FileNode, ProjectNode, ProjectStatus, TaskNode, WorkloadNode};
+use super::types::{FileNode, ProjectNode, TaskNode, WorkloadNode};
+use crate::model::ProjectStatus;
 use crate::service::{ProjectFilter, ProjectsService};
 
 /// Projects queries.
@@ -71,12 +72,7 @@ impl ProjectsQuery {
         let limit = page_size(first, max_page(ctx))?;
         let filter = filter.unwrap_or_default();
         let filter = ProjectFilter {
-            statuses: filter
-                .status
-                .unwrap_or_default()
-                .into_iter()
-                .map(|s| s.as_db().to_string())
-                .collect(),
+            statuses: filter.status.unwrap_or_default(),
             organization_id: filter
                 .organization_id
                 .as_ref()

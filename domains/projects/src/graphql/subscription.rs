@@ -8,8 +8,9 @@ use kernel::{AccessScope, Principal, SignedIn, caller};
 use uuid::Uuid;
 
 use super::query::service;
-use super::types::{TaskNode, TaskStatus};
+use super::types::TaskNode;
 use crate::events::{BoardChange, TaskFacts, board_topic};
+use crate::model::TaskStatus;
 
 /// Projects subscriptions.
 #[derive(Default)]
@@ -100,9 +101,7 @@ impl BoardEvent {
 
     /// The task's column after the change.
     async fn status(&self) -> Option<TaskStatus> {
-        self.task
-            .as_ref()
-            .and_then(|task| TaskStatus::from_db(&task.status))
+        self.task.as_ref().map(|task| task.status)
     }
 
     /// The task's order key after the change.

@@ -9,69 +9,14 @@ use auth::graphql::types::{OrganizationNode, UserNode};
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::loaders::{MembersLoader, MilestoneLoader, ProjectMilestonesLoader};
-use crate::model::{Milestone, Project, ProjectMember, Task};
+use crate::model::{
+    Milestone, MilestoneStatus, Project, ProjectMember, ProjectStatus, Task, TaskPriority,
+    TaskStatus,
+};
 use crate::policy::COLUMNS;
 use crate::service::ProjectsService;
 
 use kernel::db_enum;
-
-db_enum! {
-    /// Where a project stands.
-    ProjectStatus {
-        /// Agreed, not started.
-        Planned = "planned",
-        /// In progress.
-        Active = "active",
-        /// Paused.
-        OnHold = "on_hold",
-        /// Delivered.
-        Completed = "completed",
-        /// Stopped for good.
-        Cancelled = "cancelled",
-    }
-}
-
-db_enum! {
-    /// A Kanban column.
-    TaskStatus {
-        /// Not started.
-        Todo = "todo",
-        /// Being worked on.
-        InProgress = "in_progress",
-        /// Waiting for review.
-        InReview = "in_review",
-        /// Finished.
-        Done = "done",
-    }
-}
-
-db_enum! {
-    /// How urgent a task is.
-    TaskPriority {
-        /// Whenever there is time.
-        Low = "low",
-        /// The default.
-        Medium = "medium",
-        /// Soon.
-        High = "high",
-        /// Now.
-        Urgent = "urgent",
-    }
-}
-
-db_enum! {
-    /// Where a milestone stands.
-    MilestoneStatus {
-        /// Not started.
-        Pending = "pending",
-        /// Being worked on.
-        InProgress = "in_progress",
-        /// Reached.
-        Completed = "completed",
-        /// Dropped.
-        Cancelled = "cancelled",
-    }
-}
 
 fn id(value: uuid::Uuid) -> ID {
     ID(value.to_string())
@@ -99,7 +44,7 @@ impl ProjectNode {
 
     /// Status.
     async fn status(&self) -> ProjectStatus {
-        ProjectStatus::from_db(&self.0.status).unwrap_or(ProjectStatus::Planned)
+        self.0.status
     }
 
     /// Start date.
@@ -197,15 +142,15 @@ impl ProjectNode {
         let refs = Arc::new(BoardRefs { users, milestones });
         let mut columns: Vec<BoardColumn> = COLUMNS
             .iter()
-            .map(|status| BoardColumn {
-                status: TaskStatus::from_db(status).unwrap_or(TaskStatus::Todo),
+            .map(|&status| BoardColumn {
+                status,
                 tasks: Vec::new(),
             })
             .collect();
         for task in tasks {
             if let Some(column) = columns
                 .iter_mut()
-                .find(|column| column.status.as_db() == task.status)
+                .find(|column| column.status == task.status)
             {
                 column.tasks.push(TaskNode(task, Some(refs.clone())));
             }
@@ -287,7 +232,7 @@ impl MilestoneNode {
 
     /// Status.
     async fn status(&self) -> MilestoneStatus {
-        MilestoneStatus::from_db(&self.0.status).unwrap_or(MilestoneStatus::Pending)
+        self.0.status
     }
 }
 
@@ -325,12 +270,12 @@ impl TaskNode {
 
     /// Column.
     async fn status(&self) -> TaskStatus {
-        TaskStatus::from_db(&self.0.status).unwrap_or(TaskStatus::Todo)
+        self.0.status
     }
 
     /// Priority.
     async fn priority(&self) -> TaskPriority {
-        TaskPriority::from_db(&self.0.priority).unwrap_or(TaskPriority::Medium)
+        self.0.priority
     }
 
     /// Who works on it.
