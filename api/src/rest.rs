@@ -25,6 +25,7 @@ use chrono::Utc;
 use kernel::{AppError, Viewer};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use subtle::ConstantTimeEq;
 
 use crate::http::{AppState, is_json_content_type, request_meta, viewer_from_headers};
 
@@ -352,9 +353,7 @@ fn presented_refresh_token(
         .get(CSRF_HEADER)
         .and_then(|value| value.to_str().ok())
         .unwrap_or_default();
-    if expected.is_empty()
-        || !auth::mfa::totp::constant_time_eq(expected.as_bytes(), presented.as_bytes())
-    {
+    if expected.is_empty() || !bool::from(expected.as_bytes().ct_eq(presented.as_bytes())) {
         return Err(error_response(&AppError::forbidden(
             "Missing or wrong X-CSRF-Token",
         )));

@@ -148,6 +148,7 @@ async fn object_storage(
 /// Builds everything a server needs from configuration and a database URL.
 pub async fn build_state(config: Config, database_url: &str) -> anyhow::Result<AppState> {
     install_tls_provider();
+    auth::tokens::install_crypto_provider();
     if config.run_migrations {
         let applied = migrate(database_url).await?;
         if !applied.is_empty() {

@@ -397,10 +397,6 @@ fn hmac(hash: fn(&[u8]) -> Vec<u8>, block_len: usize, key: &[u8], message: &[u8]
     hash(&outer)
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
-}
-
 const BASE64_STANDARD: &[u8; 64] =
     b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 const BASE64_URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -513,7 +509,7 @@ fn sha2_hmac_and_base64_helpers_match_reference_vectors() {
         );
     }
     assert_eq!(
-        hex(&sha512(b"abc")),
+        hex::encode(sha512(b"abc")),
         "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a\
          2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f"
     );
@@ -522,22 +518,22 @@ fn sha2_hmac_and_base64_helpers_match_reference_vectors() {
         b"what do ya want for nothing?".as_slice(),
     );
     assert_eq!(
-        hex(&hmac(sha256, 64, key, data)),
+        hex::encode(hmac(sha256, 64, key, data)),
         "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
     );
     assert_eq!(
-        hex(&hmac(sha512, 128, key, data)),
+        hex::encode(hmac(sha512, 128, key, data)),
         "164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea250554\
          9758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737"
     );
     let (long_key, long_data) = ([b'k'; 200], [b'm'; 300]);
     assert_eq!(
-        hex(&hmac(sha512, 128, &long_key, &long_data)),
+        hex::encode(hmac(sha512, 128, &long_key, &long_data)),
         "162c578b0b960f0798f43dc8c757c4e3e2ca118a8b339c9fea4a6c796e7bcc3d\
          a99b4d1ae58e1fdb8a361660562257f0b9a506defa8c74de63fd202ba8d8246b"
     );
     assert_eq!(
-        hex(&hmac(sha256, 64, &long_key, &long_data)),
+        hex::encode(hmac(sha256, 64, &long_key, &long_data)),
         "b232c078380bb17bdc3d4d4359919b99f2239f80e1dfd5c773c5c4a64b1b81a0"
     );
     assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");

@@ -581,39 +581,10 @@ impl Captured {
     }
 }
 
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b'%' => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).expect("hex");
-                out.push(u8::from_str_radix(hex, 16).expect("percent escape"));
-                i += 3;
-            }
-            byte => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).expect("UTF-8")
-}
-
-/// `a=1&b=2`, decoded as a provider would.
+/// `a=1&b=2`, decoded as a provider would (`+` is a space, `%XX` a byte).
 fn decode_pairs(encoded: &str) -> Vec<(String, String)> {
-    encoded
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(key), percent_decode(value))
-        })
+    form_urlencoded::parse(encoded.as_bytes())
+        .into_owned()
         .collect()
 }
 

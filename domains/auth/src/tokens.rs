@@ -16,6 +16,15 @@ use crate::config::AuthConfig;
 /// The only algorithm accepted; a token naming any other is refused.
 pub const ALGORITHM: Algorithm = Algorithm::HS256;
 
+/// Installs the process-wide jsonwebtoken crypto provider (HS256 only, see
+/// [`hs256`]); idempotent. jsonwebtoken is built without a backend of its
+/// own, so signing or verifying before this runs would panic:
+/// [`AccessTokens::new`] calls it, and so does the server at start-up.
+pub fn install_crypto_provider() {
+    // Fails only when a provider is already installed, which is this one.
+    let _ = hs256::PROVIDER.install_default();
+}
+
 /// Claims of an access token.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AccessClaims {
@@ -45,9 +54,7 @@ pub struct AccessTokens {
 impl AccessTokens {
     /// Keys from configuration; fails when the active key is missing or a key is short.
     pub fn new(config: &AuthConfig) -> Result<Self, String> {
-        // Only the RustCrypto backend is compiled in; installing it explicitly
-        // turns a misconfiguration into a start-up error rather than a panic.
-        let _ = jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.install_default();
+        install_crypto_provider();
         let mut encoding = HashMap::new();
         let mut decoding = HashMap::new();
         for key in &config.signing_keys {
@@ -136,6 +143,81 @@ pub fn hash_token(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
+/// jsonwebtoken's cryptography for the one algorithm we accept, on the
+/// `hmac` and `sha2` crates the rest of the code uses. Its own `rust_crypto`
+/// backend would also build RSA, ECDSA and Ed25519 (about 30 crates) for
+/// algorithms every token naming them is refused for anyway.
+pub mod hs256 {
+    use hmac::{Hmac, Mac};
+    use jsonwebtoken::crypto::{CryptoProvider, JwkUtils, JwtSigner, JwtVerifier};
+    use jsonwebtoken::errors::{Error, ErrorKind};
+    use jsonwebtoken::signature::{self, Signer, Verifier};
+    use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+    use sha2::Sha256;
+
+    /// Signs and verifies HS256; any other algorithm is `InvalidAlgorithm`,
+    /// and JWK helpers are unimplemented (we never read JWKs).
+    pub static PROVIDER: CryptoProvider = CryptoProvider {
+        signer_factory: signer,
+        verifier_factory: verifier,
+        jwk_utils: JwkUtils::new_unimplemented(),
+    };
+
+    struct Hs256(Hmac<Sha256>);
+
+    impl Hs256 {
+        fn new(algorithm: &Algorithm, secret: Result<&[u8], Error>) -> Result<Self, Error> {
+            if *algorithm != Algorithm::HS256 {
+                return Err(ErrorKind::InvalidAlgorithm.into());
+            }
+            Hmac::new_from_slice(secret?)
+                .map(Self)
+                .map_err(|_| ErrorKind::InvalidKeyFormat.into())
+        }
+
+        fn mac(&self, message: &[u8]) -> Hmac<Sha256> {
+            let mut mac = self.0.clone();
+            mac.update(message);
+            mac
+        }
+    }
+
+    fn signer(algorithm: &Algorithm, key: &EncodingKey) -> Result<Box<dyn JwtSigner>, Error> {
+        Ok(Box::new(Hs256::new(algorithm, key.try_get_hmac_secret())?))
+    }
+
+    fn verifier(algorithm: &Algorithm, key: &DecodingKey) -> Result<Box<dyn JwtVerifier>, Error> {
+        Ok(Box::new(Hs256::new(algorithm, key.try_get_hmac_secret())?))
+    }
+
+    impl Signer<Vec<u8>> for Hs256 {
+        fn try_sign(&self, message: &[u8]) -> Result<Vec<u8>, signature::Error> {
+            Ok(self.mac(message).finalize().into_bytes().to_vec())
+        }
+    }
+
+    impl Verifier<Vec<u8>> for Hs256 {
+        fn verify(&self, message: &[u8], tag: &Vec<u8>) -> Result<(), signature::Error> {
+            // verify_slice compares in constant time.
+            self.mac(message)
+                .verify_slice(tag)
+                .map_err(|_| signature::Error::new())
+        }
+    }
+
+    impl JwtSigner for Hs256 {
+        fn algorithm(&self) -> Algorithm {
+            Algorithm::HS256
+        }
+    }
+
+    impl JwtVerifier for Hs256 {
+        fn algorithm(&self) -> Algorithm {
+            Algorithm::HS256
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,6 +258,34 @@ mod tests {
 
         let other = AccessTokens::new(&AuthConfig::with_key("k1", vec![8; 32])).expect("keys");
         assert!(other.verify(&token).is_err());
+    }
+
+    #[test]
+    fn the_provider_signs_hs256_as_rfc_4231_says_and_refuses_other_algorithms() {
+        install_crypto_provider();
+        // RFC 4231 test case 2, base64url: HMAC-SHA256("Jefe", "what do ya want for nothing?").
+        let message = b"what do ya want for nothing?";
+        let tag = "W9zBRr9gdU5qBCQmCJV1x1oAPwidJzmDnexYuWTsOEM";
+        let key = EncodingKey::from_secret(b"Jefe");
+        let signed = jsonwebtoken::crypto::sign(message, &key, ALGORITHM).expect("sign");
+        assert_eq!(signed, tag);
+        let key = DecodingKey::from_secret(b"Jefe");
+        assert!(jsonwebtoken::crypto::verify(tag, message, &key, ALGORITHM).expect("verify"));
+        assert!(
+            !jsonwebtoken::crypto::verify(tag, b"another message", &key, ALGORITHM)
+                .expect("verify")
+        );
+        for other in [
+            Algorithm::HS512,
+            Algorithm::RS256,
+            Algorithm::ES256,
+            Algorithm::EdDSA,
+        ] {
+            assert!(
+                jsonwebtoken::crypto::verify(tag, message, &key, other).is_err(),
+                "{other:?}"
+            );
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@ use kernel::schema::{mfa_challenges, recovery_codes, users};
 use kernel::{AppError, Principal, RequestMeta};
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 use super::totp;
@@ -246,7 +247,7 @@ impl AuthService {
                         passed = true;
                     }
                 } else if let Some(stored) = stored {
-                    passed = totp::constant_time_eq(&stored, &code_hash(challenge_id, code));
+                    passed = stored.ct_eq(&code_hash(challenge_id, code)).into();
                 }
                 if !passed && use_recovery_code(conn, user.id, code).await? {
                     passed = true;

@@ -323,7 +323,7 @@ impl SmsSender for TwilioSmsSender {
             self.base_url.trim_end_matches('/'),
             percent_encode(&self.account_sid),
         );
-        // Encoded by hand so this does not depend on reqwest's optional `form` feature.
+        // Encoded with percent_encode so this does not need reqwest's optional `form` feature.
         let form = format!(
             "To={}&From={}&Body={}",
             percent_encode(phone),

@@ -4,12 +4,17 @@
 //! accepted step, and persist the results themselves. Codes are HMAC-SHA1,
 //! 6 digits, 30-second steps, which is what every authenticator app supports.
 
+use std::sync::LazyLock;
+
+use data_encoding::{BASE32_NOPAD, Encoding};
 use hmac::{Hmac, Mac};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use qrcode::QrCode;
 use qrcode::render::svg;
 use rand::Rng;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 /// Length of a generated TOTP secret in bytes (160 bits, as RFC 4226 recommends).
 pub const SECRET_LEN: usize = 20;
@@ -26,8 +31,6 @@ pub const RECOVERY_ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
 /// Characters in a recovery code, not counting the dash.
 pub const RECOVERY_CODE_LEN: usize = 10;
 
-const BASE32_ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-
 /// Errors from rendering QR codes.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TotpError {
@@ -38,52 +41,27 @@ pub enum TotpError {
 
 /// Encodes bytes as RFC 4648 base32 without padding, as authenticator apps expect.
 pub fn base32_encode(data: &[u8]) -> String {
-    let mut out = String::with_capacity(data.len().div_ceil(5) * 8);
-    let mut buffer: u16 = 0;
-    let mut bits: u32 = 0;
-    for &byte in data {
-        buffer = (buffer << 8) | u16::from(byte);
-        bits += 8;
-        while bits >= 5 {
-            bits -= 5;
-            out.push(char::from(
-                BASE32_ALPHABET[usize::from((buffer >> bits) & 0x1f)],
-            ));
-        }
-    }
-    if bits > 0 {
-        out.push(char::from(
-            BASE32_ALPHABET[usize::from((buffer << (5 - bits)) & 0x1f)],
-        ));
-    }
-    out
+    BASE32_NOPAD.encode(data)
 }
 
-/// Decodes RFC 4648 base32, ignoring case, whitespace and `=` padding.
+/// RFC 4648 base32 read leniently, as people and apps write secrets down: any
+/// case, with spaces and with or without `=` padding.
+static BASE32_LENIENT: LazyLock<Encoding> = LazyLock::new(|| {
+    let mut spec = BASE32_NOPAD.specification();
+    spec.translate.from.push_str("abcdefghijklmnopqrstuvwxyz");
+    spec.translate.to.push_str("ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+    spec.ignore.push_str(" \t\r\n=");
+    spec.check_trailing_bits = false;
+    spec.encoding().expect("a valid base32 specification")
+});
+
+/// Decodes RFC 4648 base32, ignoring case, ASCII whitespace and `=` padding.
 ///
-/// `None` when a character is outside the base32 alphabet. Leftover bits that
-/// do not make a whole byte are dropped.
+/// `None` when a character is outside the base32 alphabet or the length is
+/// not one that base32 produces. Leftover bits that do not make a whole byte
+/// are dropped.
 pub fn base32_decode(input: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(input.len() * 5 / 8);
-    let mut buffer: u16 = 0;
-    let mut bits: u32 = 0;
-    for c in input.chars() {
-        if c.is_whitespace() || c == '=' {
-            continue;
-        }
-        let value = match c.to_ascii_uppercase() {
-            upper @ 'A'..='Z' => upper as u16 - u16::from(b'A'),
-            digit @ '2'..='7' => digit as u16 - u16::from(b'2') + 26,
-            _ => return None,
-        };
-        buffer = ((buffer << 5) | value) & 0x0fff;
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            out.push(((buffer >> bits) & 0xff) as u8);
-        }
-    }
-    Some(out)
+    BASE32_LENIENT.decode(input.as_bytes()).ok()
 }
 
 /// A fresh random TOTP secret of [`SECRET_LEN`] bytes.
@@ -114,16 +92,6 @@ pub fn totp_code(secret: &[u8], unix_time: u64) -> String {
     hotp(secret, unix_time / STEP_SECONDS)
 }
 
-/// Compares two byte strings in time that depends only on their lengths.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
-    // black_box keeps the optimiser from turning the fold into an early exit.
-    std::hint::black_box(diff) == 0
-}
-
 /// Checks `code` against the steps before, at and after `unix_time` (clock skew).
 ///
 /// Steps at or before `last_used_step` are refused so a code cannot be replayed.
@@ -151,7 +119,7 @@ pub fn verify_totp(
         if last_used_step.is_some_and(|last| step <= last) {
             continue;
         }
-        let equal = constant_time_eq(hotp(secret, step).as_bytes(), code.as_bytes());
+        let equal: bool = hotp(secret, step).as_bytes().ct_eq(code.as_bytes()).into();
         if equal && matched.is_none() {
             matched = Some(step);
         }
@@ -159,21 +127,17 @@ pub fn verify_totp(
     matched
 }
 
+/// Everything but RFC 3986's unreserved characters (`A-Z a-z 0-9 - . _ ~`).
+const NOT_UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// Percent-encodes `input` (RFC 3986): unreserved characters are kept, every
 /// other UTF-8 byte becomes `%XX`. Also valid for `application/x-www-form-urlencoded`.
 pub fn percent_encode(input: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut out = String::with_capacity(input.len());
-    for &byte in input.as_bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(byte >> 4)]));
-            out.push(char::from(HEX[usize::from(byte & 0x0f)]));
-        }
-    }
-    out
+    utf8_percent_encode(input, NOT_UNRESERVED).to_string()
 }
 
 /// The `otpauth://` provisioning URI that authenticator apps import from a QR code.
@@ -356,14 +320,6 @@ mod tests {
     }
 
     #[test]
-    fn constant_time_eq_compares_bytes() {
-        assert!(constant_time_eq(b"123456", b"123456"));
-        assert!(!constant_time_eq(b"123456", b"123457"));
-        assert!(!constant_time_eq(b"123456", b"12345"));
-        assert!(constant_time_eq(b"", b""));
-    }
-
-    #[test]
     fn base32_rfc4648_vectors() {
         let vectors: [(&[u8], &str); 7] = [
             (b"", ""),
@@ -387,11 +343,14 @@ mod tests {
             b"foobar"
         );
         assert_eq!(base32_decode("MZXW6===").expect("decodes"), b"foo");
+        assert_eq!(base32_decode("MzXw6\t\r\n").expect("decodes"), b"foo");
+        // Non-zero leftover bits, as some generators write them, are dropped.
+        assert_eq!(base32_decode("MZXW7").expect("decodes"), b"foo");
     }
 
     #[test]
-    fn base32_decode_rejects_foreign_characters() {
-        for input in ["MZXW1", "MZ-XW", "MZé", "MZXW0", "MZXW8"] {
+    fn base32_decode_rejects_foreign_characters_and_impossible_lengths() {
+        for input in ["MZXW1", "MZ-XW", "MZé", "MZXW0", "MZXW8", "MZX", "MZXW6Y"] {
             assert_eq!(base32_decode(input), None, "{input:?}");
         }
     }
