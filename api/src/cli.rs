@@ -107,7 +107,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let line = with_state(async |state| {
                 let (user, organization) = state
-                    .auth
+                    .auth()
                     .create_user(&email, &password, role, org.as_deref(), &meta())
                     .await
                     .map_err(describe_error)?;

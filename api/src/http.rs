@@ -30,10 +30,6 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// The database pool.
     pub db: Db,
-    /// Verifies access tokens.
-    pub authenticator: Arc<dyn Authenticator>,
-    /// The auth domain's use cases, for the REST endpoints and the CLI.
-    pub auth: Arc<auth::AuthService>,
     /// The outbox worker (emails and other durable jobs).
     pub outbox: kernel::outbox::OutboxWorker,
     /// SQL statements run so far.
@@ -48,6 +44,18 @@ pub struct AppState {
     pub migration_versions: Arc<Vec<String>>,
     /// Turns true when the server starts shutting down; long-lived connections close then.
     pub shutdown: tokio::sync::watch::Sender<bool>,
+}
+
+impl AppState {
+    /// The auth use cases, for the REST endpoints and the CLI.
+    pub fn auth(&self) -> &Arc<auth::AuthService> {
+        self.domains.auth.service()
+    }
+
+    /// Verifies access tokens for the transports.
+    pub fn authenticator(&self) -> &dyn Authenticator {
+        self.domains.auth.service().as_ref()
+    }
 }
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -354,7 +362,7 @@ pub async fn graphql_post(
         Ok(body) => body,
         Err(_) => return bad_request(media, "The request body is not valid JSON"),
     };
-    let viewer = match viewer_from_headers(&headers, state.authenticator.as_ref()).await {
+    let viewer = match viewer_from_headers(&headers, state.authenticator()).await {
         Ok(viewer) => viewer,
         Err(error) => return unauthenticated(media, &error),
     };
@@ -499,7 +507,7 @@ pub async fn graphql_get(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    let viewer = match viewer_from_headers(&headers, state.authenticator.as_ref()).await {
+    let viewer = match viewer_from_headers(&headers, state.authenticator()).await {
         Ok(viewer) => viewer,
         Err(error) => return unauthenticated(media, &error),
     };

@@ -243,7 +243,7 @@ async fn register(
         company_name: body.company_name,
     };
     match state
-        .auth
+        .auth()
         .register(
             registration,
             &request_meta(&headers, Some(peer), state.config.trusted_proxy_hops),
@@ -269,7 +269,7 @@ async fn login(
 ) -> Response {
     let body: LoginBody = json_body!(state, headers, body);
     match state
-        .auth
+        .auth()
         .login(
             &body.email,
             &body.password,
@@ -306,7 +306,7 @@ async fn verify_mfa(
 ) -> Response {
     let body: VerifyMfaBody = json_body!(state, headers, body);
     match state
-        .auth
+        .auth()
         .verify_mfa(
             body.challenge_id,
             &body.code,
@@ -373,7 +373,7 @@ async fn refresh(
         Err(response) => return response,
     };
     match state
-        .auth
+        .auth()
         .refresh(
             &token,
             &request_meta(&headers, Some(peer), state.config.trusted_proxy_hops),
@@ -399,15 +399,15 @@ async fn logout(
 ) -> Response {
     check_origin!(state, headers);
     let meta = request_meta(&headers, Some(peer), state.config.trusted_proxy_hops);
-    let outcome = match viewer_from_headers(&headers, state.authenticator.as_ref()).await {
-        Ok(Viewer::User(principal)) => state.auth.logout(&principal, &meta).await,
+    let outcome = match viewer_from_headers(&headers, state.authenticator()).await {
+        Ok(Viewer::User(principal)) => state.auth().logout(&principal, &meta).await,
         Ok(Viewer::Anonymous) => {
             let body: RefreshBody = match parse_body(&headers, &body) {
                 Ok(body) => body,
                 Err(response) => return response,
             };
             match presented_refresh_token(&state, &headers, body) {
-                Ok(token) => state.auth.logout_refresh_token(&token, &meta).await,
+                Ok(token) => state.auth().logout_refresh_token(&token, &meta).await,
                 Err(response) => return response,
             }
         }
@@ -438,7 +438,7 @@ async fn request_password_reset(
 ) -> Response {
     let body: PasswordResetBody = json_body!(state, headers, body);
     match state
-        .auth
+        .auth()
         .request_password_reset(
             &body.email,
             &request_meta(&headers, Some(peer), state.config.trusted_proxy_hops),
@@ -465,7 +465,7 @@ async fn confirm_password_reset(
 ) -> Response {
     let body: ConfirmResetBody = json_body!(state, headers, body);
     match state
-        .auth
+        .auth()
         .reset_password(
             &body.token,
             &body.new_password,

@@ -13,7 +13,7 @@ use kernel::events_pg::PgBus;
 use kernel::mailer::{SendEmailHandler, mailer_from_url};
 use kernel::outbox::{OutboxConfig, OutboxWorker};
 use kernel::storage::{LocalStorage, ObjectStorage, S3Config, S3Storage};
-use kernel::{Authenticator, Deps, PeriodicTask};
+use kernel::{Deps, PeriodicTask};
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -174,8 +174,6 @@ pub async fn build_state(config: Config, database_url: &str) -> anyhow::Result<A
         Domains::build(&deps, &config.domains)
             .map_err(|error| anyhow::anyhow!("building the domains: {error}"))?,
     );
-    let auth = domains.auth.service().clone();
-    let authenticator: Arc<dyn Authenticator> = auth.clone();
     let schema = schema::build(&config.limits, &deps, &domains);
     let mailer = mailer_from_url(&config.mail_url, &config.mail_from)
         .map_err(|error| anyhow::anyhow!("MAIL_URL: {error}"))?;
@@ -204,8 +202,6 @@ pub async fn build_state(config: Config, database_url: &str) -> anyhow::Result<A
         schema,
         config: Arc::new(config),
         db,
-        authenticator,
-        auth,
         outbox,
         queries,
         bus: deps.bus.clone(),

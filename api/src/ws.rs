@@ -241,7 +241,7 @@ impl Connection {
         ) else {
             return Next::Continue;
         };
-        match self.state.authenticator.authenticate(&token).await {
+        match self.state.authenticator().authenticate(&token).await {
             Ok(now)
                 if now.role == current.role
                     && now.org_id == current.org_id
@@ -353,9 +353,7 @@ impl Connection {
             .and_then(Value::as_str);
         let viewer = match authorization {
             None => Ok(Viewer::Anonymous),
-            Some(value) => {
-                viewer_from_authorization(Some(value), self.state.authenticator.as_ref()).await
-            }
+            Some(value) => viewer_from_authorization(Some(value), self.state.authenticator()).await,
         };
         match viewer {
             Ok(viewer) => {

@@ -393,13 +393,13 @@ impl TestApp {
         let meta = kernel::RequestMeta::default();
         let (user, org) = self
             .state
-            .auth
+            .auth()
             .create_user(&email, PERSONA_PASSWORD, role, organization, &meta)
             .await
             .unwrap_or_else(|error| panic!("create persona: {:?}", error.message()));
         let session = match self
             .state
-            .auth
+            .auth()
             .login(&email, PERSONA_PASSWORD, &meta)
             .await
             .unwrap_or_else(|error| panic!("persona login: {:?}", error.message()))

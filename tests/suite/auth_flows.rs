@@ -573,7 +573,7 @@ async fn a_script_signs_in_over_rest_as_a_user_made_by_create_user_and_reads_me(
     // What `fluxorae create-user --email ... --role client --org "Acme Pvt Ltd"` calls.
     let (user, organization) = app
         .state
-        .auth
+        .auth()
         .create_user(
             email,
             password,
@@ -606,7 +606,7 @@ async fn a_script_signs_in_over_rest_as_a_user_made_by_create_user_and_reads_me(
     // A second user of the same company joins the existing organization.
     let (_, same) = app
         .state
-        .auth
+        .auth()
         .create_user(
             "sita@acme.example",
             password,

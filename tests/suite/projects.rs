@@ -83,6 +83,12 @@ async fn column_titles(app: &TestApp, token: &str, project: &str, column: &str) 
         .collect()
 }
 
+const ADD_MEMBER: &str =
+    "mutation($input: AddProjectMemberInput!) { addProjectMember(input: $input) { projectRole } }";
+
+const REMOVE_MEMBER: &str =
+    "mutation($input: RemoveProjectMemberInput!) { removeProjectMember(input: $input) }";
+
 const MOVE: &str =
     "mutation($input: MoveTaskInput!) { moveTask(input: $input) { id status version orderKey } }";
 
@@ -266,11 +272,11 @@ async fn admins_manage_projects_members_and_milestones() {
     data(
         &app,
         &admin.token,
-        "mutation($input: AddProjectMemberInput!) { addProjectMember(input: $input) { projectRole } }",
+        ADD_MEMBER,
         json!({ "input": { "projectId": project, "userId": employee.user_id.to_string(), "projectRole": "lead" } }),
     )
     .await;
-    let member_of_client = "mutation($input: AddProjectMemberInput!) { addProjectMember(input: $input) { projectRole } }";
+    let member_of_client = ADD_MEMBER;
     assert_eq!(
         code(&app, Some(&admin.token), member_of_client, json!({ "input": { "projectId": project, "userId": client.user_id.to_string(), "projectRole": "x" } })).await,
         "BAD_USER_INPUT"
@@ -287,7 +293,7 @@ async fn admins_manage_projects_members_and_milestones() {
     data(
         &app,
         &admin.token,
-        "mutation($input: RemoveProjectMemberInput!) { removeProjectMember(input: $input) }",
+        REMOVE_MEMBER,
         json!({ "input": { "projectId": project, "userId": employee.user_id.to_string() } }),
     )
     .await;
@@ -710,13 +716,7 @@ async fn a_freelancer_removed_from_a_project_stops_receiving_its_board() {
     let freelancer = app.persona(Role::Freelancer).await;
     let project = create_project(&app, &admin, client.organization_id, "Membership").await;
     let member = json!({ "input": { "projectId": project, "userId": freelancer.user_id.to_string(), "projectRole": "designer" } });
-    data(
-        &app,
-        &admin.token,
-        "mutation($input: AddProjectMemberInput!) { addProjectMember(input: $input) { projectRole } }",
-        member,
-    )
-    .await;
+    data(&app, &admin.token, ADD_MEMBER, member).await;
     let mut watcher = subscribe_board(&app, &freelancer.token, &project).await;
     let mut staff = subscribe_board(&app, &admin.token, &project).await;
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
@@ -726,7 +726,7 @@ async fn a_freelancer_removed_from_a_project_stops_receiving_its_board() {
     data(
         &app,
         &admin.token,
-        "mutation($input: RemoveProjectMemberInput!) { removeProjectMember(input: $input) }",
+        REMOVE_MEMBER,
         json!({ "input": { "projectId": project, "userId": freelancer.user_id.to_string() } }),
     )
     .await;

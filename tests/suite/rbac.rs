@@ -304,7 +304,7 @@ async fn operation(app: &TestApp, fixture: &Fixture, field: &str) -> (String, Va
             let other = fresh_user(app, Role::Employee, None).await;
             let principal = app
                 .state
-                .authenticator
+                .authenticator()
                 .authenticate(&other.token)
                 .await
                 .unwrap_or_else(|error| panic!("{:?}", error.message()));
@@ -592,7 +592,7 @@ async fn observe(
         let viewer = match caller {
             Some(persona) => Viewer::User(
                 app.state
-                    .authenticator
+                    .authenticator()
                     .authenticate(&persona.token)
                     .await
                     .unwrap_or_else(|error| panic!("{:?}", error.message())),

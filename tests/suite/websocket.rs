@@ -199,6 +199,16 @@ async fn closes_within(ws: &mut fluxorae_tests::WsClient, seconds: u64) -> u16 {
     panic!("the socket stayed open for {seconds} s");
 }
 
+/// A signed-in socket with a one-second heartbeat whose first beat arrived.
+async fn heartbeat_for(app: &TestApp, token: &str) -> fluxorae_tests::WsClient {
+    let mut ws = app.ws("graphql-transport-ws").await;
+    ws.init(Some(token)).await;
+    ws.send(json!({ "type": "subscribe", "id": "1", "payload": { "query": HEARTBEAT } }))
+        .await;
+    assert_eq!(ws.next_json().await["type"], "next");
+    ws
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn disabling_a_user_closes_their_open_socket_with_4403() {
     let app = TestApp::spawn_with(|config| {
@@ -207,11 +217,7 @@ async fn disabling_a_user_closes_their_open_socket_with_4403() {
     .await;
     let admin = app.persona(kernel::Role::Admin).await;
     let employee = app.persona(kernel::Role::Employee).await;
-    let mut ws = app.ws("graphql-transport-ws").await;
-    ws.init(Some(&employee.token)).await;
-    ws.send(json!({ "type": "subscribe", "id": "1", "payload": { "query": HEARTBEAT } }))
-        .await;
-    assert_eq!(ws.next_json().await["type"], "next");
+    let mut ws = heartbeat_for(&app, &employee.token).await;
     let disabled = app
         .graphql(
             Some(&admin.token),
@@ -224,18 +230,15 @@ async fn disabling_a_user_closes_their_open_socket_with_4403() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn logging_out_closes_the_sessions_socket_and_a_database_blip_does_not() {
+async fn logging_out_closes_the_sessions_socket() {
     let app = TestApp::spawn_with(|config| {
         config.ws_revalidate = std::time::Duration::from_secs(1);
     })
     .await;
     let client = app.persona(kernel::Role::Client).await;
-    let mut ws = app.ws("graphql-transport-ws").await;
-    ws.init(Some(&client.token)).await;
-    ws.send(json!({ "type": "subscribe", "id": "1", "payload": { "query": HEARTBEAT } }))
-        .await;
+    let mut ws = heartbeat_for(&app, &client.token).await;
     // Several re-checks pass while the session is valid.
-    for _ in 0..3 {
+    for _ in 0..2 {
         assert_eq!(ws.next_json().await["type"], "next");
     }
     let response = app
@@ -295,11 +298,7 @@ async fn an_anonymous_socket_cannot_open_a_subscription_that_needs_a_principal()
     ws.send(json!({ "type": "subscribe", "id": "b", "payload": { "query": "subscription { boardEvents(projectId: \"00000000-0000-0000-0000-000000000000\") { kind } }" } }))
         .await;
     let answer = ws.next_json().await;
-    assert!(
-        answer["type"] == "error"
-            || answer["payload"]["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED",
-        "{answer}"
-    );
+    // A guard error arrives as a `next` with errors, a refused document as `error`.
     let code = if answer["type"] == "error" {
         answer["payload"][0]["extensions"]["code"].clone()
     } else {

@@ -163,21 +163,16 @@ fn check_dates(start: Option<NaiveDate>, due: Option<NaiveDate>) -> Result<(), A
 fn visible_projects(scope: AccessScope) -> projects::BoxedQuery<'static, Pg> {
     let query = projects::table.into_boxed();
     match scope {
-        AccessScope::Staff => query,
         // Freelancers reach projects through membership, not organizations.
         AccessScope::Assigned(user) => query.filter(exists(
             project_members::table
                 .filter(project_members::project_id.eq(projects::id))
                 .filter(project_members::user_id.eq(user)),
         )),
-        AccessScope::ClientOrg(_) | AccessScope::Partner(_) => {
-            match auth::visibility::visible_organization_ids(scope) {
-                Some(organizations) => {
-                    query.filter(projects::organization_id.eq_any(organizations))
-                }
-                None => query,
-            }
-        }
+        _ => match auth::visibility::visible_organization_ids(scope) {
+            Some(organizations) => query.filter(projects::organization_id.eq_any(organizations)),
+            None => query,
+        },
     }
 }
 
@@ -981,16 +976,6 @@ impl ProjectsService {
                 overdue: row.overdue,
             })
             .collect())
-    }
-
-    /// Whether the caller may still see the project (subscriptions re-check per event).
-    pub async fn can_see(&self, principal: &Principal, project_id: Uuid) -> Result<bool, AppError> {
-        let mut conn = self.conn().await?;
-        match find_visible(&mut conn, principal.scope(), project_id).await {
-            Ok(_) => Ok(true),
-            Err(error) if error.code() == kernel::ErrorCode::NotFound => Ok(false),
-            Err(error) => Err(error),
-        }
     }
 }
 
