@@ -8,22 +8,21 @@
 //! (double submit): a cross-site page can neither read that cookie nor set the
 //! header without a CORS preflight.
 
-// Handlers return a ready `Response` as the error of their helpers; boxing it
-// would only add an allocation on the error path.
-#![allow(clippy::result_large_err)]
-
+use std::convert::Infallible;
 use std::net::SocketAddr;
 
 use auth::service::{IssuedSession, LoginOutcome, Registration};
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use chrono::Utc;
-use kernel::{AppError, Viewer};
+use kernel::{AppError, RequestMeta, Viewer};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
@@ -48,30 +47,105 @@ pub fn routes() -> Router<AppState> {
         .route("/auth/password-reset/confirm", post(confirm_password_reset))
 }
 
-fn error_response(error: &AppError) -> Response {
-    error.log_if_internal();
-    let status = StatusCode::from_u16(error.code().http_status())
-        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = (status, axum::Json(error.to_rest_body())).into_response();
-    if let Some(seconds) = error.retry_after_seconds()
-        && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
-    {
-        response.headers_mut().insert(header::RETRY_AFTER, value);
+/// Who is calling from where, as rate limits and the audit log see it.
+struct Meta(RequestMeta);
+
+impl FromRequestParts<AppState> for Meta {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Infallible> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(peer)| *peer);
+        Ok(Meta(request_meta(
+            &parts.headers,
+            peer,
+            state.config.trusted_proxy_hops,
+        )))
     }
-    response
+}
+
+/// A request from a script (no `Origin`) or from a browser page of an allowed
+/// origin; a page of any other origin is refused before the body is read.
+struct AllowedCaller {
+    browser: bool,
+}
+
+impl FromRequestParts<AppState> for AllowedCaller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let Some(origin) = parts.headers.get(header::ORIGIN) else {
+            return Ok(AllowedCaller { browser: false });
+        };
+        let origin = origin.to_str().unwrap_or_default().trim_end_matches('/');
+        if state
+            .config
+            .allowed_origins
+            .iter()
+            .any(|allowed| allowed == origin)
+        {
+            Ok(AllowedCaller { browser: true })
+        } else {
+            Err(AppError::forbidden(
+                "This origin may not use the API with cookies",
+            ))
+        }
+    }
+}
+
+/// A JSON body from an allowed caller; an empty body reads as `{}`.
+struct JsonBody<T>(T);
+
+/// Why a request body was refused.
+enum BodyRejection {
+    /// Not `application/json`, answered like on `/graphql`.
+    NotJson,
+    /// Too large or cut off.
+    Unreadable(axum::extract::rejection::BytesRejection),
+    /// A refused caller or a body that does not parse.
+    Refused(AppError),
+}
+
+impl From<AppError> for BodyRejection {
+    fn from(error: AppError) -> Self {
+        BodyRejection::Refused(error)
+    }
+}
+
+impl IntoResponse for BodyRejection {
+    fn into_response(self) -> Response {
+        match self {
+            BodyRejection::NotJson => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                axum::Json(json!({ "error": { "code": "UNSUPPORTED_MEDIA_TYPE", "message": "Send JSON with `Content-Type: application/json`" } })),
+            )
+                .into_response(),
+            BodyRejection::Unreadable(rejection) => rejection.into_response(),
+            BodyRejection::Refused(error) => error.into_response(),
+        }
+    }
+}
+
+impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
+    type Rejection = BodyRejection;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, BodyRejection> {
+        let (mut parts, body) = request.into_parts();
+        AllowedCaller::from_request_parts(&mut parts, state).await?;
+        let headers = parts.headers.clone();
+        let bytes = Bytes::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(BodyRejection::Unreadable)?;
+        parse_json(&headers, &bytes).map(JsonBody)
+    }
 }
 
 /// Parses a JSON body; non-JSON content types are refused like on `/graphql`.
-fn parse_body<T: for<'de> Deserialize<'de>>(
-    headers: &HeaderMap,
-    body: &Bytes,
-) -> Result<T, Response> {
+fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Result<T, BodyRejection> {
     if !is_json_content_type(headers.get(header::CONTENT_TYPE)) {
-        return Err((
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            axum::Json(json!({ "error": { "code": "UNSUPPORTED_MEDIA_TYPE", "message": "Send JSON with `Content-Type: application/json`" } })),
-        )
-            .into_response());
+        return Err(BodyRejection::NotJson);
     }
     let body = if body.is_empty() {
         &b"{}"[..]
@@ -79,32 +153,8 @@ fn parse_body<T: for<'de> Deserialize<'de>>(
         &body[..]
     };
     serde_json::from_slice(body).map_err(|error| {
-        error_response(&AppError::bad_input(format!(
-            "The request body is not valid: {error}"
-        )))
+        AppError::bad_input(format!("The request body is not valid: {error}")).into()
     })
-}
-
-/// Whether the request comes from a browser page, and whether that page's
-/// origin is allowed. `None`: no Origin header (a script).
-fn browser_origin(state: &AppState, headers: &HeaderMap) -> Option<Result<(), Response>> {
-    let origin = headers
-        .get(header::ORIGIN)?
-        .to_str()
-        .unwrap_or_default()
-        .trim_end_matches('/');
-    if state
-        .config
-        .allowed_origins
-        .iter()
-        .any(|allowed| allowed == origin)
-    {
-        Some(Ok(()))
-    } else {
-        Some(Err(error_response(&AppError::forbidden(
-            "This origin may not use the API with cookies",
-        ))))
-    }
 }
 
 fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -199,27 +249,6 @@ fn session_response(
     response
 }
 
-/// Rejects a request from a browser page of an origin that is not allowed.
-macro_rules! check_origin {
-    ($state:expr, $headers:expr) => {
-        if let Some(Err(response)) = browser_origin(&$state, &$headers) {
-            return response;
-        }
-    };
-}
-
-/// The JSON body of a request from a script or an allowed browser origin;
-/// returns the refusal from the handler otherwise.
-macro_rules! json_body {
-    ($state:expr, $headers:expr, $body:expr) => {{
-        check_origin!($state, $headers);
-        match parse_body(&$headers, &$body) {
-            Ok(body) => body,
-            Err(response) => return response,
-        }
-    }};
-}
-
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RegisterBody {
@@ -231,28 +260,23 @@ struct RegisterBody {
 
 async fn register(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Meta(meta): Meta,
     headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let body: RegisterBody = json_body!(state, headers, body);
+    JsonBody(body): JsonBody<RegisterBody>,
+) -> Result<Response, AppError> {
     let registration = Registration {
         email: body.email,
         password: body.password,
         name: body.name,
         company_name: body.company_name,
     };
-    match state
-        .auth()
-        .register(
-            registration,
-            &request_meta(&headers, Some(peer), state.config.trusted_proxy_hops),
-        )
-        .await
-    {
-        Ok(session) => session_response(&state, &headers, StatusCode::CREATED, &session),
-        Err(error) => error_response(&error),
-    }
+    let session = state.auth().register(registration, &meta).await?;
+    Ok(session_response(
+        &state,
+        &headers,
+        StatusCode::CREATED,
+        &session,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -263,32 +287,28 @@ struct LoginBody {
 
 async fn login(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Meta(meta): Meta,
     headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let body: LoginBody = json_body!(state, headers, body);
-    match state
-        .auth()
-        .login(
-            &body.email,
-            &body.password,
-            &request_meta(&headers, Some(peer), state.config.trusted_proxy_hops),
-        )
-        .await
-    {
-        Ok(LoginOutcome::Signed(session)) => {
-            session_response(&state, &headers, StatusCode::OK, &session)
-        }
-        Ok(LoginOutcome::MfaRequired(challenge)) => axum::Json(json!({
-            "mfaRequired": true,
-            "challengeId": challenge.challenge_id,
-            "method": challenge.method.to_uppercase(),
-            "expiresAt": challenge.expires_at,
-        }))
-        .into_response(),
-        Err(error) => error_response(&error),
-    }
+    JsonBody(body): JsonBody<LoginBody>,
+) -> Result<Response, AppError> {
+    Ok(
+        match state
+            .auth()
+            .login(&body.email, &body.password, &meta)
+            .await?
+        {
+            LoginOutcome::Signed(session) => {
+                session_response(&state, &headers, StatusCode::OK, &session)
+            }
+            LoginOutcome::MfaRequired(challenge) => axum::Json(json!({
+                "mfaRequired": true,
+                "challengeId": challenge.challenge_id,
+                "method": challenge.method.to_uppercase(),
+                "expiresAt": challenge.expires_at,
+            }))
+            .into_response(),
+        },
+    )
 }
 
 #[derive(Deserialize)]
@@ -300,23 +320,15 @@ struct VerifyMfaBody {
 
 async fn verify_mfa(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Meta(meta): Meta,
     headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let body: VerifyMfaBody = json_body!(state, headers, body);
-    match state
+    JsonBody(body): JsonBody<VerifyMfaBody>,
+) -> Result<Response, AppError> {
+    let session = state
         .auth()
-        .verify_mfa(
-            body.challenge_id,
-            &body.code,
-            &request_meta(&headers, Some(peer), state.config.trusted_proxy_hops),
-        )
-        .await
-    {
-        Ok(session) => session_response(&state, &headers, StatusCode::OK, &session),
-        Err(error) => error_response(&error),
-    }
+        .verify_mfa(body.challenge_id, &body.code, &meta)
+        .await?;
+    Ok(session_response(&state, &headers, StatusCode::OK, &session))
 }
 
 #[derive(Deserialize, Default)]
@@ -325,28 +337,23 @@ struct RefreshBody {
     refresh_token: Option<String>,
 }
 
-/// The refresh token from the body, or from the cookie after the CSRF checks.
+/// The refresh token from the body, or from the cookie after the CSRF checks
+/// (the caller's origin is already checked).
 fn presented_refresh_token(
-    state: &AppState,
+    caller: &AllowedCaller,
     headers: &HeaderMap,
     body: RefreshBody,
-) -> Result<String, Response> {
+) -> Result<String, AppError> {
     if let Some(token) = body.refresh_token.filter(|token| !token.is_empty()) {
         return Ok(token);
     }
     let Some(token) = cookie(headers, REFRESH_COOKIE).filter(|token| !token.is_empty()) else {
-        return Err(error_response(&AppError::unauthenticated(
-            "No refresh token was presented",
-        )));
+        return Err(AppError::unauthenticated("No refresh token was presented"));
     };
-    match browser_origin(state, headers) {
-        Some(Ok(())) => {}
-        Some(Err(response)) => return Err(response),
-        None => {
-            return Err(error_response(&AppError::forbidden(
-                "A cookie session needs an Origin header",
-            )));
-        }
+    if !caller.browser {
+        return Err(AppError::forbidden(
+            "A cookie session needs an Origin header",
+        ));
     }
     let expected = cookie(headers, CSRF_COOKIE).unwrap_or_default();
     let presented = headers
@@ -354,75 +361,54 @@ fn presented_refresh_token(
         .and_then(|value| value.to_str().ok())
         .unwrap_or_default();
     if expected.is_empty() || !bool::from(expected.as_bytes().ct_eq(presented.as_bytes())) {
-        return Err(error_response(&AppError::forbidden(
-            "Missing or wrong X-CSRF-Token",
-        )));
+        return Err(AppError::forbidden("Missing or wrong X-CSRF-Token"));
     }
     Ok(token.to_string())
 }
 
 async fn refresh(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    caller: AllowedCaller,
+    Meta(meta): Meta,
     headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let body: RefreshBody = json_body!(state, headers, body);
-    let token = match presented_refresh_token(&state, &headers, body) {
-        Ok(token) => token,
-        Err(response) => return response,
-    };
-    match state
-        .auth()
-        .refresh(
-            &token,
-            &request_meta(&headers, Some(peer), state.config.trusted_proxy_hops),
-        )
-        .await
-    {
-        Ok(session) => session_response(&state, &headers, StatusCode::OK, &session),
+    JsonBody(body): JsonBody<RefreshBody>,
+) -> Result<Response, AppError> {
+    let token = presented_refresh_token(&caller, &headers, body)?;
+    match state.auth().refresh(&token, &meta).await {
+        Ok(session) => Ok(session_response(&state, &headers, StatusCode::OK, &session)),
         Err(error) => {
-            let mut response = error_response(&error);
-            if headers.contains_key(header::ORIGIN) {
+            let mut response = error.into_response();
+            if caller.browser {
                 clear_cookies(&state, &mut response);
             }
-            response
+            Ok(response)
         }
     }
 }
 
 async fn logout(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    caller: AllowedCaller,
+    Meta(meta): Meta,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    check_origin!(state, headers);
-    let meta = request_meta(&headers, Some(peer), state.config.trusted_proxy_hops);
-    let outcome = match viewer_from_headers(&headers, state.authenticator()).await {
+) -> Result<Response, BodyRejection> {
+    match viewer_from_headers(&headers, state.authenticator()).await {
         Ok(Viewer::User(principal)) => state.auth().logout(&principal, &meta).await,
+        // Without an access token the refresh token names the session; only
+        // then is the body read.
         Ok(Viewer::Anonymous) => {
-            let body: RefreshBody = match parse_body(&headers, &body) {
-                Ok(body) => body,
-                Err(response) => return response,
-            };
-            match presented_refresh_token(&state, &headers, body) {
-                Ok(token) => state.auth().logout_refresh_token(&token, &meta).await,
-                Err(response) => return response,
-            }
+            let body: RefreshBody = parse_json(&headers, &body)?;
+            let token = presented_refresh_token(&caller, &headers, body)?;
+            state.auth().logout_refresh_token(&token, &meta).await
         }
         Err(error) => Err(error),
-    };
-    match outcome {
-        Ok(()) => {
-            let mut response = StatusCode::NO_CONTENT.into_response();
-            if headers.contains_key(header::ORIGIN) {
-                clear_cookies(&state, &mut response);
-            }
-            response
-        }
-        Err(error) => error_response(&error),
+    }?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    if caller.browser {
+        clear_cookies(&state, &mut response);
     }
+    Ok(response)
 }
 
 #[derive(Deserialize)]
@@ -432,22 +418,14 @@ struct PasswordResetBody {
 
 async fn request_password_reset(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let body: PasswordResetBody = json_body!(state, headers, body);
-    match state
+    Meta(meta): Meta,
+    JsonBody(body): JsonBody<PasswordResetBody>,
+) -> Result<Response, AppError> {
+    state
         .auth()
-        .request_password_reset(
-            &body.email,
-            &request_meta(&headers, Some(peer), state.config.trusted_proxy_hops),
-        )
-        .await
-    {
-        Ok(()) => (StatusCode::ACCEPTED, axum::Json(json!({ "ok": true }))).into_response(),
-        Err(error) => error_response(&error),
-    }
+        .request_password_reset(&body.email, &meta)
+        .await?;
+    Ok((StatusCode::ACCEPTED, axum::Json(json!({ "ok": true }))).into_response())
 }
 
 #[derive(Deserialize)]
@@ -459,21 +437,12 @@ struct ConfirmResetBody {
 
 async fn confirm_password_reset(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let body: ConfirmResetBody = json_body!(state, headers, body);
-    match state
+    Meta(meta): Meta,
+    JsonBody(body): JsonBody<ConfirmResetBody>,
+) -> Result<Response, AppError> {
+    state
         .auth()
-        .reset_password(
-            &body.token,
-            &body.new_password,
-            &request_meta(&headers, Some(peer), state.config.trusted_proxy_hops),
-        )
-        .await
-    {
-        Ok(()) => axum::Json(json!({ "ok": true })).into_response(),
-        Err(error) => error_response(&error),
-    }
+        .reset_password(&body.token, &body.new_password, &meta)
+        .await?;
+    Ok(axum::Json(json!({ "ok": true })).into_response())
 }

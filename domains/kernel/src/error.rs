@@ -232,6 +232,24 @@ impl From<AppError> for async_graphql::Error {
     }
 }
 
+/// REST handlers end in `?`: the error becomes its status, the JSON body of
+/// [`AppError::to_rest_body`] and, when rate limited, a `Retry-After` header.
+impl axum::response::IntoResponse for AppError {
+    fn into_response(self) -> axum::response::Response {
+        use axum::http::{HeaderValue, StatusCode, header};
+        self.log_if_internal();
+        let status = StatusCode::from_u16(self.code.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = (status, axum::Json(self.to_rest_body())).into_response();
+        if let Some(seconds) = self.retry_after_seconds
+            && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        response
+    }
+}
+
 impl From<diesel::result::Error> for AppError {
     fn from(error: diesel::result::Error) -> Self {
         match error {
@@ -272,6 +290,23 @@ mod tests {
             extensions.get("code"),
             Some(&async_graphql::Value::from("INTERNAL_SERVER_ERROR"))
         );
+    }
+
+    #[test]
+    fn rest_errors_answer_with_their_status_body_and_retry_after() {
+        use axum::response::IntoResponse;
+        let response = AppError::rate_limited(7).into_response();
+        assert_eq!(response.status().as_u16(), 429);
+        assert_eq!(
+            response
+                .headers()
+                .get(axum::http::header::RETRY_AFTER)
+                .map(|value| value.as_bytes()),
+            Some(&b"7"[..])
+        );
+        let response =
+            AppError::internal(std::io::Error::other("disk path /secret")).into_response();
+        assert_eq!(response.status().as_u16(), 500);
     }
 
     #[test]
