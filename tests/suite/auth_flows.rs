@@ -586,7 +586,7 @@ async fn a_script_signs_in_over_rest_as_a_user_made_by_create_user_and_reads_me(
     assert_eq!(user.role, "client");
     assert_eq!(user.status, "active");
     assert_eq!(organization.name, "Acme Pvt Ltd");
-    assert_eq!(organization.kind, "client");
+    assert_eq!(organization.kind, auth::model::OrganizationKind::Client);
 
     let (status, session) = rest_login(&app, email, password).await;
     assert_eq!(status, 200, "{session}");

@@ -10,6 +10,7 @@ pub mod model;
 pub mod password;
 pub mod policy;
 pub mod rate_limit;
+pub mod repo;
 pub mod service;
 pub mod tokens;
 pub mod visibility;
