@@ -14,7 +14,7 @@ use super::{
     AuthService, REGISTER_FIELDS, SessionSelector, bad_password, escape_like, insert_user,
     lock_user, revoke_sessions, validate_email,
 };
-use crate::audit::{self, AuditEvent};
+use crate::audit::AuditEvent;
 use crate::model::{NewUser, Organization, OrganizationKind, User};
 use crate::password::check_strength;
 use crate::policy::{may_grant, may_manage, organization_kind_for};
@@ -49,28 +49,38 @@ impl AuthService {
         }
         let mut conn = self.conn().await?;
         conn.transaction::<_, AppError, _>(async move |conn| {
-                let target = lock_user(conn, user_id).await?;
-                if !may_manage(principal.role, target.role()) || !may_grant(principal.role, role) {
-                    return Err(AppError::forbidden("You may not give this role to this user"));
-                }
-                let organization = find_organization(conn, target.organization_id).await?.ok_or_else(|| AppError::not_found("organization"))?;
-                if organization.kind != organization_kind_for(role) {
-                    return Err(AppError::invalid_field("role", "This role does not fit the user's organization"));
-                }
-                let updated: User = diesel::update(users::table.find(user_id))
-                    .set((users::role.eq(role.as_db()), users::updated_at.eq(Utc::now())))
-                    .returning(User::as_returning())
-                    .get_result(conn)
-                    .await?;
-                audit::record(conn, meta, AuditEvent {
-                    actor_id: Some(principal.user_id),
-                    action: "user.role_changed",
-                    entity_type: "user",
-                    entity_id: Some(user_id.to_string()),
-                    diff: json!({ "before": { "role": target.role }, "after": { "role": updated.role } }),
-                })
+            let target = lock_user(conn, user_id).await?;
+            if !may_manage(principal.role, target.role()) || !may_grant(principal.role, role) {
+                return Err(AppError::forbidden(
+                    "You may not give this role to this user",
+                ));
+            }
+            let organization = find_organization(conn, target.organization_id)
+                .await?
+                .ok_or_else(|| AppError::not_found("organization"))?;
+            if organization.kind != organization_kind_for(role) {
+                return Err(AppError::invalid_field(
+                    "role",
+                    "This role does not fit the user's organization",
+                ));
+            }
+            let updated: User = diesel::update(users::table.find(user_id))
+                .set((
+                    users::role.eq(role.as_db()),
+                    users::updated_at.eq(Utc::now()),
+                ))
+                .returning(User::as_returning())
+                .get_result(conn)
                 .await?;
-                Ok(updated)
+            AuditEvent::new("user.role_changed", "user")
+                .of(user_id)
+                .by(principal.user_id)
+                .diff(
+                    json!({ "before": { "role": target.role }, "after": { "role": updated.role } }),
+                )
+                .record(conn, meta)
+                .await?;
+            Ok(updated)
         })
         .await
     }
@@ -110,13 +120,7 @@ impl AuthService {
                 } else {
                     0
                 };
-                audit::record(conn, meta, AuditEvent {
-                    actor_id: Some(principal.user_id),
-                    action: if disabled { "user.disabled" } else { "user.enabled" },
-                    entity_type: "user",
-                    entity_id: Some(user_id.to_string()),
-                    diff: json!({ "before": { "status": target.status }, "after": { "status": status }, "sessionsRevoked": revoked }),
-                })
+                AuditEvent::new(if disabled { "user.disabled" } else { "user.enabled" }, "user").of(user_id).by(principal.user_id).diff(json!({ "before": { "status": target.status }, "after": { "status": status }, "sessionsRevoked": revoked })).record(conn, meta)
                 .await?;
                 Ok(updated)
         })
@@ -240,13 +244,7 @@ impl AuthService {
                             .returning(Organization::as_returning())
                             .get_result(conn)
                             .await?;
-                        audit::record(conn, meta, AuditEvent {
-                            actor_id: None,
-                            action: "organization.created",
-                            entity_type: "organization",
-                            entity_id: Some(organization.id.to_string()),
-                            diff: json!({ "after": { "name": organization.name, "kind": organization.kind }, "via": "cli" }),
-                        })
+                        AuditEvent::new("organization.created", "organization").of(organization.id).diff(json!({ "after": { "name": organization.name, "kind": organization.kind }, "via": "cli" })).record(conn, meta)
                         .await?;
                         organization
                     }
@@ -262,13 +260,7 @@ impl AuthService {
                     password_hash: Some(&hash),
                 }, REGISTER_FIELDS)
                 .await?;
-                audit::record(conn, meta, AuditEvent {
-                    actor_id: None,
-                    action: "user.created",
-                    entity_type: "user",
-                    entity_id: Some(user.id.to_string()),
-                    diff: json!({ "after": { "email": user.email, "role": user.role, "organizationId": organization.id }, "via": "cli" }),
-                })
+                AuditEvent::new("user.created", "user").of(user.id).diff(json!({ "after": { "email": user.email, "role": user.role, "organizationId": organization.id }, "via": "cli" })).record(conn, meta)
                 .await?;
                 Ok((user, organization))
         })

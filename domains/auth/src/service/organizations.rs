@@ -11,7 +11,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{AuthService, INPUT_FIELDS, map_unique};
-use crate::audit::{self, AuditEvent};
+use crate::audit::AuditEvent;
 use crate::model::{Organization, OrganizationKind};
 use crate::repo::{self, find_organization};
 use crate::visibility::visible_organization_ids;
@@ -60,13 +60,7 @@ impl AuthService {
                     .get_result(conn)
                     .await
                     .map_err(|error| map_unique(error, INPUT_FIELDS))?;
-                audit::record(conn, meta, AuditEvent {
-                    actor_id: Some(principal.user_id),
-                    action: "organization.created",
-                    entity_type: "organization",
-                    entity_id: Some(organization.id.to_string()),
-                    diff: json!({ "after": { "name": organization.name, "kind": organization.kind, "referredByPartnerId": organization.referred_by_partner_id } }),
-                })
+                AuditEvent::new("organization.created", "organization").of(organization.id).by(principal.user_id).diff(json!({ "after": { "name": organization.name, "kind": organization.kind, "referredByPartnerId": organization.referred_by_partner_id } })).record(conn, meta)
                 .await?;
                 Ok(organization)
         })
@@ -97,13 +91,7 @@ impl AuthService {
                 .get_result(conn)
                 .await
                 .map_err(|error| map_unique(error, INPUT_FIELDS))?;
-            audit::record(conn, meta, AuditEvent {
-                actor_id: Some(principal.user_id),
-                action: "organization.referred",
-                entity_type: "organization",
-                entity_id: Some(organization.id.to_string()),
-                diff: json!({ "after": { "name": organization.name, "kind": "client", "referredByPartnerId": principal.org_id } }),
-            })
+            AuditEvent::new("organization.referred", "organization").of(organization.id).by(principal.user_id).diff(json!({ "after": { "name": organization.name, "kind": "client", "referredByPartnerId": principal.org_id } })).record(conn, meta)
             .await?;
             Ok(organization)
         })

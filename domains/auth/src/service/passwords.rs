@@ -14,7 +14,7 @@ use super::{
     AuthService, SessionSelector, bad_password, invalid_token, ip_key, normalize_email,
     revoke_sessions,
 };
-use crate::audit::{self, AuditEvent};
+use crate::audit::AuditEvent;
 use crate::password::check_strength;
 use crate::rate_limit::{self, Budget};
 use crate::repo::find_user_by_email;
@@ -95,13 +95,7 @@ impl AuthService {
                     },
                 )
                 .await?;
-                audit::record(conn, meta, AuditEvent {
-                    actor_id: None,
-                    action: "auth.password_reset_requested",
-                    entity_type: "user",
-                    entity_id: Some(user.id.to_string()),
-                    diff: json!({}),
-                })
+                AuditEvent::new("auth.password_reset_requested", "user").of(user.id).record(conn, meta)
                 .await
         })
         .await
@@ -142,18 +136,12 @@ impl AuthService {
                 .await?;
             let revoked =
                 revoke_sessions(conn, SessionSelector::AllOf(user.id), "password_reset").await?;
-            audit::record(
-                conn,
-                meta,
-                AuditEvent {
-                    actor_id: Some(user.id),
-                    action: "auth.password_reset",
-                    entity_type: "user",
-                    entity_id: Some(user.id.to_string()),
-                    diff: json!({ "sessionsRevoked": revoked }),
-                },
-            )
-            .await
+            AuditEvent::new("auth.password_reset", "user")
+                .of(user.id)
+                .by(user.id)
+                .diff(json!({ "sessionsRevoked": revoked }))
+                .record(conn, meta)
+                .await
         })
         .await
     }

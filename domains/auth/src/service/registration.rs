@@ -15,7 +15,7 @@ use super::{
     AuthService, INPUT_FIELDS, IssuedSession, REGISTER_FIELDS, bad_password, insert_user,
     invalid_token, ip_key, map_unique, validate_email,
 };
-use crate::audit::{self, AuditEvent};
+use crate::audit::AuditEvent;
 use crate::model::{NewUser, OrganizationKind, User};
 use crate::password::check_strength;
 use crate::policy::{may_grant, organization_kind_for};
@@ -116,13 +116,7 @@ impl AuthService {
                         REGISTER_FIELDS,
                     )
                     .await?;
-                    audit::record(conn, meta, AuditEvent {
-                        actor_id: Some(user.id),
-                        action: "user.registered",
-                        entity_type: "user",
-                        entity_id: Some(user.id.to_string()),
-                        diff: json!({ "after": { "email": email, "role": "client", "organizationId": org_id, "organizationName": company } }),
-                    })
+                    AuditEvent::new("user.registered", "user").of(user.id).by(user.id).diff(json!({ "after": { "email": email, "role": "client", "organizationId": org_id, "organizationName": company } })).record(conn, meta)
                     .await?;
                     Ok(user)
             })
@@ -130,18 +124,12 @@ impl AuthService {
         let session = conn
             .transaction::<_, AppError, _>(async move |conn| {
                 let session = self.open_session_in(conn, &user, meta).await?;
-                audit::record(
-                    conn,
-                    meta,
-                    AuditEvent {
-                        actor_id: Some(user.id),
-                        action: "auth.login",
-                        entity_type: "session",
-                        entity_id: Some(session.0.to_string()),
-                        diff: json!({ "method": "registration" }),
-                    },
-                )
-                .await?;
+                AuditEvent::new("auth.login", "session")
+                    .of(session.0)
+                    .by(user.id)
+                    .diff(json!({ "method": "registration" }))
+                    .record(conn, meta)
+                    .await?;
                 Ok((user, session))
             })
             .await?;
@@ -215,13 +203,7 @@ impl AuthService {
                     html: None,
                 })
                 .await?;
-                audit::record(conn, meta, AuditEvent {
-                    actor_id: Some(principal.user_id),
-                    action: "user.invited",
-                    entity_type: "user",
-                    entity_id: Some(user.id.to_string()),
-                    diff: json!({ "after": { "email": user.email, "role": user.role, "organizationId": user.organization_id, "status": "invited" } }),
-                })
+                AuditEvent::new("user.invited", "user").of(user.id).by(principal.user_id).diff(json!({ "after": { "email": user.email, "role": user.role, "organizationId": user.organization_id, "status": "invited" } })).record(conn, meta)
                 .await?;
                 Ok(user)
         })
@@ -267,13 +249,7 @@ impl AuthService {
                         .returning(User::as_returning())
                         .get_result(conn)
                         .await?;
-                    audit::record(conn, meta, AuditEvent {
-                        actor_id: Some(user.id),
-                        action: "user.invitation_accepted",
-                        entity_type: "user",
-                        entity_id: Some(user.id.to_string()),
-                        diff: json!({ "before": { "status": "invited" }, "after": { "status": "active" } }),
-                    })
+                    AuditEvent::new("user.invitation_accepted", "user").of(user.id).by(user.id).diff(json!({ "before": { "status": "invited" }, "after": { "status": "active" } })).record(conn, meta)
                     .await?;
                     let session = self.open_session_in(conn, &user, meta).await?;
                     Ok((user, session))

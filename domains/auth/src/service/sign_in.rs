@@ -14,7 +14,7 @@ use super::{
     AuthService, IssuedSession, LoginOutcome, SessionSelector, ip_key, normalize_email,
     revoke_sessions,
 };
-use crate::audit::{self, AuditEvent};
+use crate::audit::AuditEvent;
 use crate::model::{Session, User};
 use crate::rate_limit;
 use crate::repo::find_user_by_email;
@@ -100,19 +100,14 @@ impl AuthService {
             .await?;
         let Some(user) = usable.filter(|_| matched).cloned() else {
             rate_limit::record_login_failure(&mut conn, email).await?;
-            let user_id = user.as_ref().map(|user| user.id);
-            audit::record(
-                &mut conn,
-                meta,
-                AuditEvent {
-                    actor_id: user_id,
-                    action: "auth.login_failed",
-                    entity_type: "user",
-                    entity_id: user_id.map(|id| id.to_string()),
-                    diff: json!({ "email": normalize_email(email) }),
-                },
-            )
-            .await?;
+            let failed = AuditEvent::new("auth.login_failed", "user")
+                .diff(json!({ "email": normalize_email(email) }));
+            // An unknown email has no entity and no actor.
+            let failed = match &user {
+                Some(user) => failed.of(user.id).by(user.id),
+                None => failed,
+            };
+            failed.record(&mut conn, meta).await?;
             return Err(AppError::unauthenticated("Email or password is incorrect"));
         };
         rate_limit::clear_login_failures(&mut conn, email).await?;
@@ -125,18 +120,12 @@ impl AuthService {
         let session = conn
             .transaction::<_, AppError, _>(async move |conn| {
                 let session = self.open_session_in(conn, signed_in, meta).await?;
-                audit::record(
-                    conn,
-                    meta,
-                    AuditEvent {
-                        actor_id: Some(signed_in.id),
-                        action: "auth.login",
-                        entity_type: "session",
-                        entity_id: Some(session.0.to_string()),
-                        diff: json!({ "method": "password" }),
-                    },
-                )
-                .await?;
+                AuditEvent::new("auth.login", "session")
+                    .of(session.0)
+                    .by(signed_in.id)
+                    .diff(json!({ "method": "password" }))
+                    .record(conn, meta)
+                    .await?;
                 Ok(session)
             })
             .await?;
@@ -186,18 +175,12 @@ impl AuthService {
                         "refresh_token_reuse",
                     )
                     .await?;
-                    audit::record(
-                        conn,
-                        meta,
-                        AuditEvent {
-                            actor_id: Some(session.user_id),
-                            action: "auth.refresh_reuse",
-                            entity_type: "session",
-                            entity_id: Some(session.id.to_string()),
-                            diff: json!({ "revoked": true }),
-                        },
-                    )
-                    .await?;
+                    AuditEvent::new("auth.refresh_reuse", "session")
+                        .of(session.id)
+                        .by(session.user_id)
+                        .diff(json!({ "revoked": true }))
+                        .record(conn, meta)
+                        .await?;
                     return Ok(Outcome::Reused);
                 }
                 let user: User = users::table
@@ -268,18 +251,11 @@ impl AuthService {
         };
         conn.transaction::<_, AppError, _>(async move |conn| {
             revoke_sessions(conn, SessionSelector::One(session.id), "logout").await?;
-            audit::record(
-                conn,
-                meta,
-                AuditEvent {
-                    actor_id: Some(session.user_id),
-                    action: "auth.logout",
-                    entity_type: "session",
-                    entity_id: Some(session.id.to_string()),
-                    diff: json!({}),
-                },
-            )
-            .await
+            AuditEvent::new("auth.logout", "session")
+                .of(session.id)
+                .by(session.user_id)
+                .record(conn, meta)
+                .await
         })
         .await
     }
@@ -309,18 +285,12 @@ impl AuthService {
                 "revoked_by_user"
             };
             revoke_sessions(conn, SessionSelector::One(session.id), reason).await?;
-            audit::record(
-                conn,
-                meta,
-                AuditEvent {
-                    actor_id: Some(principal.user_id),
-                    action: "auth.logout",
-                    entity_type: "session",
-                    entity_id: Some(session.id.to_string()),
-                    diff: json!({ "reason": reason }),
-                },
-            )
-            .await
+            AuditEvent::new("auth.logout", "session")
+                .of(session.id)
+                .by(principal.user_id)
+                .diff(json!({ "reason": reason }))
+                .record(conn, meta)
+                .await
         })
         .await
     }
