@@ -19,6 +19,7 @@ use crate::model::{NewUser, Organization, OrganizationKind, User};
 use crate::password::check_strength;
 use crate::policy::{may_grant, may_manage, organization_kind_for};
 use crate::repo::{self, find_organization};
+use kernel::events::SessionChange;
 
 /// Filters of the user list.
 #[derive(Debug, Clone, Default)]
@@ -48,31 +49,32 @@ impl AuthService {
             return Err(AppError::forbidden("You cannot change your own role"));
         }
         let mut conn = self.conn().await?;
-        conn.transaction::<_, AppError, _>(async move |conn| {
-            let target = lock_user(conn, user_id).await?;
-            if !may_manage(principal.role, target.role()) || !may_grant(principal.role, role) {
-                return Err(AppError::forbidden(
-                    "You may not give this role to this user",
-                ));
-            }
-            let organization = find_organization(conn, target.organization_id)
-                .await?
-                .ok_or_else(|| AppError::not_found("organization"))?;
-            if organization.kind != organization_kind_for(role) {
-                return Err(AppError::invalid_field(
-                    "role",
-                    "This role does not fit the user's organization",
-                ));
-            }
-            let updated: User = diesel::update(users::table.find(user_id))
-                .set((
-                    users::role.eq(role.as_db()),
-                    users::updated_at.eq(Utc::now()),
-                ))
-                .returning(User::as_returning())
-                .get_result(conn)
-                .await?;
-            AuditEvent::new("user.role_changed", "user")
+        let updated = conn
+            .transaction::<_, AppError, _>(async move |conn| {
+                let target = lock_user(conn, user_id).await?;
+                if !may_manage(principal.role, target.role()) || !may_grant(principal.role, role) {
+                    return Err(AppError::forbidden(
+                        "You may not give this role to this user",
+                    ));
+                }
+                let organization = find_organization(conn, target.organization_id)
+                    .await?
+                    .ok_or_else(|| AppError::not_found("organization"))?;
+                if organization.kind != organization_kind_for(role) {
+                    return Err(AppError::invalid_field(
+                        "role",
+                        "This role does not fit the user's organization",
+                    ));
+                }
+                let updated: User = diesel::update(users::table.find(user_id))
+                    .set((
+                        users::role.eq(role.as_db()),
+                        users::updated_at.eq(Utc::now()),
+                    ))
+                    .returning(User::as_returning())
+                    .get_result(conn)
+                    .await?;
+                AuditEvent::new("user.role_changed", "user")
                 .of(user_id)
                 .by(principal.user_id)
                 .diff(
@@ -80,9 +82,14 @@ impl AuthService {
                 )
                 .record(conn, meta)
                 .await?;
-            Ok(updated)
-        })
-        .await
+                Ok(updated)
+            })
+            .await?;
+        self.publish_session_change(
+            Some(principal.user_id),
+            SessionChange::UserChanged { user_id },
+        );
+        Ok(updated)
     }
 
     /// Disables (revoking every session at once) or re-enables a user.
@@ -98,7 +105,7 @@ impl AuthService {
             return Err(AppError::forbidden("You cannot disable or enable yourself"));
         }
         let mut conn = self.conn().await?;
-        conn.transaction::<_, AppError, _>(async move |conn| {
+        let updated = conn.transaction::<_, AppError, _>(async move |conn| {
                 let target = lock_user(conn, user_id).await?;
                 if !may_manage(principal.role, target.role()) {
                     return Err(AppError::forbidden("You may not manage this user"));
@@ -124,7 +131,17 @@ impl AuthService {
                 .await?;
                 Ok(updated)
         })
-        .await
+        .await?;
+        if disabled {
+            self.publish_session_change(
+                Some(principal.user_id),
+                SessionChange::Revoked {
+                    user_id,
+                    session_id: None,
+                },
+            );
+        }
+        Ok(updated)
     }
 
     /// Users matching the filter, newest first (staff with `auth:user.read`).

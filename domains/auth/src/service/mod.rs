@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use kernel::error::violated_constraint;
+use kernel::events::{Event, EventBus, SESSIONS_TOPIC, SessionChange};
 use kernel::schema::{one_time_tokens, role_permissions, sessions, users};
 use kernel::{AppError, Authenticator, Db, Principal, RequestMeta, Role};
 use uuid::Uuid;
@@ -79,6 +80,7 @@ const PERMISSION_CACHE_TTL: Duration = Duration::from_secs(30);
 /// The auth domain's service.
 pub struct AuthService {
     db: Db,
+    bus: Arc<dyn EventBus>,
     config: Arc<AuthConfig>,
     tokens: AccessTokens,
     hasher: PasswordHasherPool,
@@ -121,13 +123,20 @@ fn ip_key(prefix: &str, meta: &RequestMeta) -> String {
 }
 
 impl AuthService {
-    /// A service on the pool with the given configuration.
-    pub fn new(db: Db, config: AuthConfig, sms: Arc<dyn SmsSender>) -> Result<Self, String> {
+    /// A service on the pool with the given configuration, publishing session
+    /// changes to `bus`.
+    pub fn new(
+        db: Db,
+        bus: Arc<dyn EventBus>,
+        config: AuthConfig,
+        sms: Arc<dyn SmsSender>,
+    ) -> Result<Self, String> {
         let tokens = AccessTokens::new(&config)?;
         let hasher = PasswordHasherPool::new(config.password_hashing)
             .map_err(|_| "invalid password hashing parameters".to_string())?;
         Ok(Self {
             db,
+            bus,
             config: Arc::new(config),
             tokens,
             hasher,
@@ -157,6 +166,13 @@ impl AuthService {
 
     async fn conn(&self) -> Result<kernel::DbConn, AppError> {
         Ok(self.db.get().await?)
+    }
+
+    /// Tells the user's open websockets that their sign-in changed, so they
+    /// re-validate at once; call it after the change commits.
+    fn publish_session_change(&self, actor_id: Option<Uuid>, change: SessionChange) {
+        self.bus
+            .publish(Event::of(SESSIONS_TOPIC, actor_id, &change));
     }
 
     /// Permissions granted to `role`, from the `role_permissions` table (cached briefly).

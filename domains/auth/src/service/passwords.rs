@@ -19,6 +19,7 @@ use crate::password::check_strength;
 use crate::rate_limit::{self, Budget};
 use crate::repo::find_user_by_email;
 use crate::tokens::{hash_token, new_opaque_token};
+use kernel::events::SessionChange;
 
 impl AuthService {
     /// Sends a reset link when the account exists; the answer never says whether it does.
@@ -115,6 +116,7 @@ impl AuthService {
         check_strength(new_password, &[&user.email, &user.name])
             .map_err(|m| bad_password("newPassword", m))?;
         let hash = self.hasher.hash(new_password).await?;
+        let user_id = user.id;
         conn.transaction::<_, AppError, _>(async move |conn| {
             let used = diesel::update(
                 one_time_tokens::table
@@ -143,6 +145,14 @@ impl AuthService {
                 .record(conn, meta)
                 .await
         })
-        .await
+        .await?;
+        self.publish_session_change(
+            Some(user_id),
+            SessionChange::Revoked {
+                user_id,
+                session_id: None,
+            },
+        );
+        Ok(())
     }
 }

@@ -19,6 +19,7 @@ use crate::model::{Session, User};
 use crate::rate_limit;
 use crate::repo::find_user_by_email;
 use crate::tokens::{hash_token, new_opaque_token};
+use kernel::events::SessionChange;
 
 impl AuthService {
     /// Opens a session for `user` inside the caller's transaction.
@@ -143,7 +144,7 @@ impl AuthService {
     ) -> Result<IssuedSession, AppError> {
         enum Outcome {
             Rotated(Box<User>, (Uuid, String, DateTime<Utc>)),
-            Reused,
+            Reused(Session),
             Invalid,
         }
         let mut conn = self.conn().await?;
@@ -181,7 +182,7 @@ impl AuthService {
                         .diff(json!({ "revoked": true }))
                         .record(conn, meta)
                         .await?;
-                    return Ok(Outcome::Reused);
+                    return Ok(Outcome::Reused(session));
                 }
                 let user: User = users::table
                     .find(session.user_id)
@@ -216,9 +217,18 @@ impl AuthService {
             .await?;
         match outcome {
             Outcome::Rotated(user, session) => self.issue_session(*user, session),
-            Outcome::Reused => Err(AppError::unauthenticated(
-                "This refresh token was already used; the session has been signed out",
-            )),
+            Outcome::Reused(session) => {
+                self.publish_session_change(
+                    None,
+                    SessionChange::Revoked {
+                        user_id: session.user_id,
+                        session_id: Some(session.id),
+                    },
+                );
+                Err(AppError::unauthenticated(
+                    "This refresh token was already used; the session has been signed out",
+                ))
+            }
             Outcome::Invalid => Err(AppError::unauthenticated(
                 "Invalid or expired refresh token",
             )),
@@ -249,7 +259,7 @@ impl AuthService {
         let Some(session) = session else {
             return Ok(());
         };
-        conn.transaction::<_, AppError, _>(async move |conn| {
+        conn.transaction::<_, AppError, _>(async |conn| {
             revoke_sessions(conn, SessionSelector::One(session.id), "logout").await?;
             AuditEvent::new("auth.logout", "session")
                 .of(session.id)
@@ -257,7 +267,15 @@ impl AuthService {
                 .record(conn, meta)
                 .await
         })
-        .await
+        .await?;
+        self.publish_session_change(
+            Some(session.user_id),
+            SessionChange::Revoked {
+                user_id: session.user_id,
+                session_id: Some(session.id),
+            },
+        );
+        Ok(())
     }
 
     /// Revokes one of the caller's own sessions; another user's is `NOT_FOUND`.
@@ -292,7 +310,15 @@ impl AuthService {
                 .record(conn, meta)
                 .await
         })
-        .await
+        .await?;
+        self.publish_session_change(
+            Some(principal.user_id),
+            SessionChange::Revoked {
+                user_id: principal.user_id,
+                session_id: Some(session_id),
+            },
+        );
+        Ok(())
     }
 
     /// Active sessions of a user, newest first.
