@@ -59,6 +59,15 @@ const USER: &str = "query User($id: ID!) { user(id: $id) { id email role status 
 
 // ---- helpers -------------------------------------------------------------
 
+/// How a case of a table reaches the API.
+#[derive(Debug, Clone, Copy)]
+enum Transport {
+    /// The REST auth endpoints.
+    Rest,
+    /// `POST /graphql`.
+    GraphQl,
+}
+
 /// POSTs JSON with extra headers.
 async fn post(
     app: &TestApp,
@@ -435,39 +444,49 @@ async fn registration_refuses_weak_passwords_naming_the_password_field() {
             "companyName": "Chai Point",
         })
     };
-
-    let (status, body) = rest(
-        &app,
-        "/auth/register",
-        None,
-        registration("arjun@chai-point.test", "password123"),
-    )
-    .await;
-    assert_eq!(status, 400, "{body}");
-    assert_eq!(rest_code(&body), "BAD_USER_INPUT");
-    assert_eq!(rest_fields(&body), ["password"]);
-
-    let body = gql_err(
-        &app,
-        None,
-        REGISTER,
-        json!({ "input": registration("arjun@chai-point.test", "short") }),
-        "BAD_USER_INPUT",
-    )
-    .await;
-    assert_eq!(gql_fields(&body), ["password"]);
-    assert_eq!(body["data"], Value::Null);
-
-    // Built from the email address.
-    let body = gql_err(
-        &app,
-        None,
-        REGISTER,
-        json!({ "input": registration("arjunmehta@chai-point.test", "ArjunMehta loves chai") }),
-        "BAD_USER_INPUT",
-    )
-    .await;
-    assert_eq!(gql_fields(&body), ["password"]);
+    let cases = [
+        (
+            "a common password is refused over REST",
+            Transport::Rest,
+            "arjun@chai-point.test",
+            "password123",
+        ),
+        (
+            "a short password is refused over GraphQL",
+            Transport::GraphQl,
+            "arjun@chai-point.test",
+            "short",
+        ),
+        (
+            "a password built from the email address is refused",
+            Transport::GraphQl,
+            "arjunmehta@chai-point.test",
+            "ArjunMehta loves chai",
+        ),
+    ];
+    for (case, transport, email, password) in cases {
+        match transport {
+            Transport::Rest => {
+                let (status, body) =
+                    rest(&app, "/auth/register", None, registration(email, password)).await;
+                assert_eq!(status, 400, "{case}: {body}");
+                assert_eq!(rest_code(&body), "BAD_USER_INPUT", "{case}");
+                assert_eq!(rest_fields(&body), ["password"], "{case}");
+            }
+            Transport::GraphQl => {
+                let body = gql_err(
+                    &app,
+                    None,
+                    REGISTER,
+                    json!({ "input": registration(email, password) }),
+                    "BAD_USER_INPUT",
+                )
+                .await;
+                assert_eq!(gql_fields(&body), ["password"], "{case}");
+                assert_eq!(body["data"], Value::Null, "{case}");
+            }
+        }
+    }
 
     // Nothing was created: no account, and the company name is still free.
     let (status, body) = rest_login(&app, "arjun@chai-point.test", "password123").await;
@@ -586,7 +605,7 @@ async fn a_script_signs_in_over_rest_as_a_user_made_by_create_user_and_reads_me(
     assert_eq!(user.role, "client");
     assert_eq!(user.status, "active");
     assert_eq!(organization.name, "Acme Pvt Ltd");
-    assert_eq!(organization.kind, "client");
+    assert_eq!(organization.kind, auth::model::OrganizationKind::Client);
 
     let (status, session) = rest_login(&app, email, password).await;
     assert_eq!(status, 200, "{session}");
@@ -1217,26 +1236,44 @@ async fn employees_invite_clients_but_not_employees() {
     .await;
     assert_eq!(data["inviteUser"]["role"], "FREELANCER");
 
-    for role in ["EMPLOYEE", "ADMIN", "SUPER_ADMIN"] {
+    let partner = app.persona(Role::Partner).await;
+    let refused = [
+        (
+            "an employee may not invite an employee",
+            "colleague@fluxorae.test",
+            "EMPLOYEE",
+            employee.organization_id,
+        ),
+        (
+            "an employee may not invite an admin",
+            "colleague@fluxorae.test",
+            "ADMIN",
+            employee.organization_id,
+        ),
+        (
+            "an employee may not invite a super-admin",
+            "colleague@fluxorae.test",
+            "SUPER_ADMIN",
+            employee.organization_id,
+        ),
+        (
+            "an employee may not invite a partner",
+            "ally@northwind.test",
+            "PARTNER",
+            partner.organization_id,
+        ),
+    ];
+    for (case, email, role, organization) in refused {
         let body = gql_err(
             &app,
             Some(&employee.token),
             INVITE,
-            invite("colleague@fluxorae.test", role, employee.organization_id),
+            invite(email, role, organization),
             "FORBIDDEN",
         )
         .await;
-        assert_eq!(body["data"], Value::Null, "{role}");
+        assert_eq!(body["data"], Value::Null, "{case}");
     }
-    let partner = app.persona(Role::Partner).await;
-    gql_err(
-        &app,
-        Some(&employee.token),
-        INVITE,
-        invite("ally@northwind.test", "PARTNER", partner.organization_id),
-        "FORBIDDEN",
-    )
-    .await;
     // Nobody was created by the refused invitations.
     let listed = gql_ok(
         &app,
@@ -1247,23 +1284,29 @@ async fn employees_invite_clients_but_not_employees() {
     .await;
     assert_eq!(listed["users"]["totalCount"], 0);
 
-    // Clients and anonymous callers invite nobody.
-    gql_err(
-        &app,
-        Some(&client.token),
-        INVITE,
-        invite("friend@acme.example", "CLIENT", client.organization_id),
-        "FORBIDDEN",
-    )
-    .await;
-    gql_err(
-        &app,
-        None,
-        INVITE,
-        invite("friend@acme.example", "CLIENT", client.organization_id),
-        "UNAUTHENTICATED",
-    )
-    .await;
+    let outsiders = [
+        (
+            "a client invites nobody",
+            Some(client.token.as_str()),
+            "FORBIDDEN",
+        ),
+        (
+            "an anonymous caller invites nobody",
+            None,
+            "UNAUTHENTICATED",
+        ),
+    ];
+    for (case, token, code) in outsiders {
+        let body = gql_err(
+            &app,
+            token,
+            INVITE,
+            invite("friend@acme.example", "CLIENT", client.organization_id),
+            code,
+        )
+        .await;
+        assert_eq!(gql_code(&body), code, "{case}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1282,65 +1325,69 @@ async fn invitations_refuse_roles_that_do_not_fit_the_organization_and_existing_
     let agency = admin.organization_id.to_string();
     let acme = client.organization_id.to_string();
 
-    let body = gql_err(
-        &app,
-        Some(&admin.token),
-        INVITE,
-        invite("neha@acme.example", "CLIENT", agency.clone()),
-        "BAD_USER_INPUT",
-    )
-    .await;
-    assert_eq!(gql_fields(&body), ["input.organizationId"]);
-    let body = gql_err(
-        &app,
-        Some(&admin.token),
-        INVITE,
-        invite("neha@fluxorae.test", "EMPLOYEE", acme.clone()),
-        "BAD_USER_INPUT",
-    )
-    .await;
-    assert_eq!(gql_fields(&body), ["input.organizationId"]);
-    let body = gql_err(
-        &app,
-        Some(&admin.token),
-        INVITE,
-        invite(
-            "neha@fluxorae.test",
+    let refused = [
+        (
+            "a client does not belong to the agency",
+            "neha@acme.example".to_string(),
+            "CLIENT",
+            agency.clone(),
+            "BAD_USER_INPUT",
+            Some("input.organizationId"),
+        ),
+        (
+            "an employee does not belong to a client organization",
+            "neha@fluxorae.test".to_string(),
+            "EMPLOYEE",
+            acme.clone(),
+            "BAD_USER_INPUT",
+            Some("input.organizationId"),
+        ),
+        (
+            "an unknown organization is refused",
+            "neha@fluxorae.test".to_string(),
             "EMPLOYEE",
             uuid::Uuid::now_v7().to_string(),
+            "BAD_USER_INPUT",
+            Some("input.organizationId"),
         ),
-        "BAD_USER_INPUT",
-    )
-    .await;
-    assert_eq!(gql_fields(&body), ["input.organizationId"]);
-    let body = gql_err(
-        &app,
-        Some(&admin.token),
-        INVITE,
-        invite("not-an-email", "EMPLOYEE", agency.clone()),
-        "BAD_USER_INPUT",
-    )
-    .await;
-    assert_eq!(gql_fields(&body), ["input.email"]);
-
-    // An address that already has an account, in any case.
-    gql_err(
-        &app,
-        Some(&admin.token),
-        INVITE,
-        invite(&client.email.to_uppercase(), "CLIENT", acme.clone()),
-        "CONFLICT",
-    )
-    .await;
-    // Admins never invite admins.
-    gql_err(
-        &app,
-        Some(&admin.token),
-        INVITE,
-        invite("boss@fluxorae.test", "ADMIN", agency.clone()),
-        "FORBIDDEN",
-    )
-    .await;
+        (
+            "an address that is no email is refused",
+            "not-an-email".to_string(),
+            "EMPLOYEE",
+            agency.clone(),
+            "BAD_USER_INPUT",
+            Some("input.email"),
+        ),
+        (
+            "an address that already has an account, in any case, is a conflict",
+            client.email.to_uppercase(),
+            "CLIENT",
+            acme.clone(),
+            "CONFLICT",
+            None,
+        ),
+        (
+            "admins never invite admins",
+            "boss@fluxorae.test".to_string(),
+            "ADMIN",
+            agency.clone(),
+            "FORBIDDEN",
+            None,
+        ),
+    ];
+    for (case, email, role, organization, code, field) in refused {
+        let body = gql_err(
+            &app,
+            Some(&admin.token),
+            INVITE,
+            invite(&email, role, organization),
+            code,
+        )
+        .await;
+        if let Some(field) = field {
+            assert_eq!(gql_fields(&body), [field], "{case}");
+        }
+    }
     // A second invitation to a pending address is a conflict too.
     gql_ok(
         &app,
@@ -1555,50 +1602,58 @@ async fn admins_change_employees_to_freelancers_but_never_to_or_from_admin() {
     assert_eq!(auth_permissions(&me_now), Vec::<String>::new());
     gql_err(&app, Some(&employee.token), USERS, json!({}), "FORBIDDEN").await;
 
-    for role in ["ADMIN", "SUPER_ADMIN"] {
-        gql_err(
+    let refused = [
+        (
+            "an admin may not make anyone an admin",
+            employee.user_id,
+            "ADMIN",
+            "FORBIDDEN",
+        ),
+        (
+            "an admin may not make anyone a super-admin",
+            employee.user_id,
+            "SUPER_ADMIN",
+            "FORBIDDEN",
+        ),
+        (
+            "an admin may not change another admin",
+            other_admin.user_id,
+            "EMPLOYEE",
+            "FORBIDDEN",
+        ),
+        (
+            "an admin may not change their own role",
+            admin.user_id,
+            "EMPLOYEE",
+            "FORBIDDEN",
+        ),
+        (
+            "a role must fit the user's organization",
+            client.user_id,
+            "EMPLOYEE",
+            "BAD_USER_INPUT",
+        ),
+        (
+            "an unknown user is not found",
+            uuid::Uuid::now_v7(),
+            "EMPLOYEE",
+            "NOT_FOUND",
+        ),
+    ];
+    for (case, user, role, code) in refused {
+        let body = gql_err(
             &app,
             Some(&admin.token),
             CHANGE_ROLE,
-            change(employee.user_id, role),
-            "FORBIDDEN",
+            change(user, role),
+            code,
         )
         .await;
+        assert_eq!(gql_code(&body), code, "{case}");
+        if code == "BAD_USER_INPUT" {
+            assert_eq!(body["data"], Value::Null, "{case}");
+        }
     }
-    gql_err(
-        &app,
-        Some(&admin.token),
-        CHANGE_ROLE,
-        change(other_admin.user_id, "EMPLOYEE"),
-        "FORBIDDEN",
-    )
-    .await;
-    gql_err(
-        &app,
-        Some(&admin.token),
-        CHANGE_ROLE,
-        change(admin.user_id, "EMPLOYEE"),
-        "FORBIDDEN",
-    )
-    .await;
-    // A role must fit the user's organization.
-    let body = gql_err(
-        &app,
-        Some(&admin.token),
-        CHANGE_ROLE,
-        change(client.user_id, "EMPLOYEE"),
-        "BAD_USER_INPUT",
-    )
-    .await;
-    assert_eq!(body["data"], Value::Null);
-    gql_err(
-        &app,
-        Some(&admin.token),
-        CHANGE_ROLE,
-        change(uuid::Uuid::now_v7(), "EMPLOYEE"),
-        "NOT_FOUND",
-    )
-    .await;
 
     // Nothing changed by the refusals.
     for (user, role) in [
@@ -1668,32 +1723,39 @@ async fn super_admins_create_and_change_admins_but_nobody_changes_their_own_role
     assert_eq!(data["changeUserRole"]["role"], "EMPLOYEE");
     assert_eq!(me(&app, &admin.token).await["role"], "EMPLOYEE");
 
-    gql_err(
-        &app,
-        Some(&super_admin.token),
-        CHANGE_ROLE,
-        change(super_admin.user_id, "ADMIN"),
-        "FORBIDDEN",
-    )
-    .await;
+    // `employee` is an admin by now.
+    let refused = [
+        (
+            "a super-admin may not change their own role",
+            &super_admin,
+            super_admin.user_id,
+            "ADMIN",
+        ),
+        (
+            "the new admin may not touch the super-admin",
+            &employee,
+            super_admin.user_id,
+            "EMPLOYEE",
+        ),
+        (
+            "the new admin may not change their own role",
+            &employee,
+            employee.user_id,
+            "SUPER_ADMIN",
+        ),
+    ];
+    for (case, actor, user, role) in refused {
+        let body = gql_err(
+            &app,
+            Some(&actor.token),
+            CHANGE_ROLE,
+            change(user, role),
+            "FORBIDDEN",
+        )
+        .await;
+        assert_eq!(gql_code(&body), "FORBIDDEN", "{case}");
+    }
     assert_eq!(me(&app, &super_admin.token).await["role"], "SUPER_ADMIN");
-    // The new admin may not touch the super-admin nor themself.
-    gql_err(
-        &app,
-        Some(&employee.token),
-        CHANGE_ROLE,
-        change(super_admin.user_id, "EMPLOYEE"),
-        "FORBIDDEN",
-    )
-    .await;
-    gql_err(
-        &app,
-        Some(&employee.token),
-        CHANGE_ROLE,
-        change(employee.user_id, "SUPER_ADMIN"),
-        "FORBIDDEN",
-    )
-    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1972,46 +2034,41 @@ async fn field_errors_name_the_input_path_of_the_mutation_that_failed() {
     let admin = app.persona(Role::Admin).await;
     let client = app.persona(Role::Client).await;
 
-    let body = gql_err(
-        &app,
-        Some(&admin.token),
-        CREATE_ORGANIZATION,
-        json!({ "input": { "name": "acme pvt ltd", "kind": "CLIENT" } }),
-        "CONFLICT",
-    )
-    .await;
-    let organization_conflict = gql_fields(&body);
-    let body = gql_err(
-        &app,
-        Some(&admin.token),
-        INVITE,
-        json!({ "input": {
-            "email": client.email,
-            "name": "Someone",
-            "role": "CLIENT",
-            "organizationId": client.organization_id.to_string(),
-        }}),
-        "CONFLICT",
-    )
-    .await;
-    let invitation_conflict = gql_fields(&body);
-    let body = gql_err(
-        &app,
-        None,
-        ACCEPT,
-        json!({ "input": { "token": "not-an-invitation", "password": NEW_PASSWORD } }),
-        "BAD_USER_INPUT",
-    )
-    .await;
-    let unknown_invitation = gql_fields(&body);
-    assert_eq!(
-        [
-            organization_conflict,
-            invitation_conflict,
-            unknown_invitation
-        ],
-        [["input.name"], ["input.email"], ["input.token"]]
-    );
+    let cases = [
+        (
+            "a taken organization name blames input.name",
+            Some(admin.token.as_str()),
+            CREATE_ORGANIZATION,
+            json!({ "input": { "name": "acme pvt ltd", "kind": "CLIENT" } }),
+            "CONFLICT",
+            "input.name",
+        ),
+        (
+            "an invitation to a taken email blames input.email",
+            Some(admin.token.as_str()),
+            INVITE,
+            json!({ "input": {
+                "email": client.email,
+                "name": "Someone",
+                "role": "CLIENT",
+                "organizationId": client.organization_id.to_string(),
+            }}),
+            "CONFLICT",
+            "input.email",
+        ),
+        (
+            "an unknown invitation token blames input.token",
+            None,
+            ACCEPT,
+            json!({ "input": { "token": "not-an-invitation", "password": NEW_PASSWORD } }),
+            "BAD_USER_INPUT",
+            "input.token",
+        ),
+    ];
+    for (case, token, query, variables, code, field) in cases {
+        let body = gql_err(&app, token, query, variables, code).await;
+        assert_eq!(gql_fields(&body), [field], "{case}");
+    }
 }
 
 // ---- second factor, rate limits, browser cookies ------------------------------------

@@ -1,8 +1,8 @@
 //! graphql-transport-ws and the legacy graphql-ws subprotocol, driven by a real websocket client.
 
 use fluxorae::ws::close_code;
-use fluxorae_tests::{TestApp, WsEvent};
-use serde_json::json;
+use fluxorae_tests::{Persona, TestApp, WsEvent};
+use serde_json::{Value, json};
 
 const HEARTBEAT: &str = "subscription { heartbeat(intervalSeconds: 1) }";
 
@@ -305,4 +305,186 @@ async fn an_anonymous_socket_cannot_open_a_subscription_that_needs_a_principal()
         answer["payload"]["errors"][0]["extensions"]["code"].clone()
     };
     assert_eq!(code, "UNAUTHENTICATED");
+}
+
+/// A change that ends or alters a signed-in employee's access.
+#[derive(Debug, Clone, Copy)]
+enum Revocation {
+    /// The employee logs out of the socket's session.
+    Logout,
+    /// The employee, signed in a second time, revokes the socket's session.
+    RevokeSession,
+    /// An admin disables the employee.
+    DisableUser,
+    /// An admin makes the employee a freelancer.
+    ChangeRole,
+    /// The employee resets the password from the emailed link.
+    ResetPassword,
+}
+
+/// Runs `query` and expects no errors.
+async fn succeeds(app: &TestApp, token: Option<&str>, query: &str, variables: Value) -> Value {
+    let response = app.graphql(token, query, variables).await;
+    assert!(response["errors"].is_null(), "{query}: {response}");
+    response["data"].clone()
+}
+
+/// The token in the password-reset link last emailed to `email`.
+async fn emailed_reset_token(app: &TestApp, email: &str) -> String {
+    use diesel_async::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Mail {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        text: String,
+    }
+    let mut conn = app.db().await;
+    let mail: Mail = diesel::sql_query(
+        "SELECT payload->>'text' AS text FROM jobs WHERE kind = 'mail.send' \
+         AND payload->>'to' = $1 ORDER BY created_at DESC LIMIT 1",
+    )
+    .bind::<diesel::sql_types::Text, _>(email)
+    .get_result(&mut conn)
+    .await
+    .expect("a reset email");
+    let (_, rest) = mail.text.split_once("token=").expect("a reset link");
+    rest.split_whitespace().next().expect("a token").to_string()
+}
+
+impl Revocation {
+    async fn apply(self, app: &TestApp, admin: &Persona, employee: &Persona) {
+        match self {
+            Self::Logout => {
+                succeeds(app, Some(&employee.token), "mutation { logout }", json!({})).await;
+            }
+            Self::RevokeSession => {
+                let login = "mutation($email: String!, $password: String!) { \
+                             login(input: { email: $email, password: $password }) { accessToken } }";
+                let second = succeeds(
+                    app,
+                    None,
+                    login,
+                    json!({ "email": employee.email, "password": employee.password }),
+                )
+                .await["login"]["accessToken"]
+                    .as_str()
+                    .expect("a second session")
+                    .to_string();
+                let me = succeeds(
+                    app,
+                    Some(&second),
+                    "{ me { sessions { id current } } }",
+                    json!({}),
+                )
+                .await;
+                let sessions = me["me"]["sessions"].as_array().expect("sessions").clone();
+                let first = sessions
+                    .iter()
+                    .find(|session| session["current"] == false)
+                    .expect("the socket's session");
+                succeeds(
+                    app,
+                    Some(&second),
+                    "mutation($id: ID!) { revokeSession(sessionId: $id) }",
+                    json!({ "id": first["id"] }),
+                )
+                .await;
+            }
+            Self::DisableUser => {
+                succeeds(
+                    app,
+                    Some(&admin.token),
+                    "mutation($id: ID!) { disableUser(userId: $id) { status } }",
+                    json!({ "id": employee.user_id }),
+                )
+                .await;
+            }
+            Self::ChangeRole => {
+                succeeds(
+                    app,
+                    Some(&admin.token),
+                    "mutation($id: ID!) { changeUserRole(input: { userId: $id, role: FREELANCER }) { role } }",
+                    json!({ "id": employee.user_id }),
+                )
+                .await;
+            }
+            Self::ResetPassword => {
+                succeeds(
+                    app,
+                    None,
+                    "mutation($email: String!) { requestPasswordReset(input: { email: $email }) }",
+                    json!({ "email": employee.email }),
+                )
+                .await;
+                let token = emailed_reset_token(app, &employee.email).await;
+                succeeds(
+                    app,
+                    None,
+                    "mutation($token: String!) { resetPassword(input: { token: $token, newPassword: \"Copper kettle by the monsoon window\" }) }",
+                    json!({ "token": token }),
+                )
+                .await;
+            }
+        }
+    }
+}
+
+/// Reads `ws` for `duration`; fails when it closes.
+async fn stays_open_for(ws: &mut fluxorae_tests::WsClient, duration: std::time::Duration) {
+    let until = std::time::Instant::now() + duration;
+    while std::time::Instant::now() < until {
+        if let WsEvent::Closed(code, reason) = ws.next_event().await {
+            panic!("an unrelated socket closed with {code}: {reason}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_revocation_closes_the_users_socket_at_once_and_no_one_elses() {
+    // The periodic re-check never runs in this test: only the session event can close a socket.
+    let app = TestApp::spawn_with(|config| {
+        config.ws_revalidate = std::time::Duration::from_secs(3600);
+    })
+    .await;
+    let admin = app.persona(kernel::Role::Admin).await;
+    let bystander = app.persona(kernel::Role::Employee).await;
+    let mut unrelated = heartbeat_for(&app, &bystander.token).await;
+    let cases = [
+        (
+            "logging out closes the socket of that session",
+            Revocation::Logout,
+        ),
+        (
+            "revoking the session from another one closes its socket",
+            Revocation::RevokeSession,
+        ),
+        (
+            "disabling the user closes their socket",
+            Revocation::DisableUser,
+        ),
+        (
+            "changing the user's role closes their socket",
+            Revocation::ChangeRole,
+        ),
+        (
+            "resetting the password closes the user's sockets",
+            Revocation::ResetPassword,
+        ),
+    ];
+    for (case, revocation) in cases {
+        let employee = app.persona(kernel::Role::Employee).await;
+        let mut ws = heartbeat_for(&app, &employee.token).await;
+        revocation.apply(&app, &admin, &employee).await;
+        let revoked_at = std::time::Instant::now();
+        assert_eq!(
+            closes_within(&mut ws, 5).await,
+            close_code::FORBIDDEN,
+            "{case}"
+        );
+        assert!(
+            revoked_at.elapsed() < std::time::Duration::from_secs(3),
+            "{case}: closed after {:?}",
+            revoked_at.elapsed()
+        );
+        stays_open_for(&mut unrelated, std::time::Duration::from_millis(1500)).await;
+    }
 }

@@ -12,19 +12,71 @@ use uuid::Uuid;
 // Serialises appends so that each entry sees its predecessor's hash.
 const AUDIT_CHAIN_LOCK: i64 = 0x0041_5544_4954;
 
-/// What happened, by whom, to what.
+/// What happened, by whom, to what: built with [`AuditEvent::new`] and the
+/// setters, then appended with [`AuditEvent::record`].
+///
+/// ```ignore
+/// AuditEvent::new("user.role_changed", "user")
+///     .of(user.id)
+///     .by(principal.user_id)
+///     .diff(json!({ "before": { "role": "employee" }, "after": { "role": "freelancer" } }))
+///     .record(conn, meta)
+///     .await?;
+/// ```
 #[derive(Debug, Clone)]
+#[must_use = "an audit event is written only by `record`"]
 pub struct AuditEvent<'a> {
-    /// The user who acted, if any.
-    pub actor_id: Option<Uuid>,
-    /// Action such as `auth.login` or `user.role_changed`.
-    pub action: &'a str,
-    /// Entity type such as `user`.
-    pub entity_type: &'a str,
-    /// Entity id.
-    pub entity_id: Option<String>,
+    actor_id: Option<Uuid>,
+    action: &'a str,
+    entity_type: &'a str,
+    entity_id: Option<String>,
+    diff: Value,
+}
+
+impl<'a> AuditEvent<'a> {
+    /// `action` (such as `auth.login` or `user.role_changed`) happened to an
+    /// entity of `entity_type` (such as `user`); no actor, no entity id and an
+    /// empty diff until set.
+    pub fn new(action: &'a str, entity_type: &'a str) -> Self {
+        Self {
+            actor_id: None,
+            action,
+            entity_type,
+            entity_id: None,
+            diff: Value::Object(Default::default()),
+        }
+    }
+
+    /// The entity it happened to.
+    pub fn of(mut self, entity_id: impl ToString) -> Self {
+        self.entity_id = Some(entity_id.to_string());
+        self
+    }
+
+    /// Who acted; `None` for an operator's script or an unknown account.
+    pub fn by(mut self, actor_id: impl Into<Option<Uuid>>) -> Self {
+        self.actor_id = actor_id.into();
+        self
+    }
+
     /// Before/after values (`{"before": ..., "after": ...}`) or details.
-    pub diff: Value,
+    pub fn diff(mut self, diff: Value) -> Self {
+        self.diff = diff;
+        self
+    }
+
+    /// Appends the event; call it inside the transaction of the change it records.
+    pub async fn record(
+        self,
+        conn: &mut AsyncPgConnection,
+        meta: &RequestMeta,
+    ) -> Result<(), AppError> {
+        // Inside the caller's transaction this is a savepoint and the chain lock
+        // lasts until the caller commits; called alone, it is its own
+        // transaction, so the lock still spans the read of the last hash and the insert.
+        conn.transaction::<_, AppError, _>(async |conn| append(conn, meta, self).await)
+            .await
+    }
 }
 
 /// A stored entry.
@@ -106,19 +158,6 @@ pub fn entry_hash(entry: &AuditEntry) -> Vec<u8> {
         hasher.update(field.as_bytes());
     }
     hasher.finalize().to_vec()
-}
-
-/// Appends an event; call it inside the transaction of the change it records.
-pub async fn record(
-    conn: &mut AsyncPgConnection,
-    meta: &RequestMeta,
-    event: AuditEvent<'_>,
-) -> Result<(), AppError> {
-    // Inside the caller's transaction this is a savepoint and the chain lock
-    // lasts until the caller commits; called alone, it is its own
-    // transaction, so the lock still spans the read of the last hash and the insert.
-    conn.transaction::<_, AppError, _>(async |conn| append(conn, meta, event).await)
-        .await
 }
 
 async fn append(

@@ -10,6 +10,7 @@ pub mod model;
 pub mod password;
 pub mod policy;
 pub mod rate_limit;
+pub mod repo;
 pub mod service;
 pub mod tokens;
 pub mod visibility;
@@ -19,7 +20,7 @@ use std::sync::Arc;
 use async_graphql::SchemaBuilder;
 use async_graphql::dataloader::DataLoader;
 use config::{AuthConfig, SmsSettings};
-use kernel::domain::{BoxFuture, BuildError, DemoSeed};
+use kernel::domain::{BoxFuture, BuildError, DemoSeed, PeriodicTask};
 use kernel::{AppResult, ConfigError, Deps, Domain, Env, Permission};
 use mfa::sms::{LogSmsSender, Msg91SmsSender, SmsSender, TwilioSmsSender};
 
@@ -81,7 +82,7 @@ impl Domain for Auth {
 
     fn build(deps: &Deps, config: &AuthConfig) -> Result<Self, BuildError> {
         let sms = sms_sender(&config.sms)?;
-        let service = AuthService::new(deps.db.clone(), config.clone(), sms)
+        let service = AuthService::new(deps.db.clone(), deps.bus.clone(), config.clone(), sms)
             .map_err(|problem| format!("auth configuration: {problem}"))?;
         Ok(Self {
             service: Arc::new(service),
@@ -103,6 +104,21 @@ impl Domain for Auth {
                 tokio::spawn,
             ))
             .data(self.service.clone())
+    }
+
+    fn periodic(&self) -> Vec<PeriodicTask> {
+        let service = self.service.clone();
+        vec![PeriodicTask {
+            name: "auth.prune_rate_limits",
+            every: std::time::Duration::from_secs(3600),
+            run: Arc::new(move || {
+                let service = service.clone();
+                Box::pin(async move {
+                    service.prune_rate_limits().await?;
+                    Ok(())
+                })
+            }),
+        }]
     }
 
     fn seed_demo<'a>(&'a self, seed: &'a DemoSeed) -> BoxFuture<'a, AppResult<()>> {

@@ -1,9 +1,22 @@
-//! Rows of the auth tables.
+//! Rows of the auth tables and the typed vocabularies they hold.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use kernel::db_enum;
 use kernel::schema::{organizations, sessions, users};
 use uuid::Uuid;
+
+db_enum! {
+    /// Kinds of organization.
+    OrganizationKind {
+        /// The agency itself.
+        Agency = "agency",
+        /// A client of the agency.
+        Client = "client",
+        /// A partner that refers clients.
+        Partner = "partner",
+    }
+}
 
 /// A user row.
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -81,8 +94,8 @@ pub struct Organization {
     pub id: Uuid,
     /// Name.
     pub name: String,
-    /// agency, client or partner.
-    pub kind: String,
+    /// Agency, client or partner.
+    pub kind: OrganizationKind,
     /// The partner organization that referred this client.
     pub referred_by_partner_id: Option<Uuid>,
     /// Created.

@@ -2,37 +2,7 @@
 
 use kernel::Role;
 
-/// Kinds of organization.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OrganizationKind {
-    /// The agency itself.
-    Agency,
-    /// A client of the agency.
-    Client,
-    /// A partner that refers clients.
-    Partner,
-}
-
-impl OrganizationKind {
-    /// Database form.
-    pub fn as_db(self) -> &'static str {
-        match self {
-            Self::Agency => "agency",
-            Self::Client => "client",
-            Self::Partner => "partner",
-        }
-    }
-
-    /// Parses the database form.
-    pub fn from_db(value: &str) -> Option<Self> {
-        match value {
-            "agency" => Some(Self::Agency),
-            "client" => Some(Self::Client),
-            "partner" => Some(Self::Partner),
-            _ => None,
-        }
-    }
-}
+use crate::model::OrganizationKind;
 
 /// The kind of organization a user of `role` belongs to.
 pub fn organization_kind_for(role: Role) -> OrganizationKind {

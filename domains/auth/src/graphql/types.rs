@@ -177,17 +177,17 @@ pub enum OrganizationKindValue {
     Partner,
 }
 
-impl From<crate::policy::OrganizationKind> for OrganizationKindValue {
-    fn from(kind: crate::policy::OrganizationKind) -> Self {
+impl From<crate::model::OrganizationKind> for OrganizationKindValue {
+    fn from(kind: crate::model::OrganizationKind) -> Self {
         match kind {
-            crate::policy::OrganizationKind::Agency => Self::Agency,
-            crate::policy::OrganizationKind::Client => Self::Client,
-            crate::policy::OrganizationKind::Partner => Self::Partner,
+            crate::model::OrganizationKind::Agency => Self::Agency,
+            crate::model::OrganizationKind::Client => Self::Client,
+            crate::model::OrganizationKind::Partner => Self::Partner,
         }
     }
 }
 
-impl From<OrganizationKindValue> for crate::policy::OrganizationKind {
+impl From<OrganizationKindValue> for crate::model::OrganizationKind {
     fn from(kind: OrganizationKindValue) -> Self {
         match kind {
             OrganizationKindValue::Agency => Self::Agency,
@@ -214,9 +214,7 @@ impl OrganizationNode {
 
     /// Kind.
     async fn kind(&self) -> OrganizationKindValue {
-        crate::policy::OrganizationKind::from_db(&self.0.kind)
-            .unwrap_or(crate::policy::OrganizationKind::Client)
-            .into()
+        self.0.kind.into()
     }
 
     /// The partner organization that referred this client, if any.

@@ -12,7 +12,7 @@ use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 use super::totp;
-use crate::audit::{self, AuditEvent};
+use crate::audit::AuditEvent;
 use crate::model::User;
 use crate::rate_limit::{self, Budget};
 use crate::service::{AuthService, IssuedSession, MfaChallenge};
@@ -145,18 +145,12 @@ impl AuthService {
                 )
                 .await?;
             }
-            audit::record(
-                conn,
-                meta,
-                AuditEvent {
-                    actor_id: Some(user.id),
-                    action: "auth.mfa_challenged",
-                    entity_type: "user",
-                    entity_id: Some(user.id.to_string()),
-                    diff: json!({ "method": method }),
-                },
-            )
-            .await
+            AuditEvent::new("auth.mfa_challenged", "user")
+                .of(user.id)
+                .by(user.id)
+                .diff(json!({ "method": method }))
+                .record(conn, meta)
+                .await
         })
         .await?;
         if let (Some(code), "sms") = (code, method) {
@@ -254,18 +248,12 @@ impl AuthService {
                     factor = "recovery_code".into();
                 }
                 if !passed {
-                    audit::record(
-                        conn,
-                        meta,
-                        AuditEvent {
-                            actor_id: Some(user.id),
-                            action: "auth.mfa_failed",
-                            entity_type: "user",
-                            entity_id: Some(user.id.to_string()),
-                            diff: json!({ "method": method, "attempt": attempts + 1 }),
-                        },
-                    )
-                    .await?;
+                    AuditEvent::new("auth.mfa_failed", "user")
+                        .of(user.id)
+                        .by(user.id)
+                        .diff(json!({ "method": method, "attempt": attempts + 1 }))
+                        .record(conn, meta)
+                        .await?;
                     return Ok(Outcome::Failed);
                 }
                 diesel::update(mfa_challenges::table.find(challenge_id))
@@ -273,18 +261,12 @@ impl AuthService {
                     .execute(conn)
                     .await?;
                 let session = self.open_session_in(conn, &user, meta).await?;
-                audit::record(
-                    conn,
-                    meta,
-                    AuditEvent {
-                        actor_id: Some(user.id),
-                        action: "auth.login",
-                        entity_type: "session",
-                        entity_id: Some(session.0.to_string()),
-                        diff: json!({ "method": "password+mfa", "factor": factor }),
-                    },
-                )
-                .await?;
+                AuditEvent::new("auth.login", "session")
+                    .of(session.0)
+                    .by(user.id)
+                    .diff(json!({ "method": "password+mfa", "factor": factor }))
+                    .record(conn, meta)
+                    .await?;
                 Ok(Outcome::Passed(Box::new(user), session))
             })
             .await?;
@@ -331,28 +313,40 @@ impl AuthService {
     ) -> Result<Vec<String>, AppError> {
         let mut conn = self.db().get().await?;
         conn.transaction::<_, AppError, _>(async move |conn| {
-                let user: User = users::table.find(principal.user_id).for_update().select(User::as_select()).first(conn).await?;
-                if user.totp_enabled {
-                    return Err(AppError::conflict("Two-factor authentication is already on"));
-                }
-                if user.totp_secret.is_none() {
-                    return Err(AppError::bad_input("Start enrolment first"));
-                }
-                let step = totp_step(&user, code).ok_or_else(|| AppError::invalid_field("code", "The code is not valid"))?;
-                diesel::update(users::table.find(user.id))
-                    .set((users::totp_enabled.eq(true), users::totp_last_step.eq(step as i64), users::updated_at.eq(Utc::now())))
-                    .execute(conn)
-                    .await?;
-                let codes = replace_recovery_codes(conn, user.id).await?;
-                audit::record(conn, meta, AuditEvent {
-                    actor_id: Some(user.id),
-                    action: "auth.mfa_enabled",
-                    entity_type: "user",
-                    entity_id: Some(user.id.to_string()),
-                    diff: json!({ "before": { "totpEnabled": false }, "after": { "totpEnabled": true } }),
-                })
+            let user: User = users::table
+                .find(principal.user_id)
+                .for_update()
+                .select(User::as_select())
+                .first(conn)
                 .await?;
-                Ok(codes)
+            if user.totp_enabled {
+                return Err(AppError::conflict(
+                    "Two-factor authentication is already on",
+                ));
+            }
+            if user.totp_secret.is_none() {
+                return Err(AppError::bad_input("Start enrolment first"));
+            }
+            let step = totp_step(&user, code)
+                .ok_or_else(|| AppError::invalid_field("code", "The code is not valid"))?;
+            diesel::update(users::table.find(user.id))
+                .set((
+                    users::totp_enabled.eq(true),
+                    users::totp_last_step.eq(step as i64),
+                    users::updated_at.eq(Utc::now()),
+                ))
+                .execute(conn)
+                .await?;
+            let codes = replace_recovery_codes(conn, user.id).await?;
+            AuditEvent::new("auth.mfa_enabled", "user")
+                .of(user.id)
+                .by(user.id)
+                .diff(
+                    json!({ "before": { "totpEnabled": false }, "after": { "totpEnabled": true } }),
+                )
+                .record(conn, meta)
+                .await?;
+            Ok(codes)
         })
         .await
     }
@@ -383,26 +377,39 @@ impl AuthService {
             ));
         }
         conn.transaction::<_, AppError, _>(async move |conn| {
-                let user: User = users::table.find(principal.user_id).for_update().select(User::as_select()).first(conn).await?;
-                if !user.totp_enabled {
-                    return Err(AppError::conflict("Two-factor authentication is not on"));
-                }
-                let valid = totp_step(&user, code).is_some() || use_recovery_code(conn, user.id, code).await?;
-                if !valid {
-                    return Err(AppError::invalid_field("code", "The code is not valid"));
-                }
-                diesel::update(users::table.find(user.id))
-                    .set((users::totp_enabled.eq(false), users::totp_secret.eq(None::<String>), users::totp_last_step.eq(None::<i64>), users::updated_at.eq(Utc::now())))
-                    .execute(conn)
-                    .await?;
-                diesel::delete(recovery_codes::table.filter(recovery_codes::user_id.eq(user.id))).execute(conn).await?;
-                audit::record(conn, meta, AuditEvent {
-                    actor_id: Some(user.id),
-                    action: "auth.mfa_disabled",
-                    entity_type: "user",
-                    entity_id: Some(user.id.to_string()),
-                    diff: json!({ "before": { "totpEnabled": true }, "after": { "totpEnabled": false } }),
-                })
+            let user: User = users::table
+                .find(principal.user_id)
+                .for_update()
+                .select(User::as_select())
+                .first(conn)
+                .await?;
+            if !user.totp_enabled {
+                return Err(AppError::conflict("Two-factor authentication is not on"));
+            }
+            let valid =
+                totp_step(&user, code).is_some() || use_recovery_code(conn, user.id, code).await?;
+            if !valid {
+                return Err(AppError::invalid_field("code", "The code is not valid"));
+            }
+            diesel::update(users::table.find(user.id))
+                .set((
+                    users::totp_enabled.eq(false),
+                    users::totp_secret.eq(None::<String>),
+                    users::totp_last_step.eq(None::<i64>),
+                    users::updated_at.eq(Utc::now()),
+                ))
+                .execute(conn)
+                .await?;
+            diesel::delete(recovery_codes::table.filter(recovery_codes::user_id.eq(user.id)))
+                .execute(conn)
+                .await?;
+            AuditEvent::new("auth.mfa_disabled", "user")
+                .of(user.id)
+                .by(user.id)
+                .diff(
+                    json!({ "before": { "totpEnabled": true }, "after": { "totpEnabled": false } }),
+                )
+                .record(conn, meta)
                 .await
         })
         .await
@@ -450,13 +457,7 @@ impl AuthService {
                     .returning(User::as_returning())
                     .get_result(conn)
                     .await?;
-                audit::record(conn, meta, AuditEvent {
-                    actor_id: Some(user.id),
-                    action: "auth.mfa_channel_changed",
-                    entity_type: "user",
-                    entity_id: Some(user.id.to_string()),
-                    diff: json!({ "before": { "otpChannel": user.otp_channel }, "after": { "otpChannel": updated.otp_channel } }),
-                })
+                AuditEvent::new("auth.mfa_channel_changed", "user").of(user.id).by(user.id).diff(json!({ "before": { "otpChannel": user.otp_channel }, "after": { "otpChannel": updated.otp_channel } })).record(conn, meta)
                 .await?;
                 Ok(updated)
         })

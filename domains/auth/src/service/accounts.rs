@@ -1,0 +1,286 @@
+//! Roles, disabling, the user list and operators' accounts.
+
+use chrono::Utc;
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use kernel::pagination::Page;
+use kernel::schema::{organizations, users};
+use kernel::validate::required_text;
+use kernel::{AppError, Principal, RequestMeta, Role};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{
+    AuthService, REGISTER_FIELDS, SessionSelector, bad_password, escape_like, insert_user,
+    lock_user, revoke_sessions, validate_email,
+};
+use crate::audit::AuditEvent;
+use crate::model::{NewUser, Organization, OrganizationKind, User};
+use crate::password::check_strength;
+use crate::policy::{may_grant, may_manage, organization_kind_for};
+use crate::repo::{self, find_organization};
+use kernel::events::SessionChange;
+
+/// Filters of the user list.
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    /// Only this role.
+    pub role: Option<Role>,
+    /// Only this status.
+    pub status: Option<String>,
+    /// Only this organization.
+    pub organization_id: Option<Uuid>,
+    /// Email or name contains this text.
+    pub search: Option<String>,
+}
+
+impl AuthService {
+    /// Changes a user's role. Nobody changes their own role; only a
+    /// super-admin creates or changes admins.
+    pub async fn change_role(
+        &self,
+        principal: &Principal,
+        user_id: Uuid,
+        role: Role,
+        meta: &RequestMeta,
+    ) -> Result<User, AppError> {
+        principal.require("auth:user.manage")?;
+        if user_id == principal.user_id {
+            return Err(AppError::forbidden("You cannot change your own role"));
+        }
+        let mut conn = self.conn().await?;
+        let updated = conn
+            .transaction::<_, AppError, _>(async move |conn| {
+                let target = lock_user(conn, user_id).await?;
+                if !may_manage(principal.role, target.role()) || !may_grant(principal.role, role) {
+                    return Err(AppError::forbidden(
+                        "You may not give this role to this user",
+                    ));
+                }
+                let organization = find_organization(conn, target.organization_id)
+                    .await?
+                    .ok_or_else(|| AppError::not_found("organization"))?;
+                if organization.kind != organization_kind_for(role) {
+                    return Err(AppError::invalid_field(
+                        "role",
+                        "This role does not fit the user's organization",
+                    ));
+                }
+                let updated: User = diesel::update(users::table.find(user_id))
+                    .set((
+                        users::role.eq(role.as_db()),
+                        users::updated_at.eq(Utc::now()),
+                    ))
+                    .returning(User::as_returning())
+                    .get_result(conn)
+                    .await?;
+                AuditEvent::new("user.role_changed", "user")
+                .of(user_id)
+                .by(principal.user_id)
+                .diff(
+                    json!({ "before": { "role": target.role }, "after": { "role": updated.role } }),
+                )
+                .record(conn, meta)
+                .await?;
+                Ok(updated)
+            })
+            .await?;
+        self.publish_session_change(
+            Some(principal.user_id),
+            SessionChange::UserChanged { user_id },
+        );
+        Ok(updated)
+    }
+
+    /// Disables (revoking every session at once) or re-enables a user.
+    pub async fn set_disabled(
+        &self,
+        principal: &Principal,
+        user_id: Uuid,
+        disabled: bool,
+        meta: &RequestMeta,
+    ) -> Result<User, AppError> {
+        principal.require("auth:user.manage")?;
+        if user_id == principal.user_id {
+            return Err(AppError::forbidden("You cannot disable or enable yourself"));
+        }
+        let mut conn = self.conn().await?;
+        let updated = conn.transaction::<_, AppError, _>(async move |conn| {
+                let target = lock_user(conn, user_id).await?;
+                if !may_manage(principal.role, target.role()) {
+                    return Err(AppError::forbidden("You may not manage this user"));
+                }
+                let status = if disabled {
+                    "disabled"
+                } else if target.password_hash.is_some() {
+                    "active"
+                } else {
+                    "invited"
+                };
+                let updated: User = diesel::update(users::table.find(user_id))
+                    .set((users::status.eq(status), users::updated_at.eq(Utc::now())))
+                    .returning(User::as_returning())
+                    .get_result(conn)
+                    .await?;
+                let revoked = if disabled {
+                    revoke_sessions(conn, SessionSelector::AllOf(user_id), "user_disabled").await?
+                } else {
+                    0
+                };
+                AuditEvent::new(if disabled { "user.disabled" } else { "user.enabled" }, "user").of(user_id).by(principal.user_id).diff(json!({ "before": { "status": target.status }, "after": { "status": status }, "sessionsRevoked": revoked })).record(conn, meta)
+                .await?;
+                Ok(updated)
+        })
+        .await?;
+        if disabled {
+            self.publish_session_change(
+                Some(principal.user_id),
+                SessionChange::Revoked {
+                    user_id,
+                    session_id: None,
+                },
+            );
+        }
+        Ok(updated)
+    }
+
+    /// Users matching the filter, newest first (staff with `auth:user.read`).
+    pub async fn list_users(
+        &self,
+        principal: &Principal,
+        filter: &UserFilter,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> Result<Page<User>, AppError> {
+        principal.require("auth:user.read")?;
+        let mut conn = self.conn().await?;
+        let build = || {
+            let mut query = users::table.into_boxed();
+            if let Some(role) = filter.role {
+                query = query.filter(users::role.eq(role.as_db()));
+            }
+            if let Some(status) = &filter.status {
+                query = query.filter(users::status.eq(status.clone()));
+            }
+            if let Some(org) = filter.organization_id {
+                query = query.filter(users::organization_id.eq(org));
+            }
+            if let Some(search) = filter
+                .search
+                .as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+            {
+                let pattern = format!("%{}%", escape_like(search));
+                query = query.filter(
+                    users::email
+                        .ilike(pattern.clone())
+                        .or(users::name.ilike(pattern)),
+                );
+            }
+            query
+        };
+        let total: i64 = build().count().get_result(&mut conn).await?;
+        let mut page = build();
+        if let Some(after) = after {
+            page = page.filter(users::id.lt(after));
+        }
+        let rows: Vec<User> = page
+            .order(users::id.desc())
+            .limit(limit as i64 + 1)
+            .select(User::as_select())
+            .load(&mut conn)
+            .await?;
+        Ok(Page::from_overfetch(rows, limit, total))
+    }
+
+    /// One user: yourself, or anyone for staff with `auth:user.read`; otherwise `NOT_FOUND`.
+    pub async fn get_user(&self, principal: &Principal, user_id: Uuid) -> Result<User, AppError> {
+        if user_id != principal.user_id && !principal.has("auth:user.read") {
+            return Err(AppError::not_found("user"));
+        }
+        let mut conn = self.conn().await?;
+        repo::find_user(&mut conn, user_id)
+            .await?
+            .ok_or_else(|| AppError::not_found("user"))
+    }
+
+    /// Users by id, for the dataloader (no scope: callers already hold the ids).
+    pub async fn users_by_ids(&self, ids: &[Uuid]) -> Result<Vec<User>, AppError> {
+        let mut conn = self.conn().await?;
+        repo::users_by_ids(&mut conn, ids).await
+    }
+
+    /// Creates an active user (and the organization, when missing) for operators
+    /// and scripts; `fluxorae create-user` calls it.
+    pub async fn create_user(
+        &self,
+        email: &str,
+        password: &str,
+        role: Role,
+        organization_name: Option<&str>,
+        meta: &RequestMeta,
+    ) -> Result<(User, Organization), AppError> {
+        let email = validate_email(email, "email")?;
+        check_strength(password, &[&email]).map_err(|m| bad_password("password", m))?;
+        let kind = organization_kind_for(role);
+        let organization_name = match (organization_name, kind) {
+            (Some(name), _) => {
+                required_text(name, "org", 160).map_err(|e| AppError::invalid_fields(vec![e]))?
+            }
+            (None, OrganizationKind::Agency) => "Fluxorae Agency".to_string(),
+            (None, _) => {
+                return Err(AppError::invalid_field(
+                    "org",
+                    "Clients and partners need an organization name",
+                ));
+            }
+        };
+        let hash = self.hasher.hash(password).await?;
+        let name = email.split('@').next().unwrap_or_default().to_string();
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, AppError, _>(async move |conn| {
+                let existing: Option<Organization> = organizations::table
+                    .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("lower(name) = lower(").bind::<diesel::sql_types::Text, _>(&organization_name).sql(")"))
+                    .select(Organization::as_select())
+                    .first(conn)
+                    .await
+                    .optional()?;
+                let organization = match existing {
+                    Some(organization) if organization.kind != kind => {
+                        return Err(AppError::invalid_field("org", format!("{} is an organization of kind {}, not {}", organization.name, organization.kind.as_db(), kind.as_db())));
+                    }
+                    Some(organization) => organization,
+                    None => {
+                        let organization: Organization = diesel::insert_into(organizations::table)
+                            .values((
+                                organizations::id.eq(Uuid::now_v7()),
+                                organizations::name.eq(&organization_name),
+                                organizations::kind.eq(kind.as_db()),
+                            ))
+                            .returning(Organization::as_returning())
+                            .get_result(conn)
+                            .await?;
+                        AuditEvent::new("organization.created", "organization").of(organization.id).diff(json!({ "after": { "name": organization.name, "kind": organization.kind }, "via": "cli" })).record(conn, meta)
+                        .await?;
+                        organization
+                    }
+                };
+                let user = insert_user(conn, NewUser {
+                    id: Uuid::now_v7(),
+                    organization_id: organization.id,
+                    email: &email,
+                    name: &name,
+                    phone: None,
+                    role: role.as_db(),
+                    status: "active",
+                    password_hash: Some(&hash),
+                }, REGISTER_FIELDS)
+                .await?;
+                AuditEvent::new("user.created", "user").of(user.id).diff(json!({ "after": { "email": user.email, "role": user.role, "organizationId": organization.id }, "via": "cli" })).record(conn, meta)
+                .await?;
+                Ok((user, organization))
+        })
+        .await
+    }
+}
