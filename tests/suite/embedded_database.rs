@@ -118,3 +118,62 @@ async fn sigterm_stops_the_private_postgres_and_a_restart_keeps_the_data() {
     terminate(&mut server);
     let _ = std::fs::remove_dir_all(&data_dir);
 }
+
+/// A fresh directory holding a `.env` with `contents`.
+fn dir_with_dot_env(name: &str, contents: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("fluxorae-dotenv-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    std::fs::write(dir.join(".env"), contents).expect("write .env");
+    dir
+}
+
+/// Runs `fluxorae migrate` in `dir` with `env` on top of an environment
+/// without the variables the `.env` there may set; returns its stderr.
+fn migrate_in(dir: &std::path::Path, env: &[(&str, &str)]) -> String {
+    let mut command = Command::new(fluxorae_binary());
+    command
+        .arg("migrate")
+        .current_dir(dir)
+        .env_remove("APP_ENV")
+        .env_remove("DATABASE_URL")
+        .env_remove("STORAGE_SIGNING_SECRET");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = command.output().expect("run fluxorae migrate");
+    assert!(
+        !output.status.success(),
+        "migrate was expected to stop early"
+    );
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn a_dot_env_file_fills_in_variables_the_environment_does_not_set() {
+    let dir = dir_with_dot_env("reads", "APP_ENV=production\n");
+    let from_file = migrate_in(&dir, &[]);
+    assert!(
+        from_file.contains("is required in production"),
+        "{from_file}"
+    );
+    // A variable set in the environment wins over the file.
+    let from_environment = migrate_in(
+        &dir,
+        &[
+            ("APP_ENV", "development"),
+            ("DATABASE_URL", "postgres://127.0.0.1:1/none"),
+        ],
+    );
+    assert!(
+        from_environment.contains("connecting to the database"),
+        "{from_environment}"
+    );
+}
+
+#[test]
+fn a_malformed_dot_env_file_stops_the_command() {
+    let dir = dir_with_dot_env("malformed", "BROKEN LINE \"\n");
+    let stderr = migrate_in(&dir, &[]);
+    assert!(stderr.contains("cannot read .env"), "{stderr}");
+}

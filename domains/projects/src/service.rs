@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use auth::model::OrganizationKind;
 use chrono::{NaiveDate, Utc};
 use diesel::dsl::{exists, not};
 use diesel::pg::Pg;
@@ -10,10 +11,10 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use kernel::events::{Event, EventBus};
 pub use kernel::pagination::Page;
-use kernel::schema::{milestones, organizations, project_members, projects, tasks, users};
+use kernel::schema::{milestones, project_members, projects, tasks};
 use kernel::storage::{ObjectStorage, UploadPolicy};
 use kernel::validate::required;
-use kernel::{AccessScope, AppError, Db, Principal, Role};
+use kernel::{AccessScope, AppError, Db, Principal};
 use uuid::Uuid;
 
 use crate::events::BoardChange;
@@ -284,13 +285,8 @@ impl ProjectsService {
         check_dates(input.start_date, input.due_date)?;
         let status = input.status.unwrap_or(ProjectStatus::Planned);
         let mut conn = self.conn().await?;
-        let kind: Option<String> = organizations::table
-            .find(input.organization_id)
-            .select(organizations::kind)
-            .first(&mut conn)
-            .await
-            .optional()?;
-        if kind.as_deref() != Some("client") {
+        let kind = auth::repo::organization_kind(&mut conn, input.organization_id).await?;
+        if kind != Some(OrganizationKind::Client) {
             return Err(AppError::invalid_field(
                 "input.organizationId",
                 "Projects belong to a client organization",
@@ -369,14 +365,8 @@ impl ProjectsService {
         let project_role = required(project_role, "input.projectRole", 80)?;
         let mut conn = self.conn().await?;
         find_visible(&mut conn, principal.scope(), project_id).await?;
-        let role: Option<String> = users::table
-            .find(user_id)
-            .select(users::role)
-            .first(&mut conn)
-            .await
-            .optional()?;
-        let role = role
-            .and_then(|role| Role::from_db(&role))
+        let role = auth::repo::user_role(&mut conn, user_id)
+            .await?
             .ok_or_else(|| AppError::invalid_field("input.userId", "No such user"))?;
         if !may_be_member(role) {
             return Err(AppError::invalid_field(
@@ -555,16 +545,8 @@ impl ProjectsService {
         milestone: Option<Uuid>,
     ) -> Result<(), AppError> {
         if let Some(assignee) = assignee {
-            let role: Option<String> = users::table
-                .find(assignee)
-                .select(users::role)
-                .first(conn)
-                .await
-                .optional()?;
-            if !role
-                .and_then(|r| Role::from_db(&r))
-                .is_some_and(may_be_member)
-            {
+            let role = auth::repo::user_role(conn, assignee).await?;
+            if !role.is_some_and(may_be_member) {
                 return Err(AppError::invalid_field(
                     "input.assigneeId",
                     "Tasks are assigned to agency staff or freelancers",
