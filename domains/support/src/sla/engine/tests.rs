@@ -1,71 +1,43 @@
 //! Unit tests of the SLA engine.
 
-use chrono::{NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Weekday};
+use chrono::{NaiveDate, NaiveDateTime, TimeZone};
 use chrono_tz::Asia::Kolkata;
-use chrono_tz::Tz;
-use kernel::calendar::WorkInterval;
 use serde_json::json;
 
 use super::*;
 
-fn date(text: &str) -> NaiveDate {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("date")
-}
-
-/// A local wall time ("2026-11-30 09:30") in `tz` as a UTC instant.
-fn local(tz: Tz, text: &str) -> DateTime<Utc> {
+/// "2026-11-30 09:30" in India as a UTC instant.
+fn ist(text: &str) -> DateTime<Utc> {
     let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M").expect("local time");
-    tz.from_local_datetime(&naive)
+    Kolkata
+        .from_local_datetime(&naive)
         .single()
         .expect("unambiguous local time")
         .with_timezone(&Utc)
-}
-
-fn ist(text: &str) -> DateTime<Utc> {
-    local(Kolkata, text)
 }
 
 fn mins(minutes: i64) -> Duration {
     Duration::minutes(minutes)
 }
 
-fn show(calendar: &BusinessCalendar, at: DateTime<Utc>) -> String {
-    at.with_timezone(&calendar.time_zone())
-        .format("%Y-%m-%d %H:%M")
-        .to_string()
-}
-
-fn seed_intervals() -> serde_json::Value {
-    let mut intervals = Vec::new();
-    for weekday in 1..=5 {
-        intervals.push(json!({"weekday": weekday, "start": "09:30", "end": "13:00"}));
-        intervals.push(json!({"weekday": weekday, "start": "14:00", "end": "18:00"}));
-    }
-    serde_json::Value::Array(intervals)
+/// An India calendar working `spans` Monday to Friday, with `holidays`.
+fn weekdays_in_india(spans: &[(&str, &str)], holidays: &[&str]) -> BusinessCalendar {
+    let intervals: Vec<serde_json::Value> = (1..=5)
+        .flat_map(|weekday| {
+            spans
+                .iter()
+                .map(move |(start, end)| json!({"weekday": weekday, "start": start, "end": end}))
+        })
+        .collect();
+    let holidays = holidays
+        .iter()
+        .map(|day| NaiveDate::parse_from_str(day, "%Y-%m-%d").expect("date"));
+    BusinessCalendar::from_parts("Asia/Kolkata", &json!(intervals), holidays).expect("calendar")
 }
 
 /// The seeded India office calendar with Christmas 2026 (a Friday) as a holiday.
 fn india() -> BusinessCalendar {
-    BusinessCalendar::from_parts("Asia/Kolkata", &seed_intervals(), [date("2026-12-25")])
-        .expect("india calendar")
-}
-
-fn nine_to_five(tz: Tz) -> BusinessCalendar {
-    let intervals = [
-        Weekday::Mon,
-        Weekday::Tue,
-        Weekday::Wed,
-        Weekday::Thu,
-        Weekday::Fri,
-    ]
-    .into_iter()
-    .map(|weekday| WorkInterval {
-        weekday,
-        start: NaiveTime::from_hms_opt(9, 0, 0).expect("time"),
-        end: NaiveTime::from_hms_opt(17, 0, 0).expect("time"),
-    })
-    .collect();
-    BusinessCalendar::new(tz, intervals, []).expect("calendar")
+    weekdays_in_india(&[("09:30", "13:00"), ("14:00", "18:00")], &["2026-12-25"])
 }
 
 fn high(at: DateTime<Utc>) -> TicketFact {
@@ -97,15 +69,18 @@ fn snapshot(calendar: &BusinessCalendar, facts: &[TicketFact], now: DateTime<Utc
 
 #[test]
 fn domain_example_1630_with_one_hour_target_is_due_0930_next_working_day() {
-    let calendar = nine_to_five(Kolkata);
+    let calendar = weekdays_in_india(&[("09:00", "17:00")], &[]);
     let cases = [
         ("2026-12-01 16:30", "2026-12-02 09:30"), // Tuesday -> Wednesday
         ("2026-12-04 16:30", "2026-12-07 09:30"), // Friday -> Monday
     ];
     for (opened, due) in cases {
         let opened = ist(opened);
-        let at = calendar.add_business_time(opened, Duration::hours(1));
-        assert_eq!(show(&calendar, at), due, "opened {opened}");
+        assert_eq!(
+            calendar.add_business_time(opened, Duration::hours(1)),
+            ist(due),
+            "opened {opened}"
+        );
         let snap = snapshot(&calendar, &[high(opened)], opened);
         assert_eq!(snap.first_response_due_at, ist(due));
         assert_eq!(snap.state, SlaState::OnTrack);
