@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use async_graphql::SchemaBuilder;
 use kernel::domain::{BuildError, DemoSeed, PeriodicTask};
+use kernel::notifications::Catalog;
 use kernel::outbox::JobHandler;
 use kernel::{AppResult, ConfigError, Deps, Domain, Env, Permission};
 
@@ -41,10 +42,13 @@ macro_rules! domains {
                 Ok(Self { $($field: <$domain>::build(deps, &configs.$field)?,)+ })
             }
 
-            /// Installs every domain's schema data.
+            /// Installs every domain's schema data, and the catalog of every
+            /// domain's notification categories.
             pub fn install<Q, M, S>(&self, builder: SchemaBuilder<Q, M, S>) -> SchemaBuilder<Q, M, S> {
                 $(let builder = self.$field.install(builder);)+
-                builder
+                builder.data(Catalog::new(
+                    [$(<$domain as Domain>::notification_categories()),+].concat(),
+                ))
             }
 
             /// Every domain's outbox job handlers.

@@ -49,14 +49,10 @@ roots! {
     query: SystemQuery,
         auth::AuthQuery,
         projects::ProjectsQuery,
-        support::SupportQuery,
-        support::SlaQuery,
-        support::KnowledgeBaseQuery;
+        support::SupportQuery;
     mutation: auth::AuthMutation,
         projects::ProjectsMutation,
-        support::SupportMutation,
-        support::SlaMutation,
-        support::KnowledgeBaseMutation;
+        support::SupportMutation;
     subscription: SystemSubscription,
         projects::ProjectsSubscription,
         support::SupportSubscription;

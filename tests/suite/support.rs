@@ -558,3 +558,126 @@ async fn admins_edit_sla_targets_and_the_business_calendar() {
     .await;
     assert_eq!(removed["removeBusinessHoliday"]["holidays"], json!([]));
 }
+
+/// The error code that ends subscription `id` (a guard or resolver error
+/// arrives as `next` with errors, then `complete`; a refused document as `error`).
+async fn subscription_error(ws: &mut fluxorae_tests::WsClient, id: &str) -> Value {
+    let mut code = Value::Null;
+    loop {
+        let message = ws.next_json().await;
+        if message["id"] != id {
+            continue;
+        }
+        match message["type"].as_str() {
+            Some("error") => return message["payload"][0]["extensions"]["code"].clone(),
+            Some("complete") => return code,
+            _ => code = message["payload"]["errors"][0]["extensions"]["code"].clone(),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_partner_watches_live_the_tickets_of_clients_it_referred_and_no_others() {
+    let app = TestApp::spawn().await;
+    let employee = app.persona(Role::Employee).await;
+    let partner = app.persona(Role::Partner).await;
+    let client = app.persona(Role::Client).await;
+    let other = app
+        .persona_in(Role::Client, Some("Globex Retail LLP"))
+        .await;
+    let mut conn = app.db().await;
+    use diesel_async::RunQueryDsl;
+    diesel::sql_query("UPDATE organizations SET referred_by_partner_id = $1 WHERE id = $2")
+        .bind::<diesel::sql_types::Uuid, _>(partner.organization_id)
+        .bind::<diesel::sql_types::Uuid, _>(client.organization_id)
+        .execute(&mut conn)
+        .await
+        .expect("refer Acme");
+    let referred = open_ticket(&app, &client, "Banner looks wrong", "NORMAL").await;
+    let unreferred = open_ticket(&app, &other, "Stock sync fails", "HIGH").await;
+
+    let mut ws = app.ws("graphql-transport-ws").await;
+    ws.init(Some(&partner.token)).await;
+    let watch = "subscription($id: ID!) { ticketEvents(ticketId: $id) { kind ticketId status comment { body internal } } }";
+    ws.send(json!({ "type": "subscribe", "id": "other", "payload": { "query": watch, "variables": { "id": unreferred } } }))
+        .await;
+    assert_eq!(subscription_error(&mut ws, "other").await, "NOT_FOUND");
+    ws.send(json!({ "type": "subscribe", "id": "acme", "payload": { "query": watch, "variables": { "id": referred } } }))
+        .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // Changes on the other organization's ticket and staff-only notes never arrive.
+    data(
+        &app,
+        &employee.token,
+        COMMENT,
+        json!({ "input": { "ticketId": unreferred, "body": "Looking at the sync job." } }),
+    )
+    .await;
+    data(&app, &employee.token, COMMENT, json!({ "input": { "ticketId": referred, "body": "Internal: CDN cache is stale", "internal": true } })).await;
+    data(&app, &employee.token, COMMENT, json!({ "input": { "ticketId": referred, "body": "We cleared the cache; please reload." } })).await;
+    data(
+        &app,
+        &employee.token,
+        UPDATE,
+        json!({ "input": { "ticketId": referred, "status": "WAITING_ON_CLIENT" } }),
+    )
+    .await;
+
+    let reply = next_ticket_event(&mut ws).await;
+    let reply = &reply["data"]["ticketEvents"];
+    assert_eq!(reply["kind"], "COMMENT_ADDED", "{reply}");
+    assert_eq!(reply["ticketId"], referred.as_str());
+    assert_eq!(
+        reply["comment"],
+        json!({ "body": "We cleared the cache; please reload.", "internal": false })
+    );
+    let status = next_ticket_event(&mut ws).await;
+    let status = &status["data"]["ticketEvents"];
+    assert_eq!(status["kind"], "STATUS_CHANGED", "{status}");
+    assert_eq!(status["status"], "WAITING_ON_CLIENT");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_watching_the_queue_never_receives_internal_notes() {
+    let app = TestApp::spawn().await;
+    let employee = app.persona(Role::Employee).await;
+    let client = app.persona(Role::Client).await;
+    let other = app
+        .persona_in(Role::Client, Some("Globex Retail LLP"))
+        .await;
+    let ticket = open_ticket(&app, &client, "Newsletter bounced", "LOW").await;
+    let elsewhere = open_ticket(&app, &other, "Invoice address", "LOW").await;
+    let mut ws = app.ws("graphql-transport-ws").await;
+    ws.init(Some(&client.token)).await;
+    ws.send(json!({ "type": "subscribe", "id": "q", "payload": {
+        "query": "subscription { ticketListEvents { kind ticketId comment { body internal } } }",
+    } }))
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    data(&app, &employee.token, COMMENT, json!({ "input": { "ticketId": ticket, "body": "Internal: the list provider blocked us", "internal": true } })).await;
+    data(
+        &app,
+        &employee.token,
+        COMMENT,
+        json!({ "input": { "ticketId": elsewhere, "body": "Fixed the address." } }),
+    )
+    .await;
+    data(
+        &app,
+        &employee.token,
+        COMMENT,
+        json!({ "input": { "ticketId": ticket, "body": "We are in touch with the provider." } }),
+    )
+    .await;
+
+    let event = next_ticket_event(&mut ws).await;
+    let event = &event["data"]["ticketListEvents"];
+    assert_eq!(event["kind"], "COMMENT_ADDED", "{event}");
+    assert_eq!(event["ticketId"], ticket.as_str());
+    assert_eq!(
+        event["comment"],
+        json!({ "body": "We are in touch with the provider.", "internal": false })
+    );
+}

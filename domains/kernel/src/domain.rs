@@ -2,7 +2,7 @@
 //!
 //! The api crate keeps one list of domains and drives every one of them
 //! through this trait: configuration, construction, schema data, permissions,
-//! outbox jobs, periodic tasks, HTTP routes and demo data.
+//! notification categories, outbox jobs, periodic tasks, HTTP routes and demo data.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -80,6 +80,12 @@ pub trait Domain: Sized + Send + Sync + 'static {
 
     /// The permissions the domain's guards check (seeded by its migrations).
     fn permissions() -> &'static [Permission];
+
+    /// The kinds of email the domain sends that users may turn off; the api
+    /// collects every domain's into one [`crate::notifications::Catalog`].
+    fn notification_categories() -> &'static [crate::notifications::Category] {
+        &[]
+    }
 
     /// Adds the domain's schema data (services, loaders) to the builder.
     fn install<Q, M, S>(&self, builder: SchemaBuilder<Q, M, S>) -> SchemaBuilder<Q, M, S>;

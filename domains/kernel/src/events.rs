@@ -60,35 +60,6 @@ impl Event {
         }
     }
 
-    /// An event whose payload is hand-built JSON with its `kind` inside; only for
-    /// publishers not yet on a [`Change`] type.
-    pub fn untyped(
-        topic: impl Into<String>,
-        kind: &str,
-        actor_id: Option<Uuid>,
-        audience: Audience,
-        mut data: serde_json::Value,
-    ) -> Self {
-        if let Some(object) = data.as_object_mut() {
-            object.insert("kind".into(), kind.into());
-        }
-        Self {
-            id: Uuid::now_v7(),
-            topic: topic.into(),
-            actor_id,
-            audience,
-            data,
-        }
-    }
-
-    /// The `kind` tag of the payload.
-    pub fn kind(&self) -> &str {
-        self.data
-            .get("kind")
-            .and_then(serde_json::Value::as_str)
-            .unwrap_or_default()
-    }
-
     /// The change, decoded by the type that published it; `None` when the
     /// payload is of another type or version.
     pub fn decode<C: Change>(&self) -> Option<C> {

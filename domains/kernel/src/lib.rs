@@ -1,6 +1,7 @@
 //! Shared kernel of the Fluxorae API: database schema and pool, ids, errors,
 //! identity and access scopes, the event bus and the domain plug-in trait.
 
+pub mod calendar;
 pub mod config;
 pub mod db;
 pub mod domain;
@@ -10,6 +11,7 @@ pub mod events_pg;
 pub mod ids;
 pub mod live;
 pub mod mailer;
+pub mod notifications;
 pub mod outbox;
 pub mod pagination;
 pub mod principal;

@@ -3,7 +3,8 @@
 use kernel::AppResult;
 use kernel::domain::DemoSeed;
 
-use crate::tickets::{NewTicket, TicketService};
+use crate::model::TicketPriority;
+use crate::service::{TicketDraft, TicketService};
 
 /// Opens the demo ticket when the demo project was created in this run.
 pub async fn seed(tickets: &TicketService, seed: &DemoSeed) -> AppResult<()> {
@@ -15,10 +16,10 @@ pub async fn seed(tickets: &TicketService, seed: &DemoSeed) -> AppResult<()> {
     let ticket = tickets
         .create(
             &client,
-            NewTicket {
+            TicketDraft {
                 subject: "Contact form emails are not arriving".into(),
                 body: "Leads from the contact form stopped reaching our inbox yesterday.".into(),
-                priority: Some("high".into()),
+                priority: Some(TicketPriority::High),
                 project_id: Some(project_id),
                 organization_id: None,
             },

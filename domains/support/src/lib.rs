@@ -2,13 +2,16 @@
 //! updates, email notifications through the outbox, and a knowledge base.
 
 pub mod demo;
+pub mod events;
 pub mod graphql;
 pub mod kb;
+pub mod loaders;
 pub mod model;
 pub mod notify;
+pub mod policy;
+pub mod repo;
+pub mod service;
 pub mod sla;
-pub mod sla_store;
-pub mod tickets;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,17 +19,18 @@ use std::time::Duration;
 use async_graphql::SchemaBuilder;
 use async_graphql::dataloader::DataLoader;
 use kernel::domain::{BoxFuture, BuildError, DemoSeed, PeriodicTask};
+use kernel::notifications::Category;
 use kernel::{AppResult, ConfigError, Deps, Domain, Env, Permission};
 
-pub use graphql::kb::{KnowledgeBaseMutation, KnowledgeBaseQuery};
-pub use graphql::sla_admin::{SlaMutation, SlaQuery};
-pub use graphql::tickets::{SupportMutation, SupportQuery, SupportSubscription};
-pub use tickets::TicketService;
+pub use graphql::mutation::SupportMutation;
+pub use graphql::query::SupportQuery;
+pub use graphql::subscription::SupportSubscription;
+pub use service::TicketService;
 
 /// The support domain.
 pub struct Support {
     tickets: Arc<TicketService>,
-    sla_admin: Arc<sla_store::SlaAdmin>,
+    sla_admin: Arc<sla::SlaAdmin>,
     knowledge_base: Arc<kb::KnowledgeBase>,
     config: SupportConfig,
 }
@@ -85,7 +89,7 @@ impl Domain for Support {
     fn build(deps: &Deps, config: &SupportConfig) -> Result<Self, BuildError> {
         Ok(Self {
             tickets: Arc::new(TicketService::new(deps.db.clone(), deps.bus.clone())),
-            sla_admin: Arc::new(sla_store::SlaAdmin::new(deps.db.clone())),
+            sla_admin: Arc::new(sla::SlaAdmin::new(deps.db.clone())),
             knowledge_base: Arc::new(kb::KnowledgeBase::new(deps.db.clone())),
             config: config.clone(),
         })
@@ -95,10 +99,14 @@ impl Domain for Support {
         PERMISSIONS
     }
 
+    fn notification_categories() -> &'static [Category] {
+        notify::CATEGORIES
+    }
+
     fn install<Q, M, S>(&self, builder: SchemaBuilder<Q, M, S>) -> SchemaBuilder<Q, M, S> {
         builder
             .data(DataLoader::new(
-                graphql::tickets::CommentsLoader(self.tickets.clone()),
+                loaders::CommentsLoader(self.tickets.clone()),
                 tokio::spawn,
             ))
             .data(self.sla_admin.clone())

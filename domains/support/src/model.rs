@@ -1,12 +1,84 @@
-//! Rows of the support tables.
+//! Rows of the ticket tables and the vocabularies they hold.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use kernel::db_enum;
 use kernel::schema::{ticket_comments, ticket_events, tickets};
 use uuid::Uuid;
 
+db_enum! {
+    /// How urgent a ticket is; it sets the SLA targets.
+    TicketPriority {
+        /// Within days.
+        Low = "low",
+        /// The default.
+        Normal = "normal",
+        /// Within the business day.
+        High = "high",
+        /// Now (wall-clock targets).
+        Urgent = "urgent",
+    }
+}
+
+db_enum! {
+    /// Where a ticket stands.
+    TicketStatus {
+        /// New or reopened.
+        Open = "open",
+        /// Staff are on it.
+        InProgress = "in_progress",
+        /// Waiting for the client; the resolution clock is paused.
+        WaitingOnClient = "waiting_on_client",
+        /// Solved.
+        Resolved = "resolved",
+        /// Done for good.
+        Closed = "closed",
+    }
+}
+
+db_enum! {
+    /// What an entry of a ticket's history records (`ticket_events.kind`).
+    HistoryKind {
+        /// The ticket was opened (`{"priority": ...}`).
+        Created = "created",
+        /// The status changed (`{"from": ..., "to": ...}`).
+        StatusChanged = "status_changed",
+        /// The priority changed (`{"from": ..., "to": ...}`).
+        PriorityChanged = "priority_changed",
+        /// The assignee changed (`{"assigneeId": ...}`).
+        Assigned = "assigned",
+        /// A public reply by staff (`{"commentId": ...}`).
+        StaffReply = "staff_reply",
+        /// A reply by the client (`{"commentId": ...}`).
+        ClientReply = "client_reply",
+        /// A staff-only note (`{"commentId": ...}`).
+        InternalNote = "internal_note",
+        /// The SLA scan warned before a breach.
+        SlaWarned = "sla_warned",
+        /// The SLA scan marked a breach.
+        SlaBreached = "sla_breached",
+    }
+}
+
+impl TicketStatus {
+    /// Whether this status stops the resolution clock (not the first-response clock).
+    pub fn pauses_resolution(self) -> bool {
+        matches!(self, Self::WaitingOnClient)
+    }
+
+    /// Whether the ticket is resolved or closed.
+    pub fn is_done(self) -> bool {
+        matches!(self, Self::Resolved | Self::Closed)
+    }
+
+    /// The words for emails, e.g. `waiting on client`.
+    pub fn words(self) -> String {
+        self.as_db().replace('_', " ")
+    }
+}
+
 /// A support ticket.
-#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
 #[diesel(table_name = tickets, check_for_backend(diesel::pg::Pg))]
 pub struct Ticket {
     /// Id.
@@ -25,10 +97,10 @@ pub struct Ticket {
     pub subject: String,
     /// First message.
     pub body: String,
-    /// low, normal, high, urgent.
-    pub priority: String,
-    /// open, in_progress, waiting_on_client, resolved, closed.
-    pub status: String,
+    /// Priority.
+    pub priority: TicketPriority,
+    /// Status.
+    pub status: TicketStatus,
     /// First response due (denormalised from the SLA computation).
     pub first_response_due_at: Option<DateTime<Utc>>,
     /// Resolution due (None while paused).
@@ -73,8 +145,8 @@ pub struct TicketEvent {
     pub id: Uuid,
     /// Ticket.
     pub ticket_id: Uuid,
-    /// created, status_changed, priority_changed, assigned, staff_reply, client_reply, internal_note.
-    pub kind: String,
+    /// What happened.
+    pub kind: HistoryKind,
     /// Who.
     pub actor_id: Option<Uuid>,
     /// Details (`{"to": "resolved"}`, `{"priority": "high"}`).

@@ -1,5 +1,8 @@
-//! The support domain's GraphQL roots and types.
+//! The support domain's GraphQL: one query, one mutation and one subscription
+//! root, each merging the tickets' root with those of the sub-features (SLAs,
+//! knowledge base).
 
-pub mod kb;
-pub mod sla_admin;
-pub mod tickets;
+pub mod mutation;
+pub mod query;
+pub mod subscription;
+pub mod types;

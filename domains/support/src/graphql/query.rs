@@ -1,0 +1,98 @@
+//! The support domain's query root.
+
+use async_graphql::connection::{Connection, EmptyFields};
+use async_graphql::{Context, ID, InputObject, MergedObject, Object};
+use kernel::ids::parse_id;
+use kernel::pagination::{TotalCount, decode_cursor, page_size};
+use kernel::{AppError, SignedIn, caller};
+use uuid::Uuid;
+
+use super::types::{TicketNode, max_page, service};
+use crate::kb::graphql::query::KbQuery;
+use crate::model::{TicketPriority, TicketStatus};
+use crate::repo::TicketFilter;
+use crate::sla::graphql::query::SlaQuery;
+
+/// Every support query: tickets, SLAs, the knowledge base.
+#[derive(MergedObject, Default)]
+pub struct SupportQuery(TicketQuery, SlaQuery, KbQuery);
+
+/// Filters of `tickets`.
+#[derive(InputObject, Default)]
+pub struct TicketFilterInput {
+    /// Only these statuses.
+    pub status: Option<Vec<TicketStatus>>,
+    /// Only these priorities.
+    pub priority: Option<Vec<TicketPriority>>,
+    /// Only this assignee.
+    pub assignee_id: Option<ID>,
+    /// Only this project.
+    pub project_id: Option<ID>,
+    /// Only this client organization.
+    pub organization_id: Option<ID>,
+    /// Only tickets that breached (true) or did not (false) an SLA target.
+    pub breached: Option<bool>,
+    /// Words in the subject or body.
+    pub search: Option<String>,
+}
+
+/// A page of tickets.
+pub type TicketConnection = Connection<String, TicketNode, TotalCount, EmptyFields>;
+
+/// Ticket queries.
+#[derive(Default)]
+pub struct TicketQuery;
+
+#[Object]
+impl TicketQuery {
+    /// Tickets you may see, newest first: staff all, clients their organization's.
+    #[graphql(guard = "SignedIn")]
+    async fn tickets(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<TicketFilterInput>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<TicketConnection> {
+        let limit = page_size(first, max_page(ctx))?;
+        let filter = filter.unwrap_or_default();
+        let parse = |value: &Option<ID>, field: &str| {
+            value.as_ref().map(|v| parse_id(v, field)).transpose()
+        };
+        let filter = TicketFilter {
+            statuses: filter.status.unwrap_or_default(),
+            priorities: filter.priority.unwrap_or_default(),
+            assignee_id: parse(&filter.assignee_id, "filter.assigneeId")?,
+            project_id: parse(&filter.project_id, "filter.projectId")?,
+            organization_id: parse(&filter.organization_id, "filter.organizationId")?,
+            breached: filter.breached,
+            search: filter.search,
+        };
+        let after_id = after
+            .as_deref()
+            .map(|cursor| {
+                decode_cursor(cursor).and_then(|key| {
+                    Uuid::parse_str(&key)
+                        .map_err(|_| AppError::invalid_field("after", "Not a valid cursor"))
+                })
+            })
+            .transpose()?;
+        let page = service(ctx)
+            .list(caller(ctx)?, &filter, after_id, limit)
+            .await?;
+        Ok(page.into_connection(after.is_some(), |row| row.id.to_string(), TicketNode))
+    }
+
+    /// One ticket you may see, with its thread and SLA.
+    #[graphql(guard = "SignedIn")]
+    async fn ticket(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<TicketNode> {
+        let id = parse_id(&id, "id")?;
+        Ok(TicketNode(service(ctx).ticket(caller(ctx)?, id).await?))
+    }
+
+    /// Email categories you turned off (ticket_created, ticket_reply, ticket_status, ticket_assigned, sla_warning).
+    #[graphql(guard = "SignedIn")]
+    async fn muted_notifications(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<String>> {
+        Ok(service(ctx).muted_categories(caller(ctx)?).await?)
+    }
+}

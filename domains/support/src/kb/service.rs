@@ -1,0 +1,592 @@
+//! The knowledge base's use cases, one transaction each: reads for everyone,
+//! writes for staff with `support:kb.write`.
+
+use std::collections::HashSet;
+
+use chrono::Utc;
+use diesel::prelude::*;
+use diesel::sql_types::Text;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use kernel::error::violated_constraint;
+use kernel::pagination::Page;
+use kernel::schema::{kb_articles, kb_categories};
+use kernel::validate::required_text;
+use kernel::{AppError, Db, ErrorCode, FieldError, Principal};
+use uuid::Uuid;
+
+use super::cursor::{ArticleCursor, CategoryCursor};
+use super::model::{
+    Article, ArticleChanges, ArticleFilter, ArticleView, Category, CategoryChanges,
+    KbArticleStatus, NewArticle, NewCategory, SearchHit,
+};
+use super::policy::KB_WRITE;
+use super::repo::{self, with_category};
+use super::slug::{given_slug, slug_candidate, slugify};
+
+/// Longest category name.
+const NAME_MAX_CHARS: usize = 120;
+/// Longest category description.
+const DESCRIPTION_MAX_CHARS: usize = 2_000;
+/// Longest article title.
+const TITLE_MAX_CHARS: usize = 200;
+/// Longest article body (markdown).
+const BODY_MAX_CHARS: usize = 200_000;
+
+/// Trimmed text of at most `max` characters.
+fn optional_text(value: &str, field: &str, max: usize) -> Result<String, FieldError> {
+    let value = value.trim();
+    if value.chars().count() > max {
+        return Err(FieldError {
+            field: field.into(),
+            message: format!("Use at most {max} characters"),
+        });
+    }
+    Ok(value.to_string())
+}
+
+/// Collects field errors into one `BAD_USER_INPUT`.
+struct Checks(Vec<FieldError>);
+
+impl Checks {
+    fn new() -> Self {
+        Self(Vec::new())
+    }
+
+    fn take<T>(&mut self, result: Result<T, FieldError>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(error) => {
+                self.0.push(error);
+                None
+            }
+        }
+    }
+
+    fn finish(self) -> Result<(), AppError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(AppError::invalid_fields(self.0))
+        }
+    }
+}
+
+/// `CONFLICT` naming the slug field.
+fn slug_taken(field: &str) -> AppError {
+    AppError::invalid_field(field, "This slug is already in use").with_code(ErrorCode::Conflict)
+}
+
+/// Maps constraint violations of writes to client errors.
+fn write_error(error: diesel::result::Error) -> AppError {
+    match violated_constraint(&error) {
+        Some("kb_articles_slug_key" | "kb_categories_slug_key") => slug_taken("input.slug"),
+        Some("kb_articles_category_id_fkey") => {
+            AppError::invalid_field("input.categoryId", "No such category")
+        }
+        _ => AppError::from(error),
+    }
+}
+
+/// The table a slug belongs to.
+#[derive(Debug, Clone, Copy)]
+enum SlugOf {
+    Category,
+    Article,
+}
+
+impl SlugOf {
+    fn lock_key(self) -> &'static str {
+        match self {
+            Self::Category => "kb_categories.slug",
+            Self::Article => "kb_articles.slug",
+        }
+    }
+
+    fn fallback(self) -> &'static str {
+        match self {
+            Self::Category => "category",
+            Self::Article => "article",
+        }
+    }
+}
+
+/// Serialises slug writes of one table until the transaction ends, so two
+/// writers never pick the same generated slug.
+async fn lock_slugs(conn: &mut AsyncPgConnection, of: SlugOf) -> Result<(), AppError> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))")
+        .bind::<Text, _>(of.lock_key())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Whether another row than `except` already uses `slug`.
+async fn slug_in_use(
+    conn: &mut AsyncPgConnection,
+    of: SlugOf,
+    slug: &str,
+    except: Option<Uuid>,
+) -> Result<bool, AppError> {
+    let except = except.unwrap_or(Uuid::nil());
+    let found: bool = match of {
+        SlugOf::Category => {
+            diesel::select(diesel::dsl::exists(
+                kb_categories::table
+                    .filter(kb_categories::slug.eq(slug))
+                    .filter(kb_categories::id.ne(except)),
+            ))
+            .get_result(conn)
+            .await?
+        }
+        SlugOf::Article => {
+            diesel::select(diesel::dsl::exists(
+                kb_articles::table
+                    .filter(kb_articles::slug.eq(slug))
+                    .filter(kb_articles::id.ne(except)),
+            ))
+            .get_result(conn)
+            .await?
+        }
+    };
+    Ok(found)
+}
+
+/// A free slug made from `text`: its slug, else with `-2`, `-3`, ... appended.
+/// Call with the table's slug lock held.
+async fn generate_slug(
+    conn: &mut AsyncPgConnection,
+    of: SlugOf,
+    text: &str,
+) -> Result<String, AppError> {
+    let mut base = slugify(text);
+    if base.is_empty() {
+        base = of.fallback().to_string();
+    }
+    // Every candidate starts with the base's first 80 characters.
+    let prefix = format!("{}%", &base[..base.len().min(80)]);
+    let taken: Vec<String> = match of {
+        SlugOf::Category => {
+            kb_categories::table
+                .filter(kb_categories::slug.like(prefix))
+                .select(kb_categories::slug)
+                .load(conn)
+                .await?
+        }
+        SlugOf::Article => {
+            kb_articles::table
+                .filter(kb_articles::slug.like(prefix))
+                .select(kb_articles::slug)
+                .load(conn)
+                .await?
+        }
+    };
+    let taken: HashSet<String> = taken.into_iter().collect();
+    let mut n = 1;
+    loop {
+        let candidate = slug_candidate(&base, n);
+        if !taken.contains(&candidate) {
+            return Ok(candidate);
+        }
+        n += 1;
+    }
+}
+
+async fn find_category(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Category, AppError> {
+    kb_categories::table
+        .find(id)
+        .select(Category::as_select())
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or_else(|| AppError::not_found("category"))
+}
+
+/// An article for writing, locked until the transaction ends.
+async fn lock_article(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Article, AppError> {
+    kb_articles::table
+        .find(id)
+        .for_update()
+        .select(Article::as_select())
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or_else(|| AppError::not_found("article"))
+}
+
+/// `BAD_USER_INPUT` on `field` unless the category exists.
+async fn check_category(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    field: &str,
+) -> Result<Category, AppError> {
+    kb_categories::table
+        .find(id)
+        .select(Category::as_select())
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or_else(|| AppError::invalid_field(field, "No such category"))
+}
+
+/// The knowledge base's use cases, one transaction each.
+#[derive(Clone)]
+pub struct KnowledgeBase {
+    db: Db,
+}
+
+impl KnowledgeBase {
+    /// A knowledge base on the pool.
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    async fn conn(&self) -> Result<kernel::DbConn, AppError> {
+        Ok(self.db.get().await?)
+    }
+
+    /// Categories by position, then creation order; public.
+    pub async fn categories(
+        &self,
+        after: Option<CategoryCursor>,
+        limit: usize,
+    ) -> Result<Page<Category>, AppError> {
+        let mut conn = self.conn().await?;
+        repo::categories(&mut conn, after, limit).await
+    }
+
+    /// Articles the viewer may read (see [`repo::articles`]).
+    pub async fn articles(
+        &self,
+        viewer: Option<&Principal>,
+        filter: &ArticleFilter,
+        after: Option<ArticleCursor>,
+        limit: usize,
+    ) -> Result<Page<ArticleView>, AppError> {
+        let mut conn = self.conn().await?;
+        repo::articles(&mut conn, viewer, filter, after, limit).await
+    }
+
+    /// The article with this slug, when the viewer may read it; `NOT_FOUND` otherwise.
+    pub async fn article_by_slug(
+        &self,
+        viewer: Option<&Principal>,
+        slug: &str,
+    ) -> Result<ArticleView, AppError> {
+        let mut conn = self.conn().await?;
+        repo::article_by_slug(&mut conn, viewer, slug).await
+    }
+
+    /// Published articles matching `query`, best first (see [`repo::search`]).
+    pub async fn search(&self, query: &str, limit: usize) -> Result<Vec<SearchHit>, AppError> {
+        let mut conn = self.conn().await?;
+        repo::search(&mut conn, query, limit).await
+    }
+
+    /// Creates a category (`support:kb.write`).
+    pub async fn create_category(
+        &self,
+        principal: &Principal,
+        input: NewCategory,
+    ) -> Result<Category, AppError> {
+        principal.require(KB_WRITE)?;
+        let mut checks = Checks::new();
+        let name = checks.take(required_text(&input.name, "input.name", NAME_MAX_CHARS));
+        let slug = input
+            .slug
+            .as_deref()
+            .and_then(|slug| checks.take(given_slug(slug, "input.slug")));
+        let description = checks.take(optional_text(
+            input.description.as_deref().unwrap_or_default(),
+            "input.description",
+            DESCRIPTION_MAX_CHARS,
+        ));
+        checks.finish()?;
+        let (Some(name), Some(description)) = (name, description) else {
+            return Err(AppError::bad_input("Some fields are invalid"));
+        };
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, AppError, _>(async |conn| {
+            lock_slugs(conn, SlugOf::Category).await?;
+            let slug = match slug {
+                Some(slug) => {
+                    if slug_in_use(conn, SlugOf::Category, &slug, None).await? {
+                        return Err(slug_taken("input.slug"));
+                    }
+                    slug
+                }
+                None => generate_slug(conn, SlugOf::Category, &name).await?,
+            };
+            let position = match input.position {
+                Some(position) => position,
+                None => {
+                    let last: Option<i32> = kb_categories::table
+                        .select(diesel::dsl::max(kb_categories::position))
+                        .first(conn)
+                        .await?;
+                    last.map_or(0, |last| last.saturating_add(1))
+                }
+            };
+            diesel::insert_into(kb_categories::table)
+                .values((
+                    kb_categories::id.eq(Uuid::now_v7()),
+                    kb_categories::slug.eq(&slug),
+                    kb_categories::name.eq(&name),
+                    kb_categories::description.eq(&description),
+                    kb_categories::position.eq(position),
+                ))
+                .returning(Category::as_returning())
+                .get_result(conn)
+                .await
+                .map_err(write_error)
+        })
+        .await
+    }
+
+    /// Changes a category (`support:kb.write`).
+    pub async fn update_category(
+        &self,
+        principal: &Principal,
+        id: Uuid,
+        changes: CategoryChanges,
+    ) -> Result<Category, AppError> {
+        principal.require(KB_WRITE)?;
+        let mut checks = Checks::new();
+        let name = changes
+            .name
+            .as_deref()
+            .and_then(|name| checks.take(required_text(name, "input.name", NAME_MAX_CHARS)));
+        let slug = changes
+            .slug
+            .as_deref()
+            .and_then(|slug| checks.take(given_slug(slug, "input.slug")));
+        let description = changes.description.as_deref().and_then(|description| {
+            checks.take(optional_text(
+                description,
+                "input.description",
+                DESCRIPTION_MAX_CHARS,
+            ))
+        });
+        checks.finish()?;
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, AppError, _>(async |conn| {
+            find_category(conn, id).await?;
+            if let Some(slug) = &slug {
+                lock_slugs(conn, SlugOf::Category).await?;
+                if slug_in_use(conn, SlugOf::Category, slug, Some(id)).await? {
+                    return Err(slug_taken("input.slug"));
+                }
+            }
+            diesel::update(kb_categories::table.find(id))
+                .set((
+                    name.map(|name| kb_categories::name.eq(name)),
+                    slug.map(|slug| kb_categories::slug.eq(slug)),
+                    description.map(|description| kb_categories::description.eq(description)),
+                    changes
+                        .position
+                        .map(|position| kb_categories::position.eq(position)),
+                    kb_categories::updated_at.eq(Utc::now()),
+                ))
+                .returning(Category::as_returning())
+                .get_result(conn)
+                .await
+                .map_err(write_error)
+        })
+        .await
+    }
+
+    /// Deletes a category; its articles stay, without a category (`support:kb.write`).
+    pub async fn delete_category(
+        &self,
+        principal: &Principal,
+        id: Uuid,
+    ) -> Result<Category, AppError> {
+        principal.require(KB_WRITE)?;
+        let mut conn = self.conn().await?;
+        diesel::delete(kb_categories::table.find(id))
+            .returning(Category::as_returning())
+            .get_result(&mut conn)
+            .await
+            .optional()?
+            .ok_or_else(|| AppError::not_found("category"))
+    }
+
+    /// Creates a draft article written by the caller (`support:kb.write`).
+    pub async fn create_article(
+        &self,
+        principal: &Principal,
+        input: NewArticle,
+    ) -> Result<ArticleView, AppError> {
+        principal.require(KB_WRITE)?;
+        let mut checks = Checks::new();
+        let title = checks.take(required_text(&input.title, "input.title", TITLE_MAX_CHARS));
+        let body = checks.take(required_text(
+            &input.body_markdown,
+            "input.bodyMarkdown",
+            BODY_MAX_CHARS,
+        ));
+        let slug = input
+            .slug
+            .as_deref()
+            .and_then(|slug| checks.take(given_slug(slug, "input.slug")));
+        checks.finish()?;
+        let (Some(title), Some(body)) = (title, body) else {
+            return Err(AppError::bad_input("Some fields are invalid"));
+        };
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, AppError, _>(async |conn| {
+            let category = match input.category_id {
+                Some(id) => Some(check_category(conn, id, "input.categoryId").await?),
+                None => None,
+            };
+            lock_slugs(conn, SlugOf::Article).await?;
+            let slug = match slug {
+                Some(slug) => {
+                    if slug_in_use(conn, SlugOf::Article, &slug, None).await? {
+                        return Err(slug_taken("input.slug"));
+                    }
+                    slug
+                }
+                None => generate_slug(conn, SlugOf::Article, &title).await?,
+            };
+            let article = diesel::insert_into(kb_articles::table)
+                .values((
+                    kb_articles::id.eq(Uuid::now_v7()),
+                    kb_articles::category_id.eq(input.category_id),
+                    kb_articles::slug.eq(&slug),
+                    kb_articles::title.eq(&title),
+                    kb_articles::body_markdown.eq(&body),
+                    kb_articles::status.eq(KbArticleStatus::Draft),
+                    kb_articles::author_id.eq(principal.user_id),
+                ))
+                .returning(Article::as_returning())
+                .get_result(conn)
+                .await
+                .map_err(write_error)?;
+            Ok(ArticleView { article, category })
+        })
+        .await
+    }
+
+    /// Changes an article's title, body, category or slug (`support:kb.write`).
+    pub async fn update_article(
+        &self,
+        principal: &Principal,
+        id: Uuid,
+        changes: ArticleChanges,
+    ) -> Result<ArticleView, AppError> {
+        principal.require(KB_WRITE)?;
+        let mut checks = Checks::new();
+        let title = changes
+            .title
+            .as_deref()
+            .and_then(|title| checks.take(required_text(title, "input.title", TITLE_MAX_CHARS)));
+        let body = changes.body_markdown.as_deref().and_then(|body| {
+            checks.take(required_text(body, "input.bodyMarkdown", BODY_MAX_CHARS))
+        });
+        let slug = changes
+            .slug
+            .as_deref()
+            .and_then(|slug| checks.take(given_slug(slug, "input.slug")));
+        checks.finish()?;
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, AppError, _>(async |conn| {
+            lock_article(conn, id).await?;
+            if let Some(Some(category)) = changes.category_id {
+                check_category(conn, category, "input.categoryId").await?;
+            }
+            if let Some(slug) = &slug {
+                lock_slugs(conn, SlugOf::Article).await?;
+                if slug_in_use(conn, SlugOf::Article, slug, Some(id)).await? {
+                    return Err(slug_taken("input.slug"));
+                }
+            }
+            let article = diesel::update(kb_articles::table.find(id))
+                .set((
+                    title.map(|title| kb_articles::title.eq(title)),
+                    body.map(|body| kb_articles::body_markdown.eq(body)),
+                    slug.map(|slug| kb_articles::slug.eq(slug)),
+                    changes
+                        .category_id
+                        .map(|category| kb_articles::category_id.eq(category)),
+                    kb_articles::updated_at.eq(Utc::now()),
+                ))
+                .returning(Article::as_returning())
+                .get_result(conn)
+                .await
+                .map_err(write_error)?;
+            with_category(conn, article).await
+        })
+        .await
+    }
+
+    /// Publishes an article: everyone can read it from now on. Publishing a
+    /// published article changes nothing (`support:kb.write`).
+    pub async fn publish_article(
+        &self,
+        principal: &Principal,
+        id: Uuid,
+    ) -> Result<ArticleView, AppError> {
+        self.set_status(principal, id, KbArticleStatus::Published)
+            .await
+    }
+
+    /// Turns an article back into a draft, hidden from the public (`support:kb.write`).
+    pub async fn unpublish_article(
+        &self,
+        principal: &Principal,
+        id: Uuid,
+    ) -> Result<ArticleView, AppError> {
+        self.set_status(principal, id, KbArticleStatus::Draft).await
+    }
+
+    async fn set_status(
+        &self,
+        principal: &Principal,
+        id: Uuid,
+        status: KbArticleStatus,
+    ) -> Result<ArticleView, AppError> {
+        principal.require(KB_WRITE)?;
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, AppError, _>(async |conn| {
+            let current = lock_article(conn, id).await?;
+            if current.status == status {
+                return with_category(conn, current).await;
+            }
+            let published_at = match status {
+                KbArticleStatus::Published => Some(Utc::now()),
+                KbArticleStatus::Draft => None,
+            };
+            let article = diesel::update(kb_articles::table.find(id))
+                .set((
+                    kb_articles::status.eq(status),
+                    kb_articles::published_at.eq(published_at),
+                    kb_articles::updated_at.eq(Utc::now()),
+                ))
+                .returning(Article::as_returning())
+                .get_result(conn)
+                .await?;
+            with_category(conn, article).await
+        })
+        .await
+    }
+
+    /// Deletes an article for good (`support:kb.write`).
+    pub async fn delete_article(
+        &self,
+        principal: &Principal,
+        id: Uuid,
+    ) -> Result<ArticleView, AppError> {
+        principal.require(KB_WRITE)?;
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, AppError, _>(async |conn| {
+            let article: Article = diesel::delete(kb_articles::table.find(id))
+                .returning(Article::as_returning())
+                .get_result(conn)
+                .await
+                .optional()?
+                .ok_or_else(|| AppError::not_found("article"))?;
+            with_category(conn, article).await
+        })
+        .await
+    }
+}
