@@ -85,16 +85,16 @@ pub async fn organization_kind(
     Ok(kind.as_deref().and_then(OrganizationKind::from_db))
 }
 
-/// Email addresses of the active users among `ids` (disabled and invited
-/// users get no notifications).
+/// Ids and email addresses of the active users among `ids` (disabled and
+/// invited users get no notifications).
 pub async fn active_user_emails(
     conn: &mut AsyncPgConnection,
     ids: &[Uuid],
-) -> Result<Vec<String>, AppError> {
+) -> Result<Vec<(Uuid, String)>, AppError> {
     Ok(users::table
         .filter(users::id.eq_any(ids))
         .filter(users::status.eq("active"))
-        .select(users::email)
+        .select((users::id, users::email))
         .load(conn)
         .await?)
 }

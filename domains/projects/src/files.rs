@@ -10,7 +10,8 @@ use kernel::{AppError, Principal};
 use uuid::Uuid;
 
 use crate::model::FileRow;
-use crate::service::{Page, ProjectsService, find_visible};
+use crate::repo::find_visible;
+use crate::service::{Page, ProjectsService};
 
 /// Job kind of an antivirus scan.
 pub const SCAN_FILE: &str = "files.scan";

@@ -7,6 +7,7 @@ pub mod graphql;
 pub mod model;
 pub mod ordering;
 pub mod policy;
+pub mod repo;
 pub mod scan;
 pub mod service;
 

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use auth::model::OrganizationKind;
 use chrono::{NaiveDate, Utc};
 use diesel::dsl::{exists, not};
-use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use kernel::events::{Event, EventBus};
@@ -14,7 +13,7 @@ pub use kernel::pagination::Page;
 use kernel::schema::{milestones, project_members, projects, tasks};
 use kernel::storage::{ObjectStorage, UploadPolicy};
 use kernel::validate::required;
-use kernel::{AccessScope, AppError, Db, Principal};
+use kernel::{AppError, Db, Principal};
 use uuid::Uuid;
 
 use crate::events::BoardChange;
@@ -24,6 +23,7 @@ use crate::model::{
 };
 use crate::ordering::key_between;
 use crate::policy::{may_be_member, may_write_tasks};
+use crate::repo::{find_visible, visible_projects};
 
 pub use crate::events::board_topic;
 
@@ -158,23 +158,6 @@ fn check_dates(start: Option<NaiveDate>, due: Option<NaiveDate>) -> Result<(), A
         ));
     }
     Ok(())
-}
-
-/// Projects a scope may read, as a boxed query.
-fn visible_projects(scope: AccessScope) -> projects::BoxedQuery<'static, Pg> {
-    let query = projects::table.into_boxed();
-    match scope {
-        // Freelancers reach projects through membership, not organizations.
-        AccessScope::Assigned(user) => query.filter(exists(
-            project_members::table
-                .filter(project_members::project_id.eq(projects::id))
-                .filter(project_members::user_id.eq(user)),
-        )),
-        _ => match auth::visibility::visible_organization_ids(scope) {
-            Some(organizations) => query.filter(projects::organization_id.eq_any(organizations)),
-            None => query,
-        },
-    }
 }
 
 impl ProjectsService {
@@ -976,19 +959,4 @@ async fn lock_column(
         .execute(conn)
         .await?;
     Ok(())
-}
-
-/// The project if the scope may see it, else `NOT_FOUND`.
-pub async fn find_visible(
-    conn: &mut AsyncPgConnection,
-    scope: AccessScope,
-    id: Uuid,
-) -> Result<Project, AppError> {
-    visible_projects(scope)
-        .filter(projects::id.eq(id))
-        .select(Project::as_select())
-        .first(conn)
-        .await
-        .optional()?
-        .ok_or_else(|| AppError::not_found("project"))
 }

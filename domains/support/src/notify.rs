@@ -1,11 +1,9 @@
 //! The support desk's email categories and who hears about what; emails go
 //! through `kernel::notifications`, in the transaction of the change.
 
-use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::AsyncPgConnection;
+use kernel::AppError;
 use kernel::notifications::{self, Category, Recipient};
-use kernel::schema::users;
-use kernel::{AppError, Role};
 use uuid::Uuid;
 
 /// New tickets (to admins) and the receipt of one's own.
@@ -61,11 +59,7 @@ pub async fn email_users(
     if wanted.is_empty() {
         return Ok(0);
     }
-    let recipients: Vec<Recipient> = users::table
-        .filter(users::id.eq_any(&wanted))
-        .filter(users::status.eq("active"))
-        .select((users::id, users::email))
-        .load::<(Uuid, String)>(conn)
+    let recipients: Vec<Recipient> = auth::repo::active_user_emails(conn, &wanted)
         .await?
         .into_iter()
         .map(|(user_id, address)| Recipient { user_id, address })
@@ -75,10 +69,5 @@ pub async fn email_users(
 
 /// Admins of the agency (they hear about new and unassigned tickets and SLA risks).
 pub async fn admins(conn: &mut AsyncPgConnection) -> Result<Vec<Uuid>, AppError> {
-    Ok(users::table
-        .filter(users::role.eq_any([Role::Admin.as_db(), Role::SuperAdmin.as_db()]))
-        .filter(users::status.eq("active"))
-        .select(users::id)
-        .load(conn)
-        .await?)
+    auth::repo::active_admin_ids(conn).await
 }

@@ -1,12 +1,11 @@
 //! Opening and changing tickets.
 
-use auth::policy::OrganizationKind;
 use chrono::Utc;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
-use kernel::schema::{organizations, projects, tickets, users};
+use kernel::schema::tickets;
 use kernel::validate::required;
-use kernel::{AppError, Principal, Role};
+use kernel::{AppError, Principal};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -58,12 +57,8 @@ impl TicketService {
             Opener::OwnOrganization(own) => own,
             Opener::AnyOrganization => match (input.organization_id, input.project_id) {
                 (Some(org), _) => org,
-                (None, Some(project)) => projects::table
-                    .find(project)
-                    .select(projects::organization_id)
-                    .first(&mut conn)
-                    .await
-                    .optional()?
+                (None, Some(project)) => ::projects::repo::organization_of(&mut conn, project)
+                    .await?
                     .ok_or_else(|| AppError::invalid_field("input.projectId", "No such project"))?,
                 (None, None) => {
                     return Err(AppError::invalid_field(
@@ -73,15 +68,8 @@ impl TicketService {
                 }
             },
         };
-        let kind: Option<String> = organizations::table
-            .find(organization_id)
-            .select(organizations::kind)
-            .first(&mut conn)
-            .await
-            .optional()?;
-        if !kind
-            .as_deref()
-            .and_then(OrganizationKind::from_db)
+        if !auth::repo::organization_kind(&mut conn, organization_id)
+            .await?
             .is_some_and(policy::may_own_tickets)
         {
             return Err(AppError::invalid_field(
@@ -90,7 +78,7 @@ impl TicketService {
             ));
         }
         if let Some(project) = input.project_id {
-            ::projects::service::find_visible(&mut conn, principal.scope(), project)
+            ::projects::repo::find_visible(&mut conn, principal.scope(), project)
                 .await
                 .ok()
                 .filter(|p| p.organization_id == organization_id)
@@ -170,23 +158,15 @@ impl TicketService {
     ) -> Result<Ticket, AppError> {
         policy::may_change(principal)?;
         let mut conn = self.db.get().await?;
-        if let Some(Some(assignee)) = update.assignee_id {
-            let role: Option<String> = users::table
-                .find(assignee)
-                .select(users::role)
-                .first(&mut conn)
-                .await
-                .optional()?;
-            if !role
-                .as_deref()
-                .and_then(Role::from_db)
+        if let Some(Some(assignee)) = update.assignee_id
+            && !auth::repo::user_role(&mut conn, assignee)
+                .await?
                 .is_some_and(policy::may_be_assignee)
-            {
-                return Err(AppError::invalid_field(
-                    "input.assigneeId",
-                    "Tickets are assigned to staff",
-                ));
-            }
+        {
+            return Err(AppError::invalid_field(
+                "input.assigneeId",
+                "Tickets are assigned to staff",
+            ));
         }
         let (ticket, changes) = conn
             .transaction::<_, AppError, _>(async |conn| {
