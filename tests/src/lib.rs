@@ -471,6 +471,32 @@ impl TestApp {
         self.post_graphql(token, query, variables).await.1
     }
 
+    /// The `data` of an operation that must succeed; panics with the body otherwise.
+    pub async fn data(&self, token: impl Token, query: &str, variables: Value) -> Value {
+        let body = self.graphql(token.token(), query, variables).await;
+        assert!(body.get("errors").is_none(), "{query}: {body}");
+        body["data"].clone()
+    }
+
+    /// The first error of an operation that must fail; panics with the body otherwise.
+    pub async fn failure(&self, token: impl Token, query: &str, variables: Value) -> Value {
+        let body = self.graphql(token.token(), query, variables).await;
+        assert!(
+            body.get("errors").is_some(),
+            "{query}: expected an error, got {body}"
+        );
+        body["errors"][0].clone()
+    }
+
+    /// `extensions.code` of an operation's first error, or `"none"` when it succeeded.
+    pub async fn error_code(&self, token: impl Token, query: &str, variables: Value) -> String {
+        let body = self.graphql(token.token(), query, variables).await;
+        body["errors"][0]["extensions"]["code"]
+            .as_str()
+            .unwrap_or("none")
+            .to_string()
+    }
+
     /// Executes an operation in process, as the given viewer.
     pub async fn execute(
         &self,
@@ -616,6 +642,49 @@ impl WsClient {
             .await;
         assert_eq!(self.next_json().await, json!({ "type": "connection_ack" }));
     }
+}
+
+/// Whoever an operation runs as: a token, a persona, or nobody (`None`).
+pub trait Token {
+    /// The bearer token, if any.
+    fn token(&self) -> Option<&str>;
+}
+
+impl Token for &str {
+    fn token(&self) -> Option<&str> {
+        Some(self)
+    }
+}
+
+impl Token for &String {
+    fn token(&self) -> Option<&str> {
+        Some(self.as_str())
+    }
+}
+
+impl Token for Option<&str> {
+    fn token(&self) -> Option<&str> {
+        *self
+    }
+}
+
+impl Token for &Persona {
+    fn token(&self) -> Option<&str> {
+        Some(&self.token)
+    }
+}
+
+/// The input paths in an error's `extensions.fields`, in order.
+pub fn error_fields(error: &Value) -> Vec<String> {
+    error["extensions"]["fields"]
+        .as_array()
+        .map(|fields| {
+            fields
+                .iter()
+                .filter_map(|field| field["field"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Path of the `fluxorae` binary built next to the test binary.

@@ -2,43 +2,9 @@
 //! write, drafts stay private, published articles need no sign-in, search ranks
 //! and highlights, slugs are generated and checked, lists page.
 
-use fluxorae_tests::{Persona, TestApp};
+use fluxorae_tests::{Persona, TestApp, error_fields};
 use kernel::Role;
 use serde_json::{Value, json};
-
-async fn data(app: &TestApp, token: Option<&str>, query: &str, variables: Value) -> Value {
-    let body = app.graphql(token, query, variables).await;
-    assert!(body.get("errors").is_none(), "{query}: {body}");
-    body["data"].clone()
-}
-
-async fn failure(app: &TestApp, token: Option<&str>, query: &str, variables: Value) -> Value {
-    let body = app.graphql(token, query, variables).await;
-    assert!(
-        body.get("errors").is_some(),
-        "{query}: expected an error, got {body}"
-    );
-    body["errors"][0].clone()
-}
-
-async fn code(app: &TestApp, token: Option<&str>, query: &str, variables: Value) -> String {
-    failure(app, token, query, variables).await["extensions"]["code"]
-        .as_str()
-        .unwrap_or("none")
-        .to_string()
-}
-
-fn fields(error: &Value) -> Vec<String> {
-    error["extensions"]["fields"]
-        .as_array()
-        .map(|fields| {
-            fields
-                .iter()
-                .filter_map(|field| field["field"].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
-}
 
 const CREATE_CATEGORY: &str = "mutation($input: CreateKbCategoryInput!) { createKbCategory(input: $input) { id slug name position } }";
 const CREATE_ARTICLE: &str = "mutation($input: CreateKbArticleInput!) { createKbArticle(input: $input) { id slug status publishedAt category { slug } author { id } } }";
@@ -49,13 +15,13 @@ const ARTICLE: &str = "query($slug: String!) { kbArticle(slug: $slug) { id title
 const SEARCH: &str = "query($q: String!, $first: Int) { searchKnowledgeBase(query: $q, first: $first) { rank snippet article { slug title status } } }";
 
 async fn create_category(app: &TestApp, staff: &Persona, name: &str) -> (String, String) {
-    let data = data(
-        app,
-        Some(&staff.token),
-        CREATE_CATEGORY,
-        json!({ "input": { "name": name } }),
-    )
-    .await;
+    let data = app
+        .data(
+            &staff.token,
+            CREATE_CATEGORY,
+            json!({ "input": { "name": name } }),
+        )
+        .await;
     (
         data["createKbCategory"]["id"]
             .as_str()
@@ -76,13 +42,13 @@ async fn create_article(
     title: &str,
     body: &str,
 ) -> (String, String) {
-    let data = data(
-        app,
-        Some(&staff.token),
-        CREATE_ARTICLE,
-        json!({ "input": { "title": title, "bodyMarkdown": body, "categoryId": category } }),
-    )
-    .await;
+    let data = app
+        .data(
+            &staff.token,
+            CREATE_ARTICLE,
+            json!({ "input": { "title": title, "bodyMarkdown": body, "categoryId": category } }),
+        )
+        .await;
     assert_eq!(data["createKbArticle"]["status"], "DRAFT");
     (
         data["createKbArticle"]["id"]
@@ -97,7 +63,7 @@ async fn create_article(
 }
 
 async fn publish(app: &TestApp, staff: &Persona, id: &str) {
-    let data = data(app, Some(&staff.token), PUBLISH, json!({ "id": id })).await;
+    let data = app.data(&staff.token, PUBLISH, json!({ "id": id })).await;
     assert_eq!(data["publishKbArticle"]["status"], "PUBLISHED");
 }
 
@@ -108,9 +74,7 @@ async fn drafts_stay_private_until_published_and_then_need_no_sign_in() {
     let client = app.persona(Role::Client).await;
     let (category, category_slug) = create_category(&app, &employee, "Getting started").await;
     assert_eq!(category_slug, "getting-started");
-    let created = data(
-        &app,
-        Some(&employee.token),
+    let created = app.data(&employee.token,
         CREATE_ARTICLE,
         json!({ "input": { "title": "Invite your team", "bodyMarkdown": "Open **Settings**, then *Team*.", "categoryId": category } }),
     )
@@ -124,35 +88,36 @@ async fn drafts_stay_private_until_published_and_then_need_no_sign_in() {
     let slug = json!({ "slug": "invite-your-team" });
 
     // A draft: NOT_FOUND for anonymous callers and clients, listed for staff only.
-    assert_eq!(code(&app, None, ARTICLE, slug.clone()).await, "NOT_FOUND");
     assert_eq!(
-        code(&app, Some(&client.token), ARTICLE, slug.clone()).await,
+        app.error_code(None, ARTICLE, slug.clone()).await,
+        "NOT_FOUND"
+    );
+    assert_eq!(
+        app.error_code(&client.token, ARTICLE, slug.clone()).await,
         "NOT_FOUND"
     );
     let list = "query($filter: KbArticleFilter) { kbArticles(filter: $filter) { totalCount edges { node { slug status } } } }";
     for token in [None, Some(client.token.as_str())] {
-        let seen = data(
-            &app,
-            token,
+        let seen = app
+            .data(token, list, json!({ "filter": { "status": "DRAFT" } }))
+            .await;
+        assert_eq!(seen["kbArticles"]["totalCount"], 0, "{seen}");
+    }
+    let staff_view = app.data(&employee.token, ARTICLE, slug.clone()).await;
+    assert_eq!(staff_view["kbArticle"]["status"], "DRAFT");
+    let drafts = app
+        .data(
+            &employee.token,
             list,
             json!({ "filter": { "status": "DRAFT" } }),
         )
         .await;
-        assert_eq!(seen["kbArticles"]["totalCount"], 0, "{seen}");
-    }
-    let staff_view = data(&app, Some(&employee.token), ARTICLE, slug.clone()).await;
-    assert_eq!(staff_view["kbArticle"]["status"], "DRAFT");
-    let drafts = data(
-        &app,
-        Some(&employee.token),
-        list,
-        json!({ "filter": { "status": "DRAFT" } }),
-    )
-    .await;
     assert_eq!(drafts["kbArticles"]["totalCount"], 1);
 
     // Published: anyone reads it over plain HTTP without a token.
-    let published = data(&app, Some(&employee.token), PUBLISH, json!({ "id": id })).await;
+    let published = app
+        .data(&employee.token, PUBLISH, json!({ "id": id }))
+        .await;
     assert!(published["publishKbArticle"]["publishedAt"].is_string());
     let (status, body) = app.post_graphql(None, ARTICLE, slug.clone()).await;
     assert_eq!(status, 200, "{body}");
@@ -164,45 +129,50 @@ async fn drafts_stay_private_until_published_and_then_need_no_sign_in() {
     );
     // The author is for staff only.
     assert_eq!(body["data"]["kbArticle"]["author"], Value::Null);
-    let client_view = data(&app, Some(&client.token), ARTICLE, slug.clone()).await;
+    let client_view = app.data(&client.token, ARTICLE, slug.clone()).await;
     assert_eq!(client_view["kbArticle"]["status"], "PUBLISHED");
-    let public = data(
-        &app,
-        None,
-        list,
-        json!({ "filter": { "categorySlug": "getting-started" } }),
-    )
-    .await;
+    let public = app
+        .data(
+            None,
+            list,
+            json!({ "filter": { "categorySlug": "getting-started" } }),
+        )
+        .await;
     assert_eq!(public["kbArticles"]["totalCount"], 1);
     // The status filter is ignored for the public: still published ones only.
-    let public_drafts = data(&app, None, list, json!({ "filter": { "status": "DRAFT" } })).await;
+    let public_drafts = app
+        .data(None, list, json!({ "filter": { "status": "DRAFT" } }))
+        .await;
     assert_eq!(public_drafts["kbArticles"]["totalCount"], 1);
     assert_eq!(
         public_drafts["kbArticles"]["edges"][0]["node"]["status"],
         "PUBLISHED"
     );
-    let categories = data(
-        &app,
-        None,
-        "{ kbCategories { totalCount edges { node { slug name } } } }",
-        json!({}),
-    )
-    .await;
+    let categories = app
+        .data(
+            None,
+            "{ kbCategories { totalCount edges { node { slug name } } } }",
+            json!({}),
+        )
+        .await;
     assert_eq!(categories["kbCategories"]["totalCount"], 1);
 
     // Unpublished: private again.
-    let unpublished = data(&app, Some(&employee.token), UNPUBLISH, json!({ "id": id })).await;
+    let unpublished = app
+        .data(&employee.token, UNPUBLISH, json!({ "id": id }))
+        .await;
     assert_eq!(unpublished["unpublishKbArticle"]["status"], "DRAFT");
     assert_eq!(
         unpublished["unpublishKbArticle"]["publishedAt"],
         Value::Null
     );
-    assert_eq!(code(&app, None, ARTICLE, slug.clone()).await, "NOT_FOUND");
+    assert_eq!(
+        app.error_code(None, ARTICLE, slug.clone()).await,
+        "NOT_FOUND"
+    );
 
     // Staff edit and delete.
-    let updated = data(
-        &app,
-        Some(&employee.token),
+    let updated = app.data(&employee.token,
         "mutation($input: UpdateKbArticleInput!) { updateKbArticle(input: $input) { title slug category { id } } }",
         json!({ "input": { "articleId": id, "title": "Invite your whole team", "categoryId": null } }),
     )
@@ -217,13 +187,14 @@ async fn drafts_stay_private_until_published_and_then_need_no_sign_in() {
     );
     assert_eq!(updated["updateKbArticle"]["category"], Value::Null);
     let delete = "mutation($id: ID!) { deleteKbArticle(id: $id) { id } }";
-    data(&app, Some(&employee.token), delete, json!({ "id": id })).await;
+    app.data(&employee.token, delete, json!({ "id": id })).await;
     assert_eq!(
-        code(&app, Some(&employee.token), ARTICLE, slug).await,
+        app.error_code(&employee.token, ARTICLE, slug).await,
         "NOT_FOUND"
     );
     assert_eq!(
-        code(&app, Some(&employee.token), delete, json!({ "id": id })).await,
+        app.error_code(&employee.token, delete, json!({ "id": id }))
+            .await,
         "NOT_FOUND"
     );
 }
@@ -263,7 +234,7 @@ async fn search_ranks_title_matches_first_and_highlights_the_body() {
     publish(&app, &staff, &in_title).await;
     publish(&app, &staff, &body_only).await;
 
-    let hits = data(&app, None, SEARCH, json!({ "q": "passwords" })).await;
+    let hits = app.data(None, SEARCH, json!({ "q": "passwords" })).await;
     let hits = hits["searchKnowledgeBase"]
         .as_array()
         .expect("hits")
@@ -296,19 +267,25 @@ async fn search_ranks_title_matches_first_and_highlights_the_body() {
     );
 
     // Web-search syntax: a phrase, an exclusion.
-    let phrase = data(&app, None, SEARCH, json!({ "q": "\"forgot password\"" })).await;
+    let phrase = app
+        .data(None, SEARCH, json!({ "q": "\"forgot password\"" }))
+        .await;
     assert_eq!(
         phrase["searchKnowledgeBase"].as_array().map(Vec::len),
         Some(1)
     );
-    let excluded = data(&app, None, SEARCH, json!({ "q": "password -forgot" })).await;
+    let excluded = app
+        .data(None, SEARCH, json!({ "q": "password -forgot" }))
+        .await;
     assert_eq!(
         excluded["searchKnowledgeBase"][0]["article"]["slug"],
         "keeping-your-account-safe"
     );
-    let nothing = data(&app, None, SEARCH, json!({ "q": "invoice" })).await;
+    let nothing = app.data(None, SEARCH, json!({ "q": "invoice" })).await;
     assert_eq!(nothing["searchKnowledgeBase"], json!([]));
-    let limited = data(&app, None, SEARCH, json!({ "q": "password", "first": 1 })).await;
+    let limited = app
+        .data(None, SEARCH, json!({ "q": "password", "first": 1 }))
+        .await;
     assert_eq!(
         limited["searchKnowledgeBase"].as_array().map(Vec::len),
         Some(1)
@@ -316,18 +293,13 @@ async fn search_ranks_title_matches_first_and_highlights_the_body() {
 
     // Blank queries and oversized pages are bad input.
     for q in ["", "   "] {
-        let error = failure(&app, None, SEARCH, json!({ "q": q })).await;
+        let error = app.failure(None, SEARCH, json!({ "q": q })).await;
         assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT");
-        assert_eq!(fields(&error), ["query"]);
+        assert_eq!(error_fields(&error), ["query"]);
     }
     assert_eq!(
-        code(
-            &app,
-            None,
-            SEARCH,
-            json!({ "q": "password", "first": 100_000 })
-        )
-        .await,
+        app.error_code(None, SEARCH, json!({ "q": "password", "first": 100_000 }))
+            .await,
         "BAD_USER_INPUT"
     );
 }
@@ -357,9 +329,7 @@ async fn slugs_are_generated_unique_and_validated() {
     );
 
     // A given slug is used as is.
-    let given = data(
-        &app,
-        Some(&staff.token),
+    let given = app.data(&staff.token,
         CREATE_ARTICLE,
         json!({ "input": { "title": "Anything", "bodyMarkdown": "Body.", "categoryId": category, "slug": "pay-by-upi" } }),
     )
@@ -374,9 +344,7 @@ async fn slugs_are_generated_unique_and_validated() {
         "pay_upi",
         &"a".repeat(101),
     ] {
-        let error = failure(
-            &app,
-            Some(&staff.token),
+        let error = app.failure(&staff.token,
             CREATE_ARTICLE,
             json!({ "input": { "title": "T", "bodyMarkdown": "B", "categoryId": category, "slug": bad } }),
         )
@@ -385,74 +353,66 @@ async fn slugs_are_generated_unique_and_validated() {
             error["extensions"]["code"], "BAD_USER_INPUT",
             "{bad}: {error}"
         );
-        assert_eq!(fields(&error), ["input.slug"], "{bad}");
+        assert_eq!(error_fields(&error), ["input.slug"], "{bad}");
     }
     // Every invalid field is reported at once.
-    let error = failure(
-        &app,
-        Some(&staff.token),
+    let error = app.failure(&staff.token,
         CREATE_ARTICLE,
         json!({ "input": { "title": " ", "bodyMarkdown": "", "categoryId": category, "slug": "Nope" } }),
     )
     .await;
     assert_eq!(
-        fields(&error),
+        error_fields(&error),
         ["input.title", "input.bodyMarkdown", "input.slug"]
     );
     // An unknown category is bad input too.
-    let error = failure(
-        &app,
-        Some(&staff.token),
+    let error = app.failure(&staff.token,
         CREATE_ARTICLE,
         json!({ "input": { "title": "T", "bodyMarkdown": "B", "categoryId": uuid::Uuid::now_v7().to_string() } }),
     )
     .await;
-    assert_eq!(fields(&error), ["input.categoryId"]);
+    assert_eq!(error_fields(&error), ["input.categoryId"]);
 
     // A taken slug is CONFLICT naming the field, on create and on update.
-    let conflict = failure(
-        &app,
-        Some(&staff.token),
+    let conflict = app.failure(&staff.token,
         CREATE_ARTICLE,
         json!({ "input": { "title": "T", "bodyMarkdown": "B", "categoryId": category, "slug": "pay-by-upi" } }),
     )
     .await;
     assert_eq!(conflict["extensions"]["code"], "CONFLICT");
-    assert_eq!(fields(&conflict), ["input.slug"]);
+    assert_eq!(error_fields(&conflict), ["input.slug"]);
     let (other, _) = create_article(&app, &staff, &category, "Other", "Body.").await;
     let update =
         "mutation($input: UpdateKbArticleInput!) { updateKbArticle(input: $input) { slug } }";
-    let conflict = failure(
-        &app,
-        Some(&staff.token),
-        update,
-        json!({ "input": { "articleId": other, "slug": "pay-by-upi" } }),
-    )
-    .await;
+    let conflict = app
+        .failure(
+            &staff.token,
+            update,
+            json!({ "input": { "articleId": other, "slug": "pay-by-upi" } }),
+        )
+        .await;
     assert_eq!(conflict["extensions"]["code"], "CONFLICT");
-    assert_eq!(fields(&conflict), ["input.slug"]);
-    let renamed = data(
-        &app,
-        Some(&staff.token),
-        update,
-        json!({ "input": { "articleId": other, "slug": "other-article" } }),
-    )
-    .await;
+    assert_eq!(error_fields(&conflict), ["input.slug"]);
+    let renamed = app
+        .data(
+            &staff.token,
+            update,
+            json!({ "input": { "articleId": other, "slug": "other-article" } }),
+        )
+        .await;
     assert_eq!(renamed["updateKbArticle"]["slug"], "other-article");
-    let conflict = failure(
-        &app,
-        Some(&staff.token),
-        CREATE_CATEGORY,
-        json!({ "input": { "name": "Billing", "slug": "billing-invoices" } }),
-    )
-    .await;
+    let conflict = app
+        .failure(
+            &staff.token,
+            CREATE_CATEGORY,
+            json!({ "input": { "name": "Billing", "slug": "billing-invoices" } }),
+        )
+        .await;
     assert_eq!(conflict["extensions"]["code"], "CONFLICT");
-    assert_eq!(fields(&conflict), ["input.slug"]);
+    assert_eq!(error_fields(&conflict), ["input.slug"]);
 
     // Categories: update, then delete leaves the articles without a category.
-    let updated = data(
-        &app,
-        Some(&staff.token),
+    let updated = app.data(&staff.token,
         "mutation($input: UpdateKbCategoryInput!) { updateKbCategory(input: $input) { slug name position } }",
         json!({ "input": { "categoryId": category, "name": "Payments", "slug": "payments", "position": 7 } }),
     )
@@ -461,20 +421,15 @@ async fn slugs_are_generated_unique_and_validated() {
         updated["updateKbCategory"],
         json!({ "slug": "payments", "name": "Payments", "position": 7 })
     );
-    data(
-        &app,
-        Some(&staff.token),
+    app.data(
+        &staff.token,
         "mutation($id: ID!) { deleteKbCategory(id: $id) { id } }",
         json!({ "id": category }),
     )
     .await;
-    let orphan = data(
-        &app,
-        Some(&staff.token),
-        ARTICLE,
-        json!({ "slug": "pay-by-upi" }),
-    )
-    .await;
+    let orphan = app
+        .data(&staff.token, ARTICLE, json!({ "slug": "pay-by-upi" }))
+        .await;
     assert_eq!(orphan["kbArticle"]["category"], Value::Null);
 }
 
@@ -500,7 +455,9 @@ async fn lists_page_with_cursors_within_the_page_size_limit() {
     let mut seen = Vec::new();
     let mut after = Value::Null;
     loop {
-        let data = data(&app, None, page, json!({ "first": 2, "after": after })).await;
+        let data = app
+            .data(None, page, json!({ "first": 2, "after": after }))
+            .await;
         let connection = &data["kbArticles"];
         assert_eq!(connection["totalCount"], 5);
         let edges = connection["edges"].as_array().expect("edges");
@@ -518,52 +475,51 @@ async fn lists_page_with_cursors_within_the_page_size_limit() {
     assert_eq!(seen, expected);
 
     // Staff also see the draft.
-    let staff_total = data(&app, Some(&staff.token), page, json!({})).await;
+    let staff_total = app.data(&staff.token, page, json!({})).await;
     assert_eq!(staff_total["kbArticles"]["totalCount"], 6);
-    let by_category = data(
-        &app,
-        None,
-        page,
-        json!({ "filter": { "categoryId": guides } }),
-    )
-    .await;
+    let by_category = app
+        .data(None, page, json!({ "filter": { "categoryId": guides } }))
+        .await;
     assert_eq!(by_category["kbArticles"]["totalCount"], 3);
-    let by_slug = data(
-        &app,
-        Some(&staff.token),
-        page,
-        json!({ "filter": { "categorySlug": "faq", "status": "PUBLISHED" } }),
-    )
-    .await;
+    let by_slug = app
+        .data(
+            &staff.token,
+            page,
+            json!({ "filter": { "categorySlug": "faq", "status": "PUBLISHED" } }),
+        )
+        .await;
     assert_eq!(by_slug["kbArticles"]["totalCount"], 2);
 
     let categories = "query($first: Int, $after: String) { kbCategories(first: $first, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { node { slug position } } } }";
-    let first = data(&app, None, categories, json!({ "first": 1 })).await;
+    let first = app.data(None, categories, json!({ "first": 1 })).await;
     assert_eq!(first["kbCategories"]["totalCount"], 2);
     assert_eq!(first["kbCategories"]["edges"][0]["node"]["slug"], "guides");
     assert_eq!(first["kbCategories"]["pageInfo"]["hasNextPage"], true);
-    let second = data(
-        &app,
-        None,
-        categories,
-        json!({ "first": 1, "after": first["kbCategories"]["pageInfo"]["endCursor"] }),
-    )
-    .await;
+    let second = app
+        .data(
+            None,
+            categories,
+            json!({ "first": 1, "after": first["kbCategories"]["pageInfo"]["endCursor"] }),
+        )
+        .await;
     assert_eq!(second["kbCategories"]["edges"][0]["node"]["slug"], "faq");
     assert_eq!(second["kbCategories"]["pageInfo"]["hasNextPage"], false);
 
     for first in [0, 101, 100_000] {
         assert_eq!(
-            code(&app, None, page, json!({ "first": first })).await,
+            app.error_code(None, page, json!({ "first": first })).await,
             "BAD_USER_INPUT",
             "first: {first}"
         );
     }
-    let bad_cursor = failure(&app, None, page, json!({ "after": "not-a-cursor" })).await;
+    let bad_cursor = app
+        .failure(None, page, json!({ "after": "not-a-cursor" }))
+        .await;
     assert_eq!(bad_cursor["extensions"]["code"], "BAD_USER_INPUT");
-    assert_eq!(fields(&bad_cursor), ["after"]);
+    assert_eq!(error_fields(&bad_cursor), ["after"]);
     assert_eq!(
-        code(&app, None, categories, json!({ "after": "zz" })).await,
+        app.error_code(None, categories, json!({ "after": "zz" }))
+            .await,
         "BAD_USER_INPUT"
     );
 }
@@ -605,38 +561,34 @@ async fn only_staff_write_and_anonymous_writers_must_sign_in() {
     for (query, variables) in &writes {
         for persona in [&client, &freelancer, &partner] {
             assert_eq!(
-                code(&app, Some(&persona.token), query, variables.clone()).await,
+                app.error_code(&persona.token, query, variables.clone())
+                    .await,
                 "FORBIDDEN",
                 "{:?}: {query}",
                 persona.role
             );
         }
         assert_eq!(
-            code(&app, None, query, variables.clone()).await,
+            app.error_code(None, query, variables.clone()).await,
             "UNAUTHENTICATED",
             "{query}"
         );
     }
     // Nothing changed: the draft is still there, unpublished, with its title.
-    let draft = data(
-        &app,
-        Some(&staff.token),
-        ARTICLE,
-        json!({ "slug": "hello" }),
-    )
-    .await;
+    let draft = app
+        .data(&staff.token, ARTICLE, json!({ "slug": "hello" }))
+        .await;
     assert_eq!(draft["kbArticle"]["title"], "Hello");
     assert_eq!(draft["kbArticle"]["status"], "DRAFT");
     // Unknown ids are NOT_FOUND for staff.
     let missing = json!({ "id": uuid::Uuid::now_v7().to_string() });
     assert_eq!(
-        code(&app, Some(&staff.token), PUBLISH, missing.clone()).await,
+        app.error_code(&staff.token, PUBLISH, missing.clone()).await,
         "NOT_FOUND"
     );
     assert_eq!(
-        code(
-            &app,
-            Some(&staff.token),
+        app.error_code(
+            &staff.token,
             "mutation($id: ID!) { deleteKbCategory(id: $id) { id } }",
             missing
         )

@@ -6,29 +6,13 @@ use fluxorae_tests::{Persona, TestApp};
 use kernel::Role;
 use serde_json::{Value, json};
 
-async fn data(app: &TestApp, token: &str, query: &str, variables: Value) -> Value {
-    let body = app.graphql(Some(token), query, variables).await;
-    assert!(body.get("errors").is_none(), "{query}: {body}");
-    body["data"].clone()
-}
-
-async fn code(app: &TestApp, token: Option<&str>, query: &str, variables: Value) -> String {
-    let body = app.graphql(token, query, variables).await;
-    body["errors"][0]["extensions"]["code"]
-        .as_str()
-        .unwrap_or("none")
-        .to_string()
-}
-
 async fn create_project(
     app: &TestApp,
     admin: &Persona,
     organization_id: uuid::Uuid,
     name: &str,
 ) -> String {
-    let data = data(
-        app,
-        &admin.token,
+    let data = app.data(&admin.token,
         "mutation($input: CreateProjectInput!) { createProject(input: $input) { id status } }",
         json!({ "input": { "organizationId": organization_id.to_string(), "name": name, "status": "ACTIVE" } }),
     )
@@ -41,9 +25,7 @@ async fn create_project(
 }
 
 async fn create_task(app: &TestApp, token: &str, project: &str, title: &str) -> (String, i64) {
-    let data = data(
-        app,
-        token,
+    let data = app.data(token,
         "mutation($input: CreateTaskInput!) { createTask(input: $input) { id version status } }",
         json!({ "input": { "projectId": project, "title": title } }),
     )
@@ -55,9 +37,7 @@ async fn create_task(app: &TestApp, token: &str, project: &str, title: &str) -> 
 }
 
 async fn column_titles(app: &TestApp, token: &str, project: &str, column: &str) -> Vec<String> {
-    let data = data(
-        app,
-        token,
+    let data = app.data(token,
         "query($id: ID!) { project(id: $id) { board { columns { status tasks { title orderKey } } } } }",
         json!({ "id": project }),
     )
@@ -103,13 +83,13 @@ async fn a_client_sees_only_their_organizations_projects() {
     let ours = create_project(&app, &admin, client.organization_id, "Acme website").await;
     let theirs = create_project(&app, &admin, other.organization_id, "Globex app").await;
 
-    let list = data(
-        &app,
-        &client.token,
-        "{ projects { totalCount edges { node { id name organization { name } } } } }",
-        json!({}),
-    )
-    .await;
+    let list = app
+        .data(
+            &client.token,
+            "{ projects { totalCount edges { node { id name organization { name } } } } }",
+            json!({}),
+        )
+        .await;
     assert_eq!(list["projects"]["totalCount"], 1);
     assert_eq!(list["projects"]["edges"][0]["node"]["id"], ours.as_str());
     assert_eq!(
@@ -118,10 +98,13 @@ async fn a_client_sees_only_their_organizations_projects() {
     );
     let query = "query($id: ID!) { project(id: $id) { name } }";
     assert_eq!(
-        code(&app, Some(&client.token), query, json!({ "id": theirs })).await,
+        app.error_code(&client.token, query, json!({ "id": theirs }))
+            .await,
         "NOT_FOUND"
     );
-    let staff = data(&app, &admin.token, "{ projects { totalCount } }", json!({})).await;
+    let staff = app
+        .data(&admin.token, "{ projects { totalCount } }", json!({}))
+        .await;
     assert_eq!(staff["projects"]["totalCount"], 2);
 }
 
@@ -134,20 +117,18 @@ async fn freelancers_see_their_projects_and_partners_read_referred_ones_only() {
     let partner = app.persona(Role::Partner).await;
     let member_of = create_project(&app, &admin, client.organization_id, "Member").await;
     let not_member = create_project(&app, &admin, client.organization_id, "Not member").await;
-    data(
-        &app,
-        &admin.token,
+    app.data(&admin.token,
         "mutation($input: AddProjectMemberInput!) { addProjectMember(input: $input) { projectRole user { id } } }",
         json!({ "input": { "projectId": member_of, "userId": freelancer.user_id.to_string(), "projectRole": "designer" } }),
     )
     .await;
-    let seen = data(
-        &app,
-        &freelancer.token,
-        "{ projects { edges { node { id } } } }",
-        json!({}),
-    )
-    .await;
+    let seen = app
+        .data(
+            &freelancer.token,
+            "{ projects { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
     assert_eq!(seen["projects"]["edges"].as_array().map(Vec::len), Some(1));
     assert_eq!(
         seen["projects"]["edges"][0]["node"]["id"],
@@ -156,9 +137,8 @@ async fn freelancers_see_their_projects_and_partners_read_referred_ones_only() {
     create_task(&app, &freelancer.token, &member_of, "Freelancer task").await;
     let create = "mutation($input: CreateTaskInput!) { createTask(input: $input) { id } }";
     assert_eq!(
-        code(
-            &app,
-            Some(&freelancer.token),
+        app.error_code(
+            &freelancer.token,
             create,
             json!({ "input": { "projectId": not_member, "title": "x" } })
         )
@@ -167,13 +147,9 @@ async fn freelancers_see_their_projects_and_partners_read_referred_ones_only() {
     );
 
     // The partner sees nothing until Acme is referred by the partner's organization.
-    let none = data(
-        &app,
-        &partner.token,
-        "{ projects { totalCount } }",
-        json!({}),
-    )
-    .await;
+    let none = app
+        .data(&partner.token, "{ projects { totalCount } }", json!({}))
+        .await;
     assert_eq!(none["projects"]["totalCount"], 0);
     let mut conn = app.db().await;
     use diesel_async::RunQueryDsl;
@@ -183,18 +159,13 @@ async fn freelancers_see_their_projects_and_partners_read_referred_ones_only() {
         .execute(&mut conn)
         .await
         .expect("refer");
-    let referred = data(
-        &app,
-        &partner.token,
-        "{ projects { totalCount } }",
-        json!({}),
-    )
-    .await;
+    let referred = app
+        .data(&partner.token, "{ projects { totalCount } }", json!({}))
+        .await;
     assert_eq!(referred["projects"]["totalCount"], 2);
     assert_eq!(
-        code(
-            &app,
-            Some(&partner.token),
+        app.error_code(
+            &partner.token,
             create,
             json!({ "input": { "projectId": member_of, "title": "x" } })
         )
@@ -202,9 +173,8 @@ async fn freelancers_see_their_projects_and_partners_read_referred_ones_only() {
         "FORBIDDEN"
     );
     assert_eq!(
-        code(
-            &app,
-            Some(&client.token),
+        app.error_code(
+            &client.token,
             create,
             json!({ "input": { "projectId": member_of, "title": "x" } })
         )
@@ -220,9 +190,7 @@ async fn admins_manage_projects_members_and_milestones() {
     let client = app.persona(Role::Client).await;
     let employee = app.persona(Role::Employee).await;
     let project = create_project(&app, &admin, client.organization_id, "Brand refresh").await;
-    let updated = data(
-        &app,
-        &admin.token,
+    let updated = app.data(&admin.token,
         "mutation($input: UpdateProjectInput!) { updateProject(input: $input) { name status startDate dueDate } }",
         json!({ "input": { "projectId": project, "name": "Brand refresh 2026", "status": "ON_HOLD", "startDate": "2026-12-01", "dueDate": "2027-01-31" } }),
     )
@@ -231,9 +199,8 @@ async fn admins_manage_projects_members_and_milestones() {
     assert_eq!(updated["updateProject"]["dueDate"], "2027-01-31");
     let bad = "mutation($input: UpdateProjectInput!) { updateProject(input: $input) { name } }";
     assert_eq!(
-        code(
-            &app,
-            Some(&admin.token),
+        app.error_code(
+            &admin.token,
             bad,
             json!({ "input": { "projectId": project, "dueDate": "2026-01-01" } })
         )
@@ -241,9 +208,8 @@ async fn admins_manage_projects_members_and_milestones() {
         "BAD_USER_INPUT"
     );
     assert_eq!(
-        code(
-            &app,
-            Some(&employee.token),
+        app.error_code(
+            &employee.token,
             bad,
             json!({ "input": { "projectId": project, "name": "x" } })
         )
@@ -251,9 +217,7 @@ async fn admins_manage_projects_members_and_milestones() {
         "FORBIDDEN"
     );
 
-    let milestone = data(
-        &app,
-        &admin.token,
+    let milestone = app.data(&admin.token,
         "mutation($input: CreateMilestoneInput!) { createMilestone(input: $input) { id status } }",
         json!({ "input": { "projectId": project, "name": "Design sign-off", "dueDate": "2026-12-15" } }),
     )
@@ -262,64 +226,53 @@ async fn admins_manage_projects_members_and_milestones() {
         .as_str()
         .expect("id")
         .to_string();
-    data(
-        &app,
+    app.data(
         &admin.token,
         "mutation($input: UpdateMilestoneInput!) { updateMilestone(input: $input) { status } }",
         json!({ "input": { "milestoneId": milestone_id, "status": "COMPLETED" } }),
     )
     .await;
-    data(
-        &app,
-        &admin.token,
+    app.data(&admin.token,
         ADD_MEMBER,
         json!({ "input": { "projectId": project, "userId": employee.user_id.to_string(), "projectRole": "lead" } }),
     )
     .await;
     let member_of_client = ADD_MEMBER;
     assert_eq!(
-        code(&app, Some(&admin.token), member_of_client, json!({ "input": { "projectId": project, "userId": client.user_id.to_string(), "projectRole": "x" } })).await,
+        app.error_code(&admin.token, member_of_client, json!({ "input": { "projectId": project, "userId": client.user_id.to_string(), "projectRole": "x" } })).await,
         "BAD_USER_INPUT"
     );
-    let view = data(
-        &app,
-        &client.token,
+    let view = app.data(&client.token,
         "query($id: ID!) { project(id: $id) { members { projectRole user { id } } milestones { name status } } }",
         json!({ "id": project }),
     )
     .await;
     assert_eq!(view["project"]["members"][0]["projectRole"], "lead");
     assert_eq!(view["project"]["milestones"][0]["status"], "COMPLETED");
-    data(
-        &app,
+    app.data(
         &admin.token,
         REMOVE_MEMBER,
         json!({ "input": { "projectId": project, "userId": employee.user_id.to_string() } }),
     )
     .await;
 
-    data(
-        &app,
+    app.data(
         &admin.token,
         "mutation($id: ID!) { archiveProject(projectId: $id) { archivedAt } }",
         json!({ "id": project }),
     )
     .await;
-    let listed = data(
-        &app,
-        &client.token,
-        "{ projects { totalCount } }",
-        json!({}),
-    )
-    .await;
+    let listed = app
+        .data(&client.token, "{ projects { totalCount } }", json!({}))
+        .await;
     assert_eq!(listed["projects"]["totalCount"], 0);
-    let archived = data(
-        &app,
-        &client.token,
-        "{ projects(filter: { includeArchived: true }) { totalCount } }",
-        json!({}),
-    )
-    .await;
+    let archived = app
+        .data(
+            &client.token,
+            "{ projects(filter: { includeArchived: true }) { totalCount } }",
+            json!({}),
+        )
+        .await;
     assert_eq!(archived["projects"]["totalCount"], 1);
 }
 
@@ -339,7 +292,7 @@ async fn moving_tasks_orders_the_board_and_stale_versions_conflict() {
     );
 
     // C between A and B.
-    let moved = data(&app, &employee.token, MOVE, json!({ "input": { "taskId": c, "toStatus": "TODO", "afterTaskId": a, "beforeTaskId": b, "expectedVersion": c_version } })).await;
+    let moved = app.data(&employee.token, MOVE, json!({ "input": { "taskId": c, "toStatus": "TODO", "afterTaskId": a, "beforeTaskId": b, "expectedVersion": c_version } })).await;
     assert_eq!(moved["moveTask"]["version"], c_version + 1);
     assert_eq!(
         column_titles(&app, &client.token, &project, "TODO").await,
@@ -347,15 +300,14 @@ async fn moving_tasks_orders_the_board_and_stale_versions_conflict() {
     );
 
     // B to the top of IN_PROGRESS, then a stale move of B conflicts.
-    data(&app, &employee.token, MOVE, json!({ "input": { "taskId": b, "toStatus": "IN_PROGRESS", "expectedVersion": b_version } })).await;
+    app.data(&employee.token, MOVE, json!({ "input": { "taskId": b, "toStatus": "IN_PROGRESS", "expectedVersion": b_version } })).await;
     assert_eq!(
         column_titles(&app, &client.token, &project, "IN_PROGRESS").await,
         ["B"]
     );
     assert_eq!(
-        code(
-            &app,
-            Some(&employee.token),
+        app.error_code(
+            &employee.token,
             MOVE,
             json!({ "input": { "taskId": b, "toStatus": "DONE", "expectedVersion": b_version } })
         )
@@ -364,19 +316,17 @@ async fn moving_tasks_orders_the_board_and_stale_versions_conflict() {
     );
     // A neighbour from another column is bad input.
     assert_eq!(
-        code(&app, Some(&employee.token), MOVE, json!({ "input": { "taskId": a, "toStatus": "DONE", "afterTaskId": c, "expectedVersion": 1 } })).await,
+        app.error_code(&employee.token, MOVE, json!({ "input": { "taskId": a, "toStatus": "DONE", "afterTaskId": c, "expectedVersion": 1 } })).await,
         "BAD_USER_INPUT"
     );
     // A before everything.
-    data(&app, &employee.token, MOVE, json!({ "input": { "taskId": a, "toStatus": "TODO", "beforeTaskId": c, "expectedVersion": 1 } })).await;
+    app.data(&employee.token, MOVE, json!({ "input": { "taskId": a, "toStatus": "TODO", "beforeTaskId": c, "expectedVersion": 1 } })).await;
     assert_eq!(
         column_titles(&app, &client.token, &project, "TODO").await,
         ["A", "C"]
     );
 
-    let updated = data(
-        &app,
-        &employee.token,
+    let updated = app.data(&employee.token,
         "mutation($input: UpdateTaskInput!) { updateTask(input: $input) { title priority assignee { id } dueDate version } }",
         json!({ "input": { "taskId": a, "title": "A1", "priority": "URGENT", "assigneeId": employee.user_id.to_string(), "dueDate": "2026-12-01" } }),
     )
@@ -386,13 +336,13 @@ async fn moving_tasks_orders_the_board_and_stale_versions_conflict() {
         updated["updateTask"]["assignee"]["id"],
         employee.user_id.to_string()
     );
-    let deleted = data(
-        &app,
-        &employee.token,
-        "mutation($id: ID!) { deleteTask(taskId: $id) { id } }",
-        json!({ "id": c }),
-    )
-    .await;
+    let deleted = app
+        .data(
+            &employee.token,
+            "mutation($id: ID!) { deleteTask(taskId: $id) { id } }",
+            json!({ "id": c }),
+        )
+        .await;
     assert_eq!(deleted["deleteTask"]["id"], c.as_str());
     assert_eq!(
         column_titles(&app, &client.token, &project, "TODO").await,
@@ -428,14 +378,13 @@ async fn concurrent_moves_keep_the_column_ordered_and_lose_no_task() {
     let unique: BTreeSet<_> = titles.iter().collect();
     assert_eq!(unique.len(), 16);
     // Now squeeze them all between anchor and last.
-    data(
-        &app,
+    app.data(
         &admin.token,
         MOVE,
         json!({ "input": { "taskId": anchor, "toStatus": "DONE", "expectedVersion": 1 } }),
     )
     .await;
-    data(&app, &admin.token, MOVE, json!({ "input": { "taskId": last, "toStatus": "DONE", "afterTaskId": anchor, "expectedVersion": 1 } })).await;
+    app.data(&admin.token, MOVE, json!({ "input": { "taskId": last, "toStatus": "DONE", "afterTaskId": anchor, "expectedVersion": 1 } })).await;
     let squeezes = moving.iter().map(|(task, version)| {
         let app = &app;
         let token = admin.token.clone();
@@ -470,13 +419,13 @@ async fn the_board_costs_the_same_number_of_statements_for_any_number_of_tasks()
             &format!("Board {size}"),
         )
         .await;
-        let milestone = data(
-            &app,
-            &admin.token,
-            "mutation($input: CreateMilestoneInput!) { createMilestone(input: $input) { id } }",
-            json!({ "input": { "projectId": project, "name": "M1" } }),
-        )
-        .await["createMilestone"]["id"]
+        let milestone = app
+            .data(
+                &admin.token,
+                "mutation($input: CreateMilestoneInput!) { createMilestone(input: $input) { id } }",
+                json!({ "input": { "projectId": project, "name": "M1" } }),
+            )
+            .await["createMilestone"]["id"]
             .clone();
         for index in 0..size {
             let assignee = if index % 2 == 0 {
@@ -485,16 +434,16 @@ async fn the_board_costs_the_same_number_of_statements_for_any_number_of_tasks()
                 &freelancer
             };
             let status = ["TODO", "IN_PROGRESS", "DONE"][index % 3];
-            data(
-                &app,
-                &admin.token,
+            app.data(&admin.token,
                 "mutation($input: CreateTaskInput!) { createTask(input: $input) { id } }",
                 json!({ "input": { "projectId": project, "title": format!("task {index}"), "assigneeId": assignee.user_id.to_string(), "milestoneId": milestone, "status": status } }),
             )
             .await;
         }
         let before = app.state.queries.get();
-        let body = data(&app, &client.token, query, json!({ "id": project })).await;
+        let body = app
+            .data(&client.token, query, json!({ "id": project }))
+            .await;
         counts.push(app.state.queries.get() - before);
         let tasks: usize = body["project"]["board"]["columns"]
             .as_array()
@@ -530,17 +479,13 @@ async fn workload_and_my_tasks_count_open_due_and_overdue_work() {
         ("soon", today + chrono::Duration::days(2)),
         ("later", today + chrono::Duration::days(30)),
     ] {
-        data(
-            &app,
-            &admin.token,
+        app.data(&admin.token,
             "mutation($input: CreateTaskInput!) { createTask(input: $input) { id } }",
             json!({ "input": { "projectId": project, "title": title, "assigneeId": employee.user_id.to_string(), "dueDate": due.to_string() } }),
         )
         .await;
     }
-    let workload = data(
-        &app,
-        &admin.token,
+    let workload = app.data(&admin.token,
         "query($from: NaiveDate!, $to: NaiveDate!) { workload(from: $from, to: $to) { user { id } openTasks dueSoon overdue } }",
         json!({ "from": today.to_string(), "to": (today + chrono::Duration::days(7)).to_string() }),
     )
@@ -552,9 +497,7 @@ async fn workload_and_my_tasks_count_open_due_and_overdue_work() {
     assert_eq!(workload["workload"][0]["openTasks"], 3);
     assert_eq!(workload["workload"][0]["dueSoon"], 1);
     assert_eq!(workload["workload"][0]["overdue"], 1);
-    let mine = data(
-        &app,
-        &employee.token,
+    let mine = app.data(&employee.token,
         "{ myTasks(first: 2) { totalCount pageInfo { hasNextPage } edges { node { title } } } }",
         json!({}),
     )
@@ -563,9 +506,8 @@ async fn workload_and_my_tasks_count_open_due_and_overdue_work() {
     assert_eq!(mine["myTasks"]["pageInfo"]["hasNextPage"], true);
     let query = "query($from: NaiveDate!, $to: NaiveDate!) { workload(from: $from, to: $to) { openTasks } }";
     assert_eq!(
-        code(
-            &app,
-            Some(&client.token),
+        app.error_code(
+            &client.token,
             query,
             json!({ "from": "2026-01-01", "to": "2026-02-01" })
         )
@@ -628,7 +570,7 @@ async fn board_events_reach_allowed_subscribers_and_nobody_else() {
     assert_eq!(created["kind"], "TASK_CREATED");
     assert_eq!(created["actorId"], admin.user_id.to_string());
     assert_eq!(created["task"]["title"], "Wireframes");
-    let moved = data(&app, &admin.token, MOVE, json!({ "input": { "taskId": task, "toStatus": "IN_PROGRESS", "expectedVersion": version } })).await;
+    let moved = app.data(&admin.token, MOVE, json!({ "input": { "taskId": task, "toStatus": "IN_PROGRESS", "expectedVersion": version } })).await;
     let event = next_board_event(&mut watcher).await;
     assert_eq!(event["kind"], "TASK_MOVED");
     assert_eq!(event["status"], "IN_PROGRESS");
@@ -654,13 +596,13 @@ async fn a_move_on_one_instance_reaches_a_subscriber_on_another_through_postgres
 
     let mut watcher = subscribe_board(&second, &client.token, &project).await;
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    data(
-        &first,
-        &admin.token,
-        MOVE,
-        json!({ "input": { "taskId": task, "toStatus": "DONE", "expectedVersion": version } }),
-    )
-    .await;
+    first
+        .data(
+            &admin.token,
+            MOVE,
+            json!({ "input": { "taskId": task, "toStatus": "DONE", "expectedVersion": version } }),
+        )
+        .await;
     // The creation's notification may still be in flight when the subscriber joins.
     let mut event = next_board_event(&mut watcher).await;
     if event["kind"] == "TASK_CREATED" {
@@ -716,15 +658,14 @@ async fn a_freelancer_removed_from_a_project_stops_receiving_its_board() {
     let freelancer = app.persona(Role::Freelancer).await;
     let project = create_project(&app, &admin, client.organization_id, "Membership").await;
     let member = json!({ "input": { "projectId": project, "userId": freelancer.user_id.to_string(), "projectRole": "designer" } });
-    data(&app, &admin.token, ADD_MEMBER, member).await;
+    app.data(&admin.token, ADD_MEMBER, member).await;
     let mut watcher = subscribe_board(&app, &freelancer.token, &project).await;
     let mut staff = subscribe_board(&app, &admin.token, &project).await;
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     create_task(&app, &admin.token, &project, "Logo").await;
     assert_eq!(next_board_event(&mut watcher).await["kind"], "TASK_CREATED");
     assert_eq!(next_board_event(&mut staff).await["kind"], "TASK_CREATED");
-    data(
-        &app,
+    app.data(
         &admin.token,
         REMOVE_MEMBER,
         json!({ "input": { "projectId": project, "userId": freelancer.user_id.to_string() } }),

@@ -8,27 +8,13 @@ use fluxorae_tests::{Persona, TestApp};
 use kernel::Role;
 use serde_json::{Value, json};
 
-async fn data(app: &TestApp, token: &str, query: &str, variables: Value) -> Value {
-    let body = app.graphql(Some(token), query, variables).await;
-    assert!(body.get("errors").is_none(), "{query}: {body}");
-    body["data"].clone()
-}
-
-async fn code(app: &TestApp, token: Option<&str>, query: &str, variables: Value) -> String {
-    let body = app.graphql(token, query, variables).await;
-    body["errors"][0]["extensions"]["code"]
-        .as_str()
-        .unwrap_or("none")
-        .to_string()
-}
-
 const CREATE: &str = "mutation($input: CreateTicketInput!) { createTicket(input: $input) { id number status priority sla { state firstResponseDueAt resolutionDueAt } } }";
 const COMMENT: &str =
     "mutation($input: AddTicketCommentInput!) { addTicketComment(input: $input) { id internal } }";
 const UPDATE: &str = "mutation($input: UpdateTicketInput!) { updateTicket(input: $input) { status priority assignee { id } sla { state resolutionDueAt pausedSeconds } } }";
 
 async fn open_ticket(app: &TestApp, client: &Persona, subject: &str, priority: &str) -> String {
-    data(app, &client.token, CREATE, json!({ "input": { "subject": subject, "body": "The contact form on the site returns an error.", "priority": priority } }))
+    app.data(&client.token, CREATE, json!({ "input": { "subject": subject, "body": "The contact form on the site returns an error.", "priority": priority } }))
         .await["createTicket"]["id"]
         .as_str()
         .expect("id")
@@ -75,7 +61,7 @@ async fn a_client_ticket_with_attachment_gets_only_the_public_reply_live_and_by_
         .await
         .expect("json");
     let token = login["accessToken"].as_str().expect("token").to_string();
-    let ticket = data(&app, &token, CREATE, json!({ "input": { "subject": "Checkout is broken", "body": "Payments fail since this morning.", "priority": "HIGH" } }))
+    let ticket = app.data(&token, CREATE, json!({ "input": { "subject": "Checkout is broken", "body": "Payments fail since this morning.", "priority": "HIGH" } }))
         .await["createTicket"]["id"]
         .as_str()
         .expect("id")
@@ -83,9 +69,7 @@ async fn a_client_ticket_with_attachment_gets_only_the_public_reply_live_and_by_
 
     // Attachment: request, PUT, complete.
     let screenshot = b"\x89PNG\r\n\x1a\n0000IHDR screenshot bytes";
-    let ticket_upload = data(
-        &app,
-        &token,
+    let ticket_upload = app.data(&token,
         "mutation($input: RequestUploadInput!) { requestUpload(input: $input) { file { id } uploadUrl uploadHeaders { name value } } }",
         json!({ "input": { "ticketId": ticket, "filename": "error.png", "contentType": "image/png", "size": screenshot.len() } }),
     )
@@ -105,13 +89,13 @@ async fn a_client_ticket_with_attachment_gets_only_the_public_reply_live_and_by_
     }
     assert!(put.send().await.expect("put").status().is_success());
     let file_id = ticket_upload["file"]["id"].clone();
-    let completed = data(
-        &app,
-        &token,
-        "mutation($id: ID!) { completeUpload(fileId: $id) { status } }",
-        json!({ "id": file_id }),
-    )
-    .await;
+    let completed = app
+        .data(
+            &token,
+            "mutation($id: ID!) { completeUpload(fileId: $id) { status } }",
+            json!({ "id": file_id }),
+        )
+        .await;
     assert_eq!(completed["completeUpload"]["status"], "AVAILABLE");
 
     // The client watches the ticket.
@@ -125,8 +109,8 @@ async fn a_client_ticket_with_attachment_gets_only_the_public_reply_live_and_by_
     tokio::time::sleep(Duration::from_millis(200)).await;
 
     // Staff answer: an internal note first, then a public reply.
-    data(&app, &employee.token, COMMENT, json!({ "input": { "ticketId": ticket, "body": "Internal: gateway keys rotated yesterday", "internal": true } })).await;
-    data(&app, &employee.token, COMMENT, json!({ "input": { "ticketId": ticket, "body": "We found the cause and are deploying a fix.", "internal": false } })).await;
+    app.data(&employee.token, COMMENT, json!({ "input": { "ticketId": ticket, "body": "Internal: gateway keys rotated yesterday", "internal": true } })).await;
+    app.data(&employee.token, COMMENT, json!({ "input": { "ticketId": ticket, "body": "We found the cause and are deploying a fix.", "internal": false } })).await;
 
     let event = next_ticket_event(&mut ws).await;
     assert_eq!(
@@ -140,19 +124,19 @@ async fn a_client_ticket_with_attachment_gets_only_the_public_reply_live_and_by_
     assert_eq!(event["data"]["ticketEvents"]["comment"]["internal"], false);
 
     // The client's view of the thread has no internal note; the attachment is there.
-    let view = data(&app, &token, "query($id: ID!) { ticket(id: $id) { comments { body internal } attachments { filename status } sla { state firstRespondedAt } } }", json!({ "id": ticket })).await;
+    let view = app.data(&token, "query($id: ID!) { ticket(id: $id) { comments { body internal } attachments { filename status } sla { state firstRespondedAt } } }", json!({ "id": ticket })).await;
     let comments = view["ticket"]["comments"].as_array().expect("comments");
     assert_eq!(comments.len(), 1);
     assert_eq!(comments[0]["internal"], false);
     assert_eq!(view["ticket"]["attachments"][0]["filename"], "error.png");
     assert!(view["ticket"]["sla"]["firstRespondedAt"].is_string());
-    let staff_view = data(
-        &app,
-        &employee.token,
-        "query($id: ID!) { ticket(id: $id) { comments { internal } } }",
-        json!({ "id": ticket }),
-    )
-    .await;
+    let staff_view = app
+        .data(
+            &employee.token,
+            "query($id: ID!) { ticket(id: $id) { comments { internal } } }",
+            json!({ "id": ticket }),
+        )
+        .await;
     assert_eq!(
         staff_view["ticket"]["comments"].as_array().map(Vec::len),
         Some(2)
@@ -190,19 +174,18 @@ async fn clients_see_their_organizations_tickets_and_staff_filter_the_queue() {
     let ours = open_ticket(&app, &client, "Invoice copy needed", "LOW").await;
     let theirs = open_ticket(&app, &other, "Website down", "URGENT").await;
 
-    let mine = data(
-        &app,
-        &client.token,
-        "{ tickets { totalCount edges { node { id subject } } } }",
-        json!({}),
-    )
-    .await;
+    let mine = app
+        .data(
+            &client.token,
+            "{ tickets { totalCount edges { node { id subject } } } }",
+            json!({}),
+        )
+        .await;
     assert_eq!(mine["tickets"]["totalCount"], 1);
     assert_eq!(mine["tickets"]["edges"][0]["node"]["id"], ours.as_str());
     assert_eq!(
-        code(
-            &app,
-            Some(&client.token),
+        app.error_code(
+            &client.token,
             "query($id: ID!) { ticket(id: $id) { id } }",
             json!({ "id": theirs })
         )
@@ -210,9 +193,8 @@ async fn clients_see_their_organizations_tickets_and_staff_filter_the_queue() {
         "NOT_FOUND"
     );
     assert_eq!(
-        code(
-            &app,
-            Some(&client.token),
+        app.error_code(
+            &client.token,
             COMMENT,
             json!({ "input": { "ticketId": theirs, "body": "x" } })
         )
@@ -220,9 +202,8 @@ async fn clients_see_their_organizations_tickets_and_staff_filter_the_queue() {
         "NOT_FOUND"
     );
     assert_eq!(
-        code(
-            &app,
-            Some(&client.token),
+        app.error_code(
+            &client.token,
             COMMENT,
             json!({ "input": { "ticketId": ours, "body": "x", "internal": true } })
         )
@@ -230,9 +211,8 @@ async fn clients_see_their_organizations_tickets_and_staff_filter_the_queue() {
         "FORBIDDEN"
     );
     assert_eq!(
-        code(
-            &app,
-            Some(&client.token),
+        app.error_code(
+            &client.token,
             UPDATE,
             json!({ "input": { "ticketId": ours, "status": "CLOSED" } })
         )
@@ -240,41 +220,41 @@ async fn clients_see_their_organizations_tickets_and_staff_filter_the_queue() {
         "FORBIDDEN"
     );
 
-    let urgent = data(
-        &app,
-        &employee.token,
-        "{ tickets(filter: { priority: [URGENT] }) { totalCount edges { node { id } } } }",
-        json!({}),
-    )
-    .await;
+    let urgent = app
+        .data(
+            &employee.token,
+            "{ tickets(filter: { priority: [URGENT] }) { totalCount edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
     assert_eq!(urgent["tickets"]["totalCount"], 1);
     assert_eq!(urgent["tickets"]["edges"][0]["node"]["id"], theirs.as_str());
-    let searched = data(
-        &app,
-        &employee.token,
-        "{ tickets(filter: { search: \"invoice\" }) { totalCount } }",
-        json!({}),
-    )
-    .await;
+    let searched = app
+        .data(
+            &employee.token,
+            "{ tickets(filter: { search: \"invoice\" }) { totalCount } }",
+            json!({}),
+        )
+        .await;
     assert_eq!(searched["tickets"]["totalCount"], 1);
-    data(&app, &employee.token, UPDATE, json!({ "input": { "ticketId": ours, "assigneeId": employee.user_id.to_string(), "status": "IN_PROGRESS" } })).await;
-    let assigned = data(&app, &employee.token, "query($me: ID!) { tickets(filter: { assigneeId: $me, status: [IN_PROGRESS] }) { totalCount } }", json!({ "me": employee.user_id.to_string() })).await;
+    app.data(&employee.token, UPDATE, json!({ "input": { "ticketId": ours, "assigneeId": employee.user_id.to_string(), "status": "IN_PROGRESS" } })).await;
+    let assigned = app.data(&employee.token, "query($me: ID!) { tickets(filter: { assigneeId: $me, status: [IN_PROGRESS] }) { totalCount } }", json!({ "me": employee.user_id.to_string() })).await;
     assert_eq!(assigned["tickets"]["totalCount"], 1);
-    let breached = data(
-        &app,
-        &employee.token,
-        "{ tickets(filter: { breached: true }) { totalCount } }",
-        json!({}),
-    )
-    .await;
+    let breached = app
+        .data(
+            &employee.token,
+            "{ tickets(filter: { breached: true }) { totalCount } }",
+            json!({}),
+        )
+        .await;
     assert_eq!(breached["tickets"]["totalCount"], 0);
-    let page = data(
-        &app,
-        &employee.token,
-        "{ tickets(first: 1) { pageInfo { hasNextPage endCursor } } }",
-        json!({}),
-    )
-    .await;
+    let page = app
+        .data(
+            &employee.token,
+            "{ tickets(first: 1) { pageInfo { hasNextPage endCursor } } }",
+            json!({}),
+        )
+        .await;
     assert_eq!(page["tickets"]["pageInfo"]["hasNextPage"], true);
 }
 
@@ -285,37 +265,40 @@ async fn waiting_on_the_client_pauses_the_resolution_clock_and_a_reply_resumes_i
     let client = app.persona(Role::Client).await;
     let ticket = open_ticket(&app, &client, "Logo files", "NORMAL").await;
     let sla = "query($id: ID!) { ticket(id: $id) { status sla { state resolutionDueAt pausedSeconds firstResponseDueAt } } }";
-    let before = data(&app, &employee.token, sla, json!({ "id": ticket })).await;
+    let before = app
+        .data(&employee.token, sla, json!({ "id": ticket }))
+        .await;
     assert!(before["ticket"]["sla"]["resolutionDueAt"].is_string());
 
-    let paused = data(
-        &app,
-        &employee.token,
-        UPDATE,
-        json!({ "input": { "ticketId": ticket, "status": "WAITING_ON_CLIENT" } }),
-    )
-    .await;
+    let paused = app
+        .data(
+            &employee.token,
+            UPDATE,
+            json!({ "input": { "ticketId": ticket, "status": "WAITING_ON_CLIENT" } }),
+        )
+        .await;
     assert!(paused["updateTicket"]["sla"]["resolutionDueAt"].is_null());
     // The client's reply reopens the ticket and the clock runs again.
-    data(
-        &app,
+    app.data(
         &client.token,
         COMMENT,
         json!({ "input": { "ticketId": ticket, "body": "Here are the files." } }),
     )
     .await;
-    let resumed = data(&app, &employee.token, sla, json!({ "id": ticket })).await;
+    let resumed = app
+        .data(&employee.token, sla, json!({ "id": ticket }))
+        .await;
     assert_eq!(resumed["ticket"]["status"], "OPEN");
     assert!(resumed["ticket"]["sla"]["resolutionDueAt"].is_string());
 
     // A higher priority re-targets the ticket: the due time moves earlier.
-    let retargeted = data(
-        &app,
-        &employee.token,
-        UPDATE,
-        json!({ "input": { "ticketId": ticket, "priority": "URGENT" } }),
-    )
-    .await;
+    let retargeted = app
+        .data(
+            &employee.token,
+            UPDATE,
+            json!({ "input": { "ticketId": ticket, "priority": "URGENT" } }),
+        )
+        .await;
     let urgent_due = retargeted["updateTicket"]["sla"]["resolutionDueAt"]
         .as_str()
         .expect("due")
@@ -325,13 +308,13 @@ async fn waiting_on_the_client_pauses_the_resolution_clock_and_a_reply_resumes_i
         .expect("due")
         .to_string();
     assert!(urgent_due < normal_due, "{urgent_due} < {normal_due}");
-    let resolved = data(
-        &app,
-        &employee.token,
-        UPDATE,
-        json!({ "input": { "ticketId": ticket, "status": "RESOLVED" } }),
-    )
-    .await;
+    let resolved = app
+        .data(
+            &employee.token,
+            UPDATE,
+            json!({ "input": { "ticketId": ticket, "status": "RESOLVED" } }),
+        )
+        .await;
     assert!(matches!(
         resolved["updateTicket"]["sla"]["state"].as_str(),
         Some("MET" | "BREACHED")
@@ -412,13 +395,13 @@ async fn the_sla_scan_warns_and_marks_each_breach_once_with_emails_and_live_even
             .any(|m| m.subject.starts_with("SLA at risk")),
         "{to_admin:?}"
     );
-    let listed = data(
-        &app,
-        &admin.token,
-        "{ tickets(filter: { breached: true }) { totalCount } }",
-        json!({}),
-    )
-    .await;
+    let listed = app
+        .data(
+            &admin.token,
+            "{ tickets(filter: { breached: true }) { totalCount } }",
+            json!({}),
+        )
+        .await;
     assert_eq!(listed["tickets"]["totalCount"], 1);
 }
 
@@ -428,17 +411,17 @@ async fn users_can_turn_email_categories_off() {
     let employee = app.persona(Role::Employee).await;
     let client = app.persona(Role::Client).await;
     let ticket = open_ticket(&app, &client, "Muted", "LOW").await;
-    data(
-        &app,
+    app.data(
         &client.token,
         "mutation { setNotificationPreference(category: \"ticket_reply\", email: false) }",
         json!({}),
     )
     .await;
-    let muted = data(&app, &client.token, "{ mutedNotifications }", json!({})).await;
+    let muted = app
+        .data(&client.token, "{ mutedNotifications }", json!({}))
+        .await;
     assert_eq!(muted["mutedNotifications"], json!(["ticket_reply"]));
-    data(
-        &app,
+    app.data(
         &employee.token,
         COMMENT,
         json!({ "input": { "ticketId": ticket, "body": "A reply you will not get by email." } }),
@@ -452,9 +435,8 @@ async fn users_can_turn_email_categories_off() {
             .all(|m| !m.subject.starts_with("New reply on"))
     );
     assert_eq!(
-        code(
-            &app,
-            Some(&client.token),
+        app.error_code(
+            &client.token,
             "mutation { setNotificationPreference(category: \"spam\", email: false) }",
             json!({})
         )
@@ -469,24 +451,24 @@ async fn admins_edit_sla_targets_and_the_business_calendar() {
     let admin = app.persona(Role::Admin).await;
     let employee = app.persona(Role::Employee).await;
     let client = app.persona(Role::Client).await;
-    let policies = data(
-        &app,
-        &client.token,
-        "{ slaPolicies { priority firstResponseMinutes resolutionMinutes businessHoursOnly } }",
-        json!({}),
-    )
-    .await;
+    let policies = app
+        .data(
+            &client.token,
+            "{ slaPolicies { priority firstResponseMinutes resolutionMinutes businessHoursOnly } }",
+            json!({}),
+        )
+        .await;
     assert_eq!(
         policies["slaPolicies"][0],
         json!({ "priority": "URGENT", "firstResponseMinutes": 15, "resolutionMinutes": 240, "businessHoursOnly": false })
     );
-    let calendar = data(
-        &app,
-        &client.token,
-        "{ businessCalendar { timeZone intervals { weekday start end } } }",
-        json!({}),
-    )
-    .await;
+    let calendar = app
+        .data(
+            &client.token,
+            "{ businessCalendar { timeZone intervals { weekday start end } } }",
+            json!({}),
+        )
+        .await;
     assert_eq!(calendar["businessCalendar"]["timeZone"], "Asia/Kolkata");
     assert_eq!(
         calendar["businessCalendar"]["intervals"]
@@ -498,17 +480,17 @@ async fn admins_edit_sla_targets_and_the_business_calendar() {
     let update = "mutation($input: UpdateSlaPolicyInput!) { updateSlaPolicy(input: $input) { priority resolutionMinutes } }";
     let low = json!({ "input": { "priority": "LOW", "firstResponseMinutes": 30, "resolutionMinutes": 60, "businessHoursOnly": false, "warnBeforeMinutes": 5 } });
     assert_eq!(
-        code(&app, Some(&employee.token), update, low.clone()).await,
+        app.error_code(&employee.token, update, low.clone()).await,
         "FORBIDDEN"
     );
-    data(&app, &admin.token, update, low).await;
-    let ticket = data(
-        &app,
-        &client.token,
-        CREATE,
-        json!({ "input": { "subject": "Quick one", "body": "Now", "priority": "LOW" } }),
-    )
-    .await;
+    app.data(&admin.token, update, low).await;
+    let ticket = app
+        .data(
+            &client.token,
+            CREATE,
+            json!({ "input": { "subject": "Quick one", "body": "Now", "priority": "LOW" } }),
+        )
+        .await;
     let created = chrono::Utc::now();
     let due = ticket["createTicket"]["sla"]["resolutionDueAt"]
         .as_str()
@@ -523,7 +505,7 @@ async fn admins_edit_sla_targets_and_the_business_calendar() {
     );
     let bad = json!({ "input": { "priority": "LOW", "firstResponseMinutes": 0, "resolutionMinutes": 60, "businessHoursOnly": true, "warnBeforeMinutes": 5 } });
     assert_eq!(
-        code(&app, Some(&admin.token), update, bad).await,
+        app.error_code(&admin.token, update, bad).await,
         "BAD_USER_INPUT"
     );
 
@@ -531,31 +513,33 @@ async fn admins_edit_sla_targets_and_the_business_calendar() {
     let overlapping = json!({ "input": { "timeZone": "Asia/Kolkata", "intervals": [
         { "weekday": 1, "start": "09:00", "end": "13:00" }, { "weekday": 1, "start": "12:00", "end": "18:00" } ] } });
     assert_eq!(
-        code(&app, Some(&admin.token), calendar_update, overlapping).await,
+        app.error_code(&admin.token, calendar_update, overlapping)
+            .await,
         "BAD_USER_INPUT"
     );
     let unknown_zone = json!({ "input": { "timeZone": "Mars/Olympus", "intervals": [{ "weekday": 1, "start": "09:00", "end": "17:00" }] } });
     assert_eq!(
-        code(&app, Some(&admin.token), calendar_update, unknown_zone).await,
+        app.error_code(&admin.token, calendar_update, unknown_zone)
+            .await,
         "BAD_USER_INPUT"
     );
     let london = json!({ "input": { "timeZone": "Europe/London", "intervals": [{ "weekday": 1, "start": "09:00", "end": "17:00" }] } });
     assert_eq!(
-        data(&app, &admin.token, calendar_update, london).await["updateBusinessCalendar"]["timeZone"],
+        app.data(&admin.token, calendar_update, london).await["updateBusinessCalendar"]["timeZone"],
         "Europe/London"
     );
-    let holidays = data(&app, &admin.token, "mutation { addBusinessHoliday(day: \"2026-12-25\", name: \"Christmas\") { holidays { day name } } }", json!({})).await;
+    let holidays = app.data(&admin.token, "mutation { addBusinessHoliday(day: \"2026-12-25\", name: \"Christmas\") { holidays { day name } } }", json!({})).await;
     assert_eq!(
         holidays["addBusinessHoliday"]["holidays"],
         json!([{ "day": "2026-12-25", "name": "Christmas" }])
     );
-    let removed = data(
-        &app,
-        &admin.token,
-        "mutation { removeBusinessHoliday(day: \"2026-12-25\") { holidays { day } } }",
-        json!({}),
-    )
-    .await;
+    let removed = app
+        .data(
+            &admin.token,
+            "mutation { removeBusinessHoliday(day: \"2026-12-25\") { holidays { day } } }",
+            json!({}),
+        )
+        .await;
     assert_eq!(removed["removeBusinessHoliday"]["holidays"], json!([]));
 }
 
@@ -607,17 +591,15 @@ async fn a_partner_watches_live_the_tickets_of_clients_it_referred_and_no_others
     tokio::time::sleep(Duration::from_millis(200)).await;
 
     // Changes on the other organization's ticket and staff-only notes never arrive.
-    data(
-        &app,
+    app.data(
         &employee.token,
         COMMENT,
         json!({ "input": { "ticketId": unreferred, "body": "Looking at the sync job." } }),
     )
     .await;
-    data(&app, &employee.token, COMMENT, json!({ "input": { "ticketId": referred, "body": "Internal: CDN cache is stale", "internal": true } })).await;
-    data(&app, &employee.token, COMMENT, json!({ "input": { "ticketId": referred, "body": "We cleared the cache; please reload." } })).await;
-    data(
-        &app,
+    app.data(&employee.token, COMMENT, json!({ "input": { "ticketId": referred, "body": "Internal: CDN cache is stale", "internal": true } })).await;
+    app.data(&employee.token, COMMENT, json!({ "input": { "ticketId": referred, "body": "We cleared the cache; please reload." } })).await;
+    app.data(
         &employee.token,
         UPDATE,
         json!({ "input": { "ticketId": referred, "status": "WAITING_ON_CLIENT" } }),
@@ -656,16 +638,14 @@ async fn a_client_watching_the_queue_never_receives_internal_notes() {
     .await;
     tokio::time::sleep(Duration::from_millis(200)).await;
 
-    data(&app, &employee.token, COMMENT, json!({ "input": { "ticketId": ticket, "body": "Internal: the list provider blocked us", "internal": true } })).await;
-    data(
-        &app,
+    app.data(&employee.token, COMMENT, json!({ "input": { "ticketId": ticket, "body": "Internal: the list provider blocked us", "internal": true } })).await;
+    app.data(
         &employee.token,
         COMMENT,
         json!({ "input": { "ticketId": elsewhere, "body": "Fixed the address." } }),
     )
     .await;
-    data(
-        &app,
+    app.data(
         &employee.token,
         COMMENT,
         json!({ "input": { "ticketId": ticket, "body": "We are in touch with the provider." } }),
