@@ -488,3 +488,31 @@ async fn every_revocation_closes_the_users_socket_at_once_and_no_one_elses() {
         stays_open_for(&mut unrelated, std::time::Duration::from_millis(1500)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_database_failure_during_a_recheck_keeps_the_socket_and_the_next_check_decides() {
+    use diesel_async::RunQueryDsl;
+    let app = TestApp::spawn_with(|config| {
+        config.ws_revalidate = std::time::Duration::from_secs(1);
+    })
+    .await;
+    let employee = app.persona(kernel::Role::Employee).await;
+    let mut ws = heartbeat_for(&app, &employee.token).await;
+    // With the sessions table gone every re-check fails inside the database.
+    let mut conn = app.db().await;
+    diesel::sql_query("ALTER TABLE sessions RENAME TO sessions_unreachable")
+        .execute(&mut conn)
+        .await
+        .expect("hide sessions");
+    stays_open_for(&mut ws, std::time::Duration::from_secs(3)).await;
+    diesel::sql_query("ALTER TABLE sessions_unreachable RENAME TO sessions")
+        .execute(&mut conn)
+        .await
+        .expect("restore sessions");
+    // Once the database answers again, a revoked session still closes the socket.
+    diesel::sql_query("UPDATE sessions SET revoked_at = now()")
+        .execute(&mut conn)
+        .await
+        .expect("revoke sessions");
+    assert_eq!(closes_within(&mut ws, 10).await, close_code::FORBIDDEN);
+}
