@@ -1,6 +1,7 @@
 //! The one list of domains. Adding a domain is one line here (plus its roots
 //! in `schema.rs` and its migrations); everything else the server needs from
-//! a domain comes through [`kernel::Domain`].
+//! a domain comes through [`kernel::Domain`]. A domain whose rows own files
+//! adds its `files::FileOwner` implementations to the `file owners` line.
 
 use std::sync::Arc;
 
@@ -10,7 +11,10 @@ use kernel::outbox::JobHandler;
 use kernel::{AppResult, ConfigError, Deps, Domain, Env, Permission};
 
 macro_rules! domains {
-    ($($field:ident: $domain:ty),+ $(,)?) => {
+    (
+        $($field:ident: $domain:ty),+ ;
+        file owners: $($owner:ty),+ $(,)?
+    ) => {
         /// Every domain's configuration section, read from the environment.
         #[derive(Debug, Clone)]
         pub struct DomainConfigs {
@@ -41,10 +45,10 @@ macro_rules! domains {
                 Ok(Self { $($field: <$domain>::build(deps, &configs.$field)?,)+ })
             }
 
-            /// Installs every domain's schema data.
+            /// Installs every domain's schema data, and the registry of file owners.
             pub fn install<Q, M, S>(&self, builder: SchemaBuilder<Q, M, S>) -> SchemaBuilder<Q, M, S> {
                 $(let builder = self.$field.install(builder);)+
-                builder
+                builder.data(file_owners())
             }
 
             /// Every domain's outbox job handlers.
@@ -73,6 +77,11 @@ macro_rules! domains {
             }
         }
 
+        /// Every domain's answers on who may see and attach files of its rows.
+        pub fn file_owners() -> files::FileOwners {
+            files::FileOwners::new(vec![$(Arc::new(<$owner>::default()) as Arc<dyn files::FileOwner>),+])
+        }
+
         /// Each domain's name, crate (as Rust spells it) and permissions.
         pub fn catalog() -> Vec<DomainEntry> {
             vec![$(DomainEntry {
@@ -86,8 +95,10 @@ macro_rules! domains {
 
 domains! {
     auth: auth::Auth,
+    files: files::Files,
     projects: projects::Projects,
-    support: support::Support,
+    support: support::Support;
+    file owners: projects::ProjectFiles, projects::TaskFiles, support::TicketFiles,
 }
 
 /// One domain as the list declares it.

@@ -48,11 +48,13 @@ macro_rules! roots {
 roots! {
     query: SystemQuery,
         auth::AuthQuery,
+        files::FilesQuery,
         projects::ProjectsQuery,
         support::SupportQuery,
         support::SlaQuery,
         support::KnowledgeBaseQuery;
     mutation: auth::AuthMutation,
+        files::FilesMutation,
         projects::ProjectsMutation,
         support::SupportMutation,
         support::SlaMutation,

@@ -1,6 +1,7 @@
 //! Support desk: tickets with comment threads, SLAs on business hours, live
 //! updates, email notifications through the outbox, and a knowledge base.
 
+pub mod attachments;
 pub mod demo;
 pub mod graphql;
 pub mod kb;
@@ -18,6 +19,7 @@ use async_graphql::dataloader::DataLoader;
 use kernel::domain::{BoxFuture, BuildError, DemoSeed, PeriodicTask};
 use kernel::{AppResult, ConfigError, Deps, Domain, Env, Permission};
 
+pub use attachments::TicketFiles;
 pub use graphql::kb::{KnowledgeBaseMutation, KnowledgeBaseQuery};
 pub use graphql::sla_admin::{SlaMutation, SlaQuery};
 pub use graphql::tickets::{SupportMutation, SupportQuery, SupportSubscription};
