@@ -67,45 +67,10 @@ pub struct Config {
     pub outbox_enabled: bool,
     /// `EVENT_BUS`: where live updates travel.
     pub event_bus: EventBusKind,
-    /// Where uploaded files are kept.
-    pub storage: StorageSettings,
-    /// `UPLOAD_*`: what uploads may be.
-    pub uploads: kernel::storage::UploadPolicy,
-    /// `CLAMAV_ADDR`: clamd's host:port; when set, uploads stay quarantined until scanned.
-    pub clamav_addr: Option<String>,
-    /// `STORAGE_SIGNING_SECRET`: signs the local store's URLs (generated outside production).
-    pub storage_secret: Vec<u8>,
     /// `TRUSTED_PROXY_HOPS`: proxies in front of the API whose `X-Forwarded-For` entries are trusted.
     pub trusted_proxy_hops: usize,
     /// Every domain's own section.
     pub domains: DomainConfigs,
-}
-
-/// Where uploaded files are kept.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StorageSettings {
-    /// Development: files under a folder, served by the API through signed URLs.
-    Local {
-        /// `LOCAL_STORAGE_DIR` (default `$DATA_DIR/files`).
-        dir: PathBuf,
-        /// `PUBLIC_BASE_URL`: how clients reach this API (default `http://BIND_ADDR`).
-        base_url: String,
-    },
-    /// Any S3-compatible object storage (AWS S3, MinIO, Cloudflare R2).
-    S3 {
-        /// `S3_ENDPOINT`.
-        endpoint: String,
-        /// `S3_REGION`.
-        region: String,
-        /// `S3_BUCKET`.
-        bucket: String,
-        /// `S3_ACCESS_KEY_ID`.
-        access_key: String,
-        /// `S3_SECRET_ACCESS_KEY`.
-        secret_key: String,
-        /// `S3_PATH_STYLE`.
-        path_style: bool,
-    },
 }
 
 /// Backend of the event bus.
@@ -220,58 +185,6 @@ impl Config {
                 .unwrap_or_else(|| "Fluxorae <no-reply@fluxorae.local>".into()),
             outbox_poll: Duration::from_millis(env.parse("OUTBOX_POLL_MS", 1000)?),
             outbox_enabled: env.parse_bool("OUTBOX_ENABLED", true)?,
-            storage: match env.get("STORAGE_BACKEND").as_deref() {
-                None | Some("local") => StorageSettings::Local {
-                    dir: env
-                        .get("LOCAL_STORAGE_DIR")
-                        .map_or_else(|| data_dir.join("files"), PathBuf::from),
-                    base_url: env.get("PUBLIC_BASE_URL").unwrap_or_else(|| {
-                        format!(
-                            "http://{}",
-                            env.get("BIND_ADDR")
-                                .unwrap_or_else(|| "127.0.0.1:8080".into())
-                        )
-                    }),
-                },
-                Some("s3") => StorageSettings::S3 {
-                    endpoint: env.required("S3_ENDPOINT")?,
-                    region: env.get("S3_REGION").unwrap_or_else(|| "ap-south-1".into()),
-                    bucket: env.required("S3_BUCKET")?,
-                    access_key: env.required("S3_ACCESS_KEY_ID")?,
-                    secret_key: env.required("S3_SECRET_ACCESS_KEY")?,
-                    path_style: env.parse_bool("S3_PATH_STYLE", false)?,
-                },
-                Some(other) => {
-                    return Err(ConfigError::new(
-                        "STORAGE_BACKEND",
-                        format!("{other:?} is not local or s3"),
-                    ));
-                }
-            },
-            uploads: {
-                let defaults = kernel::storage::UploadPolicy::default();
-                kernel::storage::UploadPolicy {
-                    max_bytes: env.parse("UPLOAD_MAX_BYTES", defaults.max_bytes)?,
-                    allowed_types: env.get("UPLOAD_ALLOWED_TYPES").map_or(
-                        defaults.allowed_types,
-                        |list| {
-                            list.split(',')
-                                .map(|t| t.trim().to_ascii_lowercase())
-                                .filter(|t| !t.is_empty())
-                                .collect()
-                        },
-                    ),
-                    upload_url_ttl: Duration::from_secs(env.parse("UPLOAD_URL_TTL_SECS", 900)?),
-                    download_url_ttl: Duration::from_secs(env.parse("DOWNLOAD_URL_TTL_SECS", 300)?),
-                    scan: env.get("CLAMAV_ADDR").is_some(),
-                }
-            },
-            clamav_addr: env.get("CLAMAV_ADDR"),
-            storage_secret: if env.get("STORAGE_BACKEND").as_deref() == Some("s3") {
-                Vec::new()
-            } else {
-                env.secret("STORAGE_SIGNING_SECRET", "dev-storage-key")?
-            },
             trusted_proxy_hops: env.parse("TRUSTED_PROXY_HOPS", 0)?,
             event_bus: match env.get("EVENT_BUS").as_deref() {
                 None | Some("memory") => EventBusKind::Memory,

@@ -1,6 +1,7 @@
 //! The one list of domains. Adding a domain is one line here (plus its roots
 //! in `schema.rs` and its migrations); everything else the server needs from
-//! a domain comes through [`kernel::Domain`].
+//! a domain comes through [`kernel::Domain`]. A domain whose rows own files
+//! adds its `files::FileOwner` implementations to the `file owners` line.
 
 use std::sync::Arc;
 
@@ -11,7 +12,10 @@ use kernel::outbox::JobHandler;
 use kernel::{AppResult, ConfigError, Deps, Domain, Env, Permission};
 
 macro_rules! domains {
-    ($($field:ident: $domain:ty),+ $(,)?) => {
+    (
+        $($field:ident: $domain:ty),+ ;
+        file owners: $($owner:ty),+ $(,)?
+    ) => {
         /// Every domain's configuration section, read from the environment.
         #[derive(Debug, Clone)]
         pub struct DomainConfigs {
@@ -42,13 +46,15 @@ macro_rules! domains {
                 Ok(Self { $($field: <$domain>::build(deps, &configs.$field)?,)+ })
             }
 
-            /// Installs every domain's schema data, and the catalog of every
-            /// domain's notification categories.
+            /// Installs every domain's schema data, the catalog of every domain's
+            /// notification categories and the registry of file owners.
             pub fn install<Q, M, S>(&self, builder: SchemaBuilder<Q, M, S>) -> SchemaBuilder<Q, M, S> {
                 $(let builder = self.$field.install(builder);)+
-                builder.data(Catalog::new(
-                    [$(<$domain as Domain>::notification_categories()),+].concat(),
-                ))
+                builder
+                    .data(Catalog::new(
+                        [$(<$domain as Domain>::notification_categories()),+].concat(),
+                    ))
+                    .data(file_owners())
             }
 
             /// Every domain's outbox job handlers.
@@ -77,6 +83,11 @@ macro_rules! domains {
             }
         }
 
+        /// Every domain's answers on who may see and attach files of its rows.
+        pub fn file_owners() -> files::FileOwners {
+            files::FileOwners::new(vec![$(Arc::new(<$owner>::default()) as Arc<dyn files::FileOwner>),+])
+        }
+
         /// Each domain's name, crate (as Rust spells it) and permissions.
         pub fn catalog() -> Vec<DomainEntry> {
             vec![$(DomainEntry {
@@ -90,8 +101,10 @@ macro_rules! domains {
 
 domains! {
     auth: auth::Auth,
+    files: files::Files,
     projects: projects::Projects,
-    support: support::Support,
+    support: support::Support;
+    file owners: projects::ProjectFiles, projects::TaskFiles, support::TicketFiles,
 }
 
 /// One domain as the list declares it.

@@ -38,8 +38,6 @@ pub struct AppState {
     pub bus: Arc<dyn kernel::events::EventBus>,
     /// Every domain, built once.
     pub domains: Arc<crate::domains::Domains>,
-    /// The development object store, when it is the configured one.
-    pub local_storage: Option<Arc<kernel::storage::LocalStorage>>,
     /// Versions of the embedded migrations, for readiness.
     pub migration_versions: Arc<Vec<String>>,
     /// Turns true when the server starts shutting down; long-lived connections close then.

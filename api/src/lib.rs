@@ -10,7 +10,6 @@ pub mod limits;
 pub mod rest;
 pub mod schema;
 pub mod server;
-pub mod storage_routes;
 pub mod system;
 pub mod telemetry;
 pub mod ws;

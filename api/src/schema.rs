@@ -48,9 +48,11 @@ macro_rules! roots {
 roots! {
     query: SystemQuery,
         auth::AuthQuery,
+        files::FilesQuery,
         projects::ProjectsQuery,
         support::SupportQuery;
     mutation: auth::AuthMutation,
+        files::FilesMutation,
         projects::ProjectsMutation,
         support::SupportMutation;
     subscription: SystemSubscription,

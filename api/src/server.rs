@@ -12,7 +12,6 @@ use kernel::events::InProcessBus;
 use kernel::events_pg::PgBus;
 use kernel::mailer::{SendEmailHandler, mailer_from_url};
 use kernel::outbox::{OutboxConfig, OutboxWorker};
-use kernel::storage::{LocalStorage, ObjectStorage, S3Config, S3Storage};
 use kernel::{Deps, PeriodicTask};
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
@@ -22,7 +21,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-use crate::config::{Config, EventBusKind, StorageSettings};
+use crate::config::{Config, EventBusKind};
 use crate::domains::Domains;
 use crate::embedded_pg::{EmbeddedPostgres, RunningPostgres};
 use crate::http::{self, AppState};
@@ -104,47 +103,6 @@ pub fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// The configured object store; the local one is also returned so its routes can be served.
-async fn object_storage(
-    config: &Config,
-) -> anyhow::Result<(Arc<dyn ObjectStorage>, Option<Arc<LocalStorage>>)> {
-    Ok(match &config.storage {
-        StorageSettings::Local { dir, base_url } => {
-            let local = Arc::new(
-                LocalStorage::new(dir.clone(), base_url.clone(), config.storage_secret.clone())
-                    .map_err(|error| anyhow::anyhow!("local storage: {error}"))?,
-            );
-            (local.clone(), Some(local))
-        }
-        StorageSettings::S3 {
-            endpoint,
-            region,
-            bucket,
-            access_key,
-            secret_key,
-            path_style,
-        } => {
-            let http = reqwest::Client::builder()
-                .timeout(std::time::Duration::from_secs(30))
-                .build()
-                .context("building the HTTP client")?;
-            let s3 = S3Storage::new(
-                S3Config {
-                    endpoint: endpoint.clone(),
-                    region: region.clone(),
-                    bucket: bucket.clone(),
-                    access_key: access_key.clone(),
-                    secret_key: secret_key.clone(),
-                    path_style: *path_style,
-                },
-                http,
-            )
-            .map_err(|error| anyhow::anyhow!("S3 storage: {error}"))?;
-            (Arc::new(s3), None)
-        }
-    })
-}
-
 /// Builds everything a server needs from configuration and a database URL.
 pub async fn build_state(config: Config, database_url: &str) -> anyhow::Result<AppState> {
     install_tls_provider();
@@ -157,7 +115,6 @@ pub async fn build_state(config: Config, database_url: &str) -> anyhow::Result<A
     }
     let queries = kernel::db::QueryCounter::default();
     let db = kernel::db::connect_counted_pool(database_url, config.db_pool_size, queries.clone())?;
-    let (storage, local_storage) = object_storage(&config).await?;
     let deps = Deps {
         db: db.clone(),
         bus: match config.event_bus {
@@ -167,8 +124,6 @@ pub async fn build_state(config: Config, database_url: &str) -> anyhow::Result<A
             }
         },
         max_page_size: config.limits.max_page_size,
-        storage,
-        uploads: config.uploads.clone(),
     };
     let domains = Arc::new(
         Domains::build(&deps, &config.domains)
@@ -180,13 +135,6 @@ pub async fn build_state(config: Config, database_url: &str) -> anyhow::Result<A
     let mut handlers: Vec<Arc<dyn kernel::outbox::JobHandler>> =
         vec![Arc::new(SendEmailHandler(mailer))];
     handlers.extend(domains.jobs());
-    if let Some(clamd_addr) = &config.clamav_addr {
-        handlers.push(Arc::new(projects::scan::ScanFileHandler {
-            db: db.clone(),
-            storage: deps.storage.clone(),
-            clamd_addr: clamd_addr.clone(),
-        }));
-    }
     let outbox = OutboxWorker::new(
         db.clone(),
         handlers,
@@ -206,7 +154,6 @@ pub async fn build_state(config: Config, database_url: &str) -> anyhow::Result<A
         queries,
         bus: deps.bus.clone(),
         domains,
-        local_storage,
         migration_versions: Arc::new(migration_versions),
         shutdown,
     })
@@ -248,7 +195,6 @@ pub fn router(state: AppState) -> Router {
             HeaderName::from_static("referrer-policy"),
             HeaderValue::from_static("no-referrer"),
         ));
-    let local_storage = state.local_storage.clone();
     let api = Router::new()
         .route("/graphql", get(http::graphql_get).post(http::graphql_post))
         .route("/graphql/ws", get(ws::graphql_ws))
@@ -258,13 +204,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state.clone())
         .layer(RequestBodyLimitLayer::new(body_limit));
     // Domain routes (webhooks, signed storage URLs) enforce their own limits.
-    let api = api.merge(state.domains.routes());
-    // Uploads are capped by their signed length, not by the API body limit.
-    let api = match local_storage {
-        Some(storage) => api.merge(crate::storage_routes::routes(storage)),
-        None => api,
-    };
-    api.layer(middleware)
+    api.merge(state.domains.routes()).layer(middleware)
 }
 
 /// Serves until `shutdown` resolves, then lets in-flight requests finish for up

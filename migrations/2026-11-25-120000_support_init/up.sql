@@ -82,11 +82,6 @@ CREATE TABLE ticket_events (
 );
 CREATE INDEX ticket_events_ticket_idx ON ticket_events (ticket_id, occurred_at);
 
-ALTER TABLE files ADD COLUMN ticket_id uuid REFERENCES tickets (id) ON DELETE SET NULL;
-ALTER TABLE files ALTER COLUMN project_id DROP NOT NULL;
-ALTER TABLE files ADD CONSTRAINT files_owner_check CHECK (project_id IS NOT NULL OR ticket_id IS NOT NULL);
-CREATE INDEX files_ticket_idx ON files (ticket_id);
-
 -- Email categories a user has turned off.
 CREATE TABLE notification_preferences (
     user_id     uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,

@@ -345,7 +345,7 @@ impl TestApp {
         let mut config = test_config();
         config.database_url = Some(database_url.clone());
         config.run_migrations = false;
-        config.storage = fluxorae::config::StorageSettings::Local {
+        config.domains.files.storage = files::StorageSettings::Local {
             dir: std::env::temp_dir()
                 .join(format!("fluxorae-files-{}", uuid::Uuid::new_v4().simple())),
             base_url: format!("http://{addr}"),

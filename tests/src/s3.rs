@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use kernel::storage::{S3Config, S3Storage};
+use files::storage::{S3Config, S3Storage};
 
 /// The command that installs the server.
 pub const INSTALL_COMMAND: &str =
@@ -130,6 +130,7 @@ impl S3Server {
             bucket: bucket.to_string(),
             access_key: ACCESS_KEY.to_string(),
             secret_key: SECRET_KEY.to_string(),
+            session_token: None,
             path_style: true,
         }
     }

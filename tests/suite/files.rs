@@ -62,24 +62,30 @@ async fn project_for(app: &TestApp, admin: &Persona, client: &Persona) -> String
         .to_string()
 }
 
-/// Requests an upload and PUTs `bytes` exactly as told; answers the file id.
-async fn upload(
+/// Requests an upload for `input` (the owner, maybe `internal`) of `bytes`
+/// and answers the file id and the upload as handed out (URL and headers).
+async fn request(
     app: &TestApp,
     token: &str,
-    project: &str,
+    mut input: Value,
     filename: &str,
     content_type: &str,
     bytes: &[u8],
-) -> String {
-    let ticket = data(
-        app,
-        token,
-        REQUEST,
-        json!({ "input": { "projectId": project, "filename": filename, "contentType": content_type, "size": bytes.len() } }),
-    )
-    .await["requestUpload"]
-        .clone();
+) -> (String, Value) {
+    input["filename"] = json!(filename);
+    input["contentType"] = json!(content_type);
+    input["size"] = json!(bytes.len());
+    let ticket =
+        data(app, token, REQUEST, json!({ "input": input })).await["requestUpload"].clone();
     assert_eq!(ticket["file"]["status"], "PENDING");
+    (
+        ticket["file"]["id"].as_str().expect("id").to_string(),
+        ticket,
+    )
+}
+
+/// PUTs `bytes` to an upload URL exactly as told; answers the status.
+async fn put(app: &TestApp, ticket: &Value, bytes: &[u8]) -> reqwest::StatusCode {
     let mut put = app
         .http
         .put(ticket["uploadUrl"].as_str().expect("url"))
@@ -91,13 +97,42 @@ async fn upload(
             put = put.header(name, header["value"].as_str().expect("value"));
         }
     }
-    let response = put.send().await.expect("put");
-    assert!(
-        response.status().is_success(),
-        "PUT answered {}",
-        response.status()
-    );
-    ticket["file"]["id"].as_str().expect("id").to_string()
+    put.send().await.expect("put").status()
+}
+
+/// Requests an upload to `input`'s owner and PUTs `bytes`; answers the file id.
+async fn upload_to(
+    app: &TestApp,
+    token: &str,
+    input: Value,
+    filename: &str,
+    content_type: &str,
+    bytes: &[u8],
+) -> String {
+    let (file, ticket) = request(app, token, input, filename, content_type, bytes).await;
+    let status = put(app, &ticket, bytes).await;
+    assert!(status.is_success(), "PUT answered {status}");
+    file
+}
+
+/// Requests an upload to a project and PUTs `bytes` exactly as told; answers the file id.
+async fn upload(
+    app: &TestApp,
+    token: &str,
+    project: &str,
+    filename: &str,
+    content_type: &str,
+    bytes: &[u8],
+) -> String {
+    upload_to(
+        app,
+        token,
+        json!({ "projectId": project }),
+        filename,
+        content_type,
+        bytes,
+    )
+    .await
 }
 
 async fn portal_flow(app: &TestApp) {
@@ -173,12 +208,13 @@ async fn a_client_uploads_and_downloads_a_file_through_s3() {
         s3.secret_key().to_string(),
     );
     let app = TestApp::spawn_with(move |config| {
-        config.storage = fluxorae::config::StorageSettings::S3 {
+        config.domains.files.storage = files::StorageSettings::S3 {
             endpoint,
             region: "us-east-1".into(),
             bucket: "portal-files".into(),
             access_key,
             secret_key,
+            session_token: None,
             path_style: true,
         };
     })
@@ -188,7 +224,7 @@ async fn a_client_uploads_and_downloads_a_file_through_s3() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn uploads_are_checked_for_size_type_and_content() {
-    let app = TestApp::spawn_with(|config| config.uploads.max_bytes = 1024).await;
+    let app = TestApp::spawn_with(|config| config.domains.files.uploads.max_bytes = 1024).await;
     let admin = app.persona(Role::Admin).await;
     let client = app.persona(Role::Client).await;
     let partner = app.persona(Role::Partner).await;
@@ -346,8 +382,8 @@ async fn fake_clamd() -> String {
 async fn with_antivirus_on_files_stay_quarantined_until_clamd_says_clean() {
     let clamd = fake_clamd().await;
     let app = TestApp::spawn_with(move |config| {
-        config.clamav_addr = Some(clamd);
-        config.uploads.scan = true;
+        config.domains.files.clamav_addr = Some(clamd);
+        config.domains.files.uploads.scan = true;
         config.outbox_enabled = false;
     })
     .await;
@@ -398,4 +434,309 @@ async fn with_antivirus_on_files_stay_quarantined_until_clamd_says_clean() {
     .await;
     assert_eq!(infected["file"]["status"], "REJECTED");
     assert!(infected["file"]["downloadUrl"].is_null());
+}
+
+/// The second PUT of a clean upload after its completion is never what
+/// downloads serve: completion stored the checked bytes under a key no URL
+/// can write, and removed the upload's own object (so the store may take the
+/// PUT there, unserved).
+async fn a_second_put_cannot_change_what_is_served(app: &TestApp) {
+    let admin = app.persona(Role::Admin).await;
+    let client = app.persona(Role::Client).await;
+    let project = project_for(app, &admin, &client).await;
+    let (file, ticket) = request(
+        app,
+        &client.token,
+        json!({ "projectId": project }),
+        "clean.pdf",
+        "application/pdf",
+        PDF,
+    )
+    .await;
+    assert!(put(app, &ticket, PDF).await.is_success());
+    let completed = data(app, &client.token, COMPLETE, json!({ "id": file })).await;
+    assert_eq!(completed["completeUpload"]["status"], "AVAILABLE");
+
+    // Malware of the same size and declared type, to the still-valid URL.
+    let mut malware = b"MZ".to_vec();
+    malware.resize(PDF.len(), b'!');
+    put(app, &ticket, &malware).await;
+    let shown = data(app, &client.token, FILE, json!({ "id": file })).await;
+    let url = shown["file"]["downloadUrl"].as_str().expect("download url");
+    let served = app.http.get(url).send().await.expect("download");
+    assert_eq!(served.status(), 200);
+    assert_eq!(served.bytes().await.expect("bytes").as_ref(), PDF);
+    // Completing again changes nothing either.
+    let again = data(app, &client.token, COMPLETE, json!({ "id": file })).await;
+    assert_eq!(again["completeUpload"]["status"], "AVAILABLE");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_put_after_completion_does_not_change_the_served_bytes_locally() {
+    let app = TestApp::spawn().await;
+    a_second_put_cannot_change_what_is_served(&app).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_put_after_completion_does_not_change_the_served_bytes_on_s3() {
+    let s3 = fluxorae_tests::s3::S3Server::start().await;
+    s3.storage("write-once").await;
+    let (endpoint, access_key, secret_key) = (
+        s3.endpoint(),
+        s3.access_key().to_string(),
+        s3.secret_key().to_string(),
+    );
+    let app = TestApp::spawn_with(move |config| {
+        config.domains.files.storage = files::StorageSettings::S3 {
+            endpoint,
+            region: "us-east-1".into(),
+            bucket: "write-once".into(),
+            access_key,
+            secret_key,
+            session_token: None,
+            path_style: true,
+        };
+    })
+    .await;
+    a_second_put_cannot_change_what_is_served(&app).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_local_store_refuses_a_second_put_before_completion() {
+    let app = TestApp::spawn().await;
+    let admin = app.persona(Role::Admin).await;
+    let client = app.persona(Role::Client).await;
+    let project = project_for(&app, &admin, &client).await;
+    let (file, ticket) = request(
+        &app,
+        &client.token,
+        json!({ "projectId": project }),
+        "a.pdf",
+        "application/pdf",
+        PDF,
+    )
+    .await;
+    assert!(put(&app, &ticket, PDF).await.is_success());
+    let mut other = b"%PDF-".to_vec();
+    other.resize(PDF.len(), b'x');
+    assert_eq!(put(&app, &ticket, &other).await, 412);
+    data(&app, &client.token, COMPLETE, json!({ "id": file })).await;
+    let shown = data(&app, &client.token, FILE, json!({ "id": file })).await;
+    let url = shown["file"]["downloadUrl"].as_str().expect("download url");
+    let served = app.http.get(url).send().await.expect("download");
+    assert_eq!(served.bytes().await.expect("bytes").as_ref(), PDF);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_download_is_named_with_the_extension_of_its_checked_type() {
+    let app = TestApp::spawn().await;
+    let admin = app.persona(Role::Admin).await;
+    let client = app.persona(Role::Client).await;
+    let project = project_for(&app, &admin, &client).await;
+    let file = upload(
+        &app,
+        &client.token,
+        &project,
+        "report.exe",
+        "application/pdf",
+        PDF,
+    )
+    .await;
+    let completed = data(&app, &client.token, COMPLETE, json!({ "id": file })).await;
+    assert_eq!(completed["completeUpload"]["status"], "AVAILABLE");
+    let shown = data(&app, &client.token, FILE, json!({ "id": file })).await;
+    assert_eq!(shown["file"]["filename"], "report.exe");
+    let url = shown["file"]["downloadUrl"].as_str().expect("download url");
+    let served = app.http.get(url).send().await.expect("download");
+    assert_eq!(
+        served.headers()["content-disposition"],
+        "attachment; filename*=UTF-8''report.pdf"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_cannot_list_or_download_a_staff_only_attachment_of_its_own_ticket_or_project() {
+    let app = TestApp::spawn().await;
+    let admin = app.persona(Role::Admin).await;
+    let employee = app.persona(Role::Employee).await;
+    let client = app.persona(Role::Client).await;
+    let project = project_for(&app, &admin, &client).await;
+    let ticket = data(
+        &app,
+        &client.token,
+        "mutation { createTicket(input: { subject: \"Invoice\", body: \"Please check.\" }) { id } }",
+        json!({}),
+    )
+    .await["createTicket"]["id"]
+        .as_str()
+        .expect("ticket")
+        .to_string();
+
+    // A client may not mark its own uploads staff-only.
+    let body = app
+        .graphql(
+            Some(&client.token),
+            REQUEST,
+            json!({ "input": { "projectId": project, "internal": true, "filename": "a.pdf", "contentType": "application/pdf", "size": PDF.len() } }),
+        )
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{body}"
+    );
+
+    let mut staff_only = Vec::new();
+    for owner in [
+        json!({ "projectId": project }),
+        json!({ "ticketId": ticket }),
+    ] {
+        let mut input = owner.clone();
+        input["internal"] = json!(true);
+        let internal = upload_to(
+            &app,
+            &employee.token,
+            input,
+            "notes.pdf",
+            "application/pdf",
+            PDF,
+        )
+        .await;
+        data(&app, &employee.token, COMPLETE, json!({ "id": internal })).await;
+        let shared = upload_to(
+            &app,
+            &employee.token,
+            owner,
+            "shared.pdf",
+            "application/pdf",
+            PDF,
+        )
+        .await;
+        data(&app, &employee.token, COMPLETE, json!({ "id": shared })).await;
+        staff_only.push(internal);
+    }
+
+    const LISTS: &str = "query($project: ID!, $ticket: ID!) {
+        project(id: $project) { files { totalCount edges { node { id filename internal } } } }
+        ticket(id: $ticket) { attachments { id filename internal } } }";
+    let ids = json!({ "project": project, "ticket": ticket });
+    let seen = data(&app, &client.token, LISTS, ids.clone()).await;
+    assert_eq!(seen["project"]["files"]["totalCount"], 1, "{seen}");
+    assert_eq!(
+        seen["project"]["files"]["edges"][0]["node"]["filename"],
+        "shared.pdf"
+    );
+    assert_eq!(
+        seen["ticket"]["attachments"]
+            .as_array()
+            .expect("list")
+            .len(),
+        1,
+        "{seen}"
+    );
+    assert_eq!(seen["ticket"]["attachments"][0]["filename"], "shared.pdf");
+    for file in &staff_only {
+        let (code, _) = error_code(&app, &client.token, FILE, json!({ "id": file })).await;
+        assert_eq!(code, "NOT_FOUND");
+    }
+
+    let staff = data(&app, &employee.token, LISTS, ids).await;
+    assert_eq!(staff["project"]["files"]["totalCount"], 2);
+    assert_eq!(
+        staff["ticket"]["attachments"]
+            .as_array()
+            .expect("list")
+            .len(),
+        2
+    );
+    for file in &staff_only {
+        let shown = data(&app, &employee.token, FILE, json!({ "id": file })).await;
+        assert!(shown["file"]["downloadUrl"].is_string());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upload_names_exactly_one_owner_and_a_task_file_is_listed_with_its_project() {
+    let app = TestApp::spawn().await;
+    let admin = app.persona(Role::Admin).await;
+    let client = app.persona(Role::Client).await;
+    let project = project_for(&app, &admin, &client).await;
+    let task = data(
+        &app,
+        &admin.token,
+        "mutation($project: ID!) { createTask(input: { projectId: $project, title: \"Logo\" }) { id } }",
+        json!({ "project": project }),
+    )
+    .await["createTask"]["id"]
+        .as_str()
+        .expect("task")
+        .to_string();
+    let input = |owner: Value| {
+        let mut input = owner;
+        input["filename"] = json!("a.pdf");
+        input["contentType"] = json!("application/pdf");
+        input["size"] = json!(PDF.len());
+        json!({ "input": input })
+    };
+    assert_eq!(
+        error_code(&app, &client.token, REQUEST, input(json!({}))).await,
+        ("BAD_USER_INPUT".into(), "input.projectId".into())
+    );
+    assert_eq!(
+        error_code(
+            &app,
+            &client.token,
+            REQUEST,
+            input(json!({ "projectId": project, "ticketId": project }))
+        )
+        .await,
+        ("BAD_USER_INPUT".into(), "input.ticketId".into())
+    );
+    let other = project_for(&app, &admin, &client).await;
+    assert_eq!(
+        error_code(
+            &app,
+            &client.token,
+            REQUEST,
+            input(json!({ "projectId": other, "taskId": task }))
+        )
+        .await,
+        ("BAD_USER_INPUT".into(), "input.taskId".into())
+    );
+
+    // The task alone, or with its project as before: either way the task owns it.
+    for owner in [
+        json!({ "taskId": task }),
+        json!({ "projectId": project, "taskId": task }),
+    ] {
+        let file = upload_to(
+            &app,
+            &client.token,
+            owner,
+            "brief.pdf",
+            "application/pdf",
+            PDF,
+        )
+        .await;
+        let completed = data(&app, &client.token, COMPLETE, json!({ "id": file })).await;
+        assert_eq!(completed["completeUpload"]["status"], "AVAILABLE");
+        let shown = data(
+            &app,
+            &client.token,
+            "query($id: ID!) { file(id: $id) { ownerKind taskId projectId ticketId } }",
+            json!({ "id": file }),
+        )
+        .await;
+        assert_eq!(
+            shown["file"],
+            json!({ "ownerKind": "TASK", "taskId": task, "projectId": project, "ticketId": null })
+        );
+    }
+    let listed = data(
+        &app,
+        &client.token,
+        "query($id: ID!) { project(id: $id) { files { totalCount } } }",
+        json!({ "id": project }),
+    )
+    .await;
+    assert_eq!(listed["project"]["files"]["totalCount"], 2);
 }

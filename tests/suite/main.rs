@@ -14,4 +14,5 @@ mod rbac;
 mod schema_guards;
 mod storage;
 mod support;
+mod table_ownership;
 mod websocket;

@@ -165,7 +165,9 @@ fn each_domain_declares_only_permissions_under_its_own_name() {
     }
 }
 
-#[tokio::test]
+// Multi-threaded: the first test to need the template database migrates it,
+// and diesel-async's migration harness blocks.
+#[tokio::test(flavor = "multi_thread")]
 async fn the_permissions_roles_hold_are_exactly_those_the_domains_declare() {
     use diesel_async::RunQueryDsl;
     #[derive(diesel::QueryableByName)]

@@ -30,10 +30,6 @@ pub struct Deps {
     pub bus: Arc<dyn EventBus>,
     /// Largest page a list may return.
     pub max_page_size: usize,
-    /// Object storage for uploaded files.
-    pub storage: Arc<dyn crate::storage::ObjectStorage>,
-    /// What uploads may be.
-    pub uploads: crate::storage::UploadPolicy,
 }
 
 /// Why a domain could not be built from its configuration.

@@ -17,7 +17,6 @@ pub mod pagination;
 pub mod principal;
 pub mod request;
 pub mod schema;
-pub mod storage;
 pub mod validate;
 
 pub use config::{ConfigError, Env, Environment};

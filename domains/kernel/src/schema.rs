@@ -52,6 +52,10 @@ diesel::table! {
         created_at -> Timestamptz,
         completed_at -> Nullable<Timestamptz>,
         ticket_id -> Nullable<Uuid>,
+        owner_kind -> Text,
+        owner_id -> Uuid,
+        internal -> Bool,
+        upload_key -> Nullable<Text>,
     }
 }
 

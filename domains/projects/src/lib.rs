@@ -1,14 +1,14 @@
-//! Projects domain: projects, members, milestones, tasks on a live Kanban board, files.
+//! Projects domain: projects, members, milestones, tasks on a live Kanban board;
+//! projects and tasks own files (through the files domain's `FileOwner`).
 
+pub mod attachments;
 pub mod demo;
 pub mod events;
-pub mod files;
 pub mod graphql;
 pub mod model;
 pub mod ordering;
 pub mod policy;
 pub mod repo;
-pub mod scan;
 pub mod service;
 
 use std::sync::Arc;
@@ -18,6 +18,7 @@ use async_graphql::dataloader::DataLoader;
 use kernel::domain::{BoxFuture, BuildError, DemoSeed};
 use kernel::{AppResult, ConfigError, Deps, Domain, Env, Permission};
 
+pub use attachments::{ProjectFiles, TaskFiles};
 pub use graphql::mutation::ProjectsMutation;
 pub use graphql::query::ProjectsQuery;
 pub use graphql::subscription::ProjectsSubscription;
@@ -41,10 +42,6 @@ const PERMISSIONS: &[Permission] = &[
         name: "projects:workload.read",
         description: "See everyone's workload",
     },
-    Permission {
-        name: "projects:file.upload",
-        description: "Upload files to visible projects",
-    },
 ];
 
 impl Projects {
@@ -65,12 +62,7 @@ impl Domain for Projects {
 
     fn build(deps: &Deps, _config: &()) -> Result<Self, BuildError> {
         Ok(Self {
-            service: Arc::new(ProjectsService::new(
-                deps.db.clone(),
-                deps.bus.clone(),
-                deps.storage.clone(),
-                deps.uploads.clone(),
-            )),
+            service: Arc::new(ProjectsService::new(deps.db.clone(), deps.bus.clone())),
         })
     }
 

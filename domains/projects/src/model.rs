@@ -3,7 +3,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use kernel::db_enum;
-use kernel::schema::{files, milestones, project_members, projects, tasks};
+use kernel::schema::{milestones, project_members, projects, tasks};
 use uuid::Uuid;
 
 db_enum! {
@@ -160,38 +160,6 @@ pub struct Task {
     pub created_at: DateTime<Utc>,
     /// Updated.
     pub updated_at: DateTime<Utc>,
-}
-
-/// An uploaded file.
-#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
-#[diesel(table_name = files, check_for_backend(diesel::pg::Pg))]
-pub struct FileRow {
-    /// Id.
-    pub id: Uuid,
-    /// Project, for project files.
-    pub project_id: Option<Uuid>,
-    /// Task.
-    pub task_id: Option<Uuid>,
-    /// Uploader.
-    pub uploaded_by: Uuid,
-    /// Sanitised filename.
-    pub filename: String,
-    /// Declared content type.
-    pub content_type: String,
-    /// Declared size.
-    pub size_bytes: i64,
-    /// Object key in storage.
-    pub storage_key: String,
-    /// pending, quarantined, available, rejected.
-    pub status: String,
-    /// Why it was rejected.
-    pub rejection_reason: Option<String>,
-    /// Created.
-    pub created_at: DateTime<Utc>,
-    /// Checked at.
-    pub completed_at: Option<DateTime<Utc>>,
-    /// Ticket, for ticket attachments.
-    pub ticket_id: Option<Uuid>,
 }
 
 #[cfg(test)]

@@ -11,7 +11,6 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use kernel::events::{Event, EventBus};
 pub use kernel::pagination::Page;
 use kernel::schema::{milestones, project_members, projects, tasks};
-use kernel::storage::{ObjectStorage, UploadPolicy};
 use kernel::validate::required;
 use kernel::{AppError, Db, Principal};
 use uuid::Uuid;
@@ -144,8 +143,6 @@ pub struct WorkloadRow {
 pub struct ProjectsService {
     db: Db,
     bus: Arc<dyn EventBus>,
-    storage: Arc<dyn ObjectStorage>,
-    uploads: UploadPolicy,
 }
 
 fn check_dates(start: Option<NaiveDate>, due: Option<NaiveDate>) -> Result<(), AppError> {
@@ -161,31 +158,9 @@ fn check_dates(start: Option<NaiveDate>, due: Option<NaiveDate>) -> Result<(), A
 }
 
 impl ProjectsService {
-    /// A service on the pool, publishing to the bus, keeping files in `storage`.
-    pub fn new(
-        db: Db,
-        bus: Arc<dyn EventBus>,
-        storage: Arc<dyn ObjectStorage>,
-        uploads: UploadPolicy,
-    ) -> Self {
-        Self {
-            db,
-            bus,
-            storage,
-            uploads,
-        }
-    }
-
-    pub(crate) fn db(&self) -> &Db {
-        &self.db
-    }
-
-    pub(crate) fn storage(&self) -> &dyn ObjectStorage {
-        self.storage.as_ref()
-    }
-
-    pub(crate) fn uploads(&self) -> &UploadPolicy {
-        &self.uploads
+    /// A service on the pool, publishing to the bus.
+    pub fn new(db: Db, bus: Arc<dyn EventBus>) -> Self {
+        Self { db, bus }
     }
 
     async fn conn(&self) -> Result<kernel::DbConn, AppError> {

@@ -1,6 +1,7 @@
 //! Support desk: tickets with comment threads, SLAs on business hours, live
 //! updates, email notifications through the outbox, and a knowledge base.
 
+pub mod attachments;
 pub mod demo;
 pub mod events;
 pub mod graphql;
@@ -22,6 +23,7 @@ use kernel::domain::{BoxFuture, BuildError, DemoSeed, PeriodicTask};
 use kernel::notifications::Category;
 use kernel::{AppResult, ConfigError, Deps, Domain, Env, Permission};
 
+pub use attachments::TicketFiles;
 pub use graphql::mutation::SupportMutation;
 pub use graphql::query::SupportQuery;
 pub use graphql::subscription::SupportSubscription;

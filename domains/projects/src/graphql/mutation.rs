@@ -6,11 +6,7 @@ use kernel::ids::parse_id;
 use kernel::{RequirePermission, SignedIn, caller};
 
 use super::query::service;
-use super::types::{
-    FileNode, MilestoneNode, ProjectMemberNode, ProjectNode, TaskNode, UploadHeader,
-    UploadTicketNode,
-};
-use crate::files::UploadRequest;
+use super::types::{MilestoneNode, ProjectMemberNode, ProjectNode, TaskNode};
 use crate::model::{MilestoneStatus, ProjectStatus, TaskPriority, TaskStatus};
 use crate::service::{
     MoveTaskInput as Move, NewProjectInput, NewTaskInput, ProjectChanges, TaskChanges,
@@ -178,82 +174,8 @@ pub struct MoveTaskInput {
     pub expected_version: i32,
 }
 
-/// Input of `requestUpload`: a project file, or an attachment of a ticket.
-#[derive(InputObject)]
-pub struct RequestUploadInput {
-    /// The project (a project file).
-    pub project_id: Option<ID>,
-    /// The ticket (a ticket attachment).
-    pub ticket_id: Option<ID>,
-    /// A task of the project to attach the file to.
-    pub task_id: Option<ID>,
-    /// The file's name.
-    pub filename: String,
-    /// Its type, e.g. `application/pdf` (must be on the allow-list).
-    pub content_type: String,
-    /// Its size in bytes (at most the configured maximum, 25 MiB by default).
-    pub size: i64,
-}
-
 #[Object]
 impl ProjectsMutation {
-    /// Starts an upload: checks size and type, creates a PENDING file and
-    /// answers a presigned URL for a plain HTTP PUT with the given headers.
-    #[graphql(guard = "RequirePermission(\"projects:file.upload\")")]
-    async fn request_upload(
-        &self,
-        ctx: &Context<'_>,
-        input: RequestUploadInput,
-    ) -> async_graphql::Result<UploadTicketNode> {
-        let request = UploadRequest {
-            project_id: input
-                .project_id
-                .as_ref()
-                .map(|id| parse_id(id, "input.projectId"))
-                .transpose()?,
-            ticket_id: input
-                .ticket_id
-                .as_ref()
-                .map(|id| parse_id(id, "input.ticketId"))
-                .transpose()?,
-            task_id: input
-                .task_id
-                .as_ref()
-                .map(|id| parse_id(id, "input.taskId"))
-                .transpose()?,
-            filename: input.filename,
-            content_type: input.content_type,
-            size: input.size,
-        };
-        let ticket = service(ctx).request_upload(caller(ctx)?, request).await?;
-        Ok(UploadTicketNode {
-            upload_url: ticket.request.url,
-            upload_headers: ticket
-                .request
-                .headers
-                .into_iter()
-                .map(|(name, value)| UploadHeader { name, value })
-                .collect(),
-            expires_at: ticket.request.expires_at,
-            file: FileNode(ticket.file),
-        })
-    }
-
-    /// Finishes an upload: checks the stored object's size and magic bytes and
-    /// marks the file AVAILABLE, REJECTED (with the reason) or QUARANTINED
-    /// until the antivirus scan passes.
-    #[graphql(guard = "SignedIn")]
-    async fn complete_upload(
-        &self,
-        ctx: &Context<'_>,
-        file_id: ID,
-    ) -> async_graphql::Result<FileNode> {
-        let id = parse_id(&file_id, "fileId")?;
-        Ok(FileNode(
-            service(ctx).complete_upload(caller(ctx)?, id).await?,
-        ))
-    }
-
     /// Creates a project for a client organization (admins).
     #[graphql(guard = "RequirePermission(\"projects:project.manage\")")]
     async fn create_project(

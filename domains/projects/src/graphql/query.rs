@@ -10,7 +10,7 @@ use kernel::pagination::{TotalCount, decode_cursor, page_size};
 use kernel::{AppError, Deps, RequirePermission, SignedIn, caller};
 use uuid::Uuid;
 
-use super::types::{FileNode, ProjectNode, TaskNode, WorkloadNode};
+use super::types::{ProjectNode, TaskNode, WorkloadNode};
 use crate::model::ProjectStatus;
 use crate::service::{ProjectFilter, ProjectsService};
 
@@ -99,13 +99,6 @@ impl ProjectsQuery {
     async fn task(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<TaskNode> {
         let id = parse_id(&id, "id")?;
         Ok(TaskNode(service(ctx).task(caller(ctx)?, id).await?, None))
-    }
-
-    /// One file of a project you may see; its `downloadUrl` works for a few minutes.
-    #[graphql(guard = "SignedIn")]
-    async fn file(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<FileNode> {
-        let id = parse_id(&id, "id")?;
-        Ok(FileNode(service(ctx).file(caller(ctx)?, id).await?))
     }
 
     /// Tasks assigned to you, open ones unless `includeDone`.

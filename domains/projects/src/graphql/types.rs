@@ -15,8 +15,7 @@ use crate::model::{
 };
 use crate::policy::COLUMNS;
 use crate::service::ProjectsService;
-
-use kernel::db_enum;
+use files::OwnerRef;
 
 fn id(value: uuid::Uuid) -> ID {
     ID(value.to_string())
@@ -103,23 +102,17 @@ impl ProjectNode {
             .collect())
     }
 
-    /// Files of the project, newest first.
+    /// Files of the project and of its tasks, newest first (staff-only
+    /// files for staff only).
     async fn files(
         &self,
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> async_graphql::Result<FileConnection> {
-        let limit = kernel::pagination::page_size(first, super::query::max_page(ctx))?;
-        let page = ctx
-            .data_unchecked::<Arc<ProjectsService>>()
-            .project_files(
-                self.0.id,
-                super::query::uuid_cursor(after.as_deref())?,
-                limit,
-            )
-            .await?;
-        Ok(page.into_connection(after.is_some(), |file| file.id.to_string(), FileNode))
+    ) -> async_graphql::Result<files::graphql::types::FileConnection> {
+        let db = &ctx.data_unchecked::<kernel::Deps>().db;
+        let tasks = crate::attachments::task_owners(db, self.0.id).await?;
+        files::graphql::files_page(ctx, OwnerRef::project(self.0.id), &tasks, first, after).await
     }
 
     /// The Kanban board: every column with its tasks in order.
@@ -158,14 +151,6 @@ impl ProjectNode {
         Ok(Board { columns })
     }
 }
-
-/// A page of files.
-pub type FileConnection = async_graphql::connection::Connection<
-    String,
-    FileNode,
-    kernel::pagination::TotalCount,
-    async_graphql::connection::EmptyFields,
->;
 
 /// A Kanban board.
 #[derive(SimpleObject)]
@@ -353,108 +338,4 @@ impl WorkloadNode {
     async fn overdue(&self) -> i64 {
         self.0.overdue
     }
-}
-
-db_enum! {
-    /// Where an uploaded file stands.
-    FileStatus {
-        /// Waiting for the upload and `completeUpload`.
-        Pending = "pending",
-        /// Uploaded and checked; waiting for the antivirus scan.
-        Quarantined = "quarantined",
-        /// Ready to download.
-        Available = "available",
-        /// Refused; see `rejectionReason`.
-        Rejected = "rejected",
-    }
-}
-
-/// A file attached to a project (and maybe a task).
-pub struct FileNode(pub crate::model::FileRow);
-
-#[Object(name = "File")]
-impl FileNode {
-    /// Id.
-    async fn id(&self) -> ID {
-        id(self.0.id)
-    }
-
-    /// The project, for a project file.
-    async fn project_id(&self) -> Option<ID> {
-        self.0.project_id.map(id)
-    }
-
-    /// The ticket, for a ticket attachment.
-    async fn ticket_id(&self) -> Option<ID> {
-        self.0.ticket_id.map(id)
-    }
-
-    /// The task, if attached to one.
-    async fn task_id(&self) -> Option<ID> {
-        self.0.task_id.map(id)
-    }
-
-    /// Sanitised filename.
-    async fn filename(&self) -> &str {
-        &self.0.filename
-    }
-
-    /// Declared content type.
-    async fn content_type(&self) -> &str {
-        &self.0.content_type
-    }
-
-    /// Size in bytes.
-    async fn size(&self) -> i64 {
-        self.0.size_bytes
-    }
-
-    /// Status.
-    async fn status(&self) -> FileStatus {
-        FileStatus::from_db(&self.0.status).unwrap_or(FileStatus::Pending)
-    }
-
-    /// Why the file was rejected.
-    async fn rejection_reason(&self) -> Option<&str> {
-        self.0.rejection_reason.as_deref()
-    }
-
-    /// Who uploaded it.
-    async fn uploaded_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserNode>> {
-        let loader = ctx.data_unchecked::<DataLoader<UserLoader>>();
-        Ok(loader.load_one(self.0.uploaded_by).await?.map(UserNode))
-    }
-
-    /// A short-lived URL to download the file; null unless AVAILABLE.
-    async fn download_url(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
-        let service = ctx.data_unchecked::<Arc<ProjectsService>>();
-        Ok(service.download_url(&self.0)?.map(|(url, _)| url))
-    }
-
-    /// When it was requested.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
-    }
-}
-
-/// A header the upload must carry exactly.
-#[derive(SimpleObject)]
-pub struct UploadHeader {
-    /// Header name.
-    pub name: String,
-    /// Header value.
-    pub value: String,
-}
-
-/// Where and how to upload a file's bytes.
-#[derive(SimpleObject)]
-pub struct UploadTicketNode {
-    /// The pending file; call `completeUpload(fileId)` after the PUT.
-    pub file: FileNode,
-    /// Presigned URL for a plain HTTP PUT of the bytes.
-    pub upload_url: String,
-    /// Headers the PUT must send as given (Content-Type, Content-Length).
-    pub upload_headers: Vec<UploadHeader>,
-    /// When the URL stops working.
-    pub expires_at: DateTime<Utc>,
 }

@@ -126,18 +126,12 @@ impl TicketNode {
         Ok(SlaNode(service(ctx).sla(self.0.id).await?))
     }
 
-    /// Files attached to the ticket.
+    /// Files attached to the ticket, oldest first (staff-only files for staff only).
     async fn attachments(
         &self,
         ctx: &Context<'_>,
-    ) -> async_graphql::Result<Vec<projects::graphql::types::FileNode>> {
-        let files = ctx.data_unchecked::<Arc<projects::ProjectsService>>();
-        Ok(files
-            .ticket_files(self.0.id)
-            .await?
-            .into_iter()
-            .map(projects::graphql::types::FileNode)
-            .collect())
+    ) -> async_graphql::Result<Vec<files::graphql::types::FileNode>> {
+        files::graphql::attachments(ctx, files::OwnerRef::ticket(self.0.id)).await
     }
 
     /// Opened at.

@@ -1,16 +1,18 @@
 //! `PUT`/`GET`/`HEAD /storage/{*key}`: the development object store served by
 //! the API itself, behind HMAC-signed URLs issued by `requestUpload` and
-//! `File.downloadUrl`. The same flow and checks as S3 presigned URLs.
+//! `File.downloadUrl`. The same flow and checks as S3 presigned URLs; a PUT
+//! to a key that holds an object is refused (412), as S3 does for
+//! `If-None-Match: *`.
 
 use std::sync::Arc;
 
+use crate::storage::{LocalStorage, ObjectStorage, StorageError, content_disposition};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use kernel::storage::{LocalStorage, StorageError, content_disposition};
 use tokio_util::io::ReaderStream;
 
 /// Routes of the local store.
@@ -24,6 +26,7 @@ fn refuse(error: &StorageError) -> Response {
     let status = match error {
         StorageError::BadSignature | StorageError::Expired => StatusCode::FORBIDDEN,
         StorageError::NotFound => StatusCode::NOT_FOUND,
+        StorageError::AlreadyExists => StatusCode::PRECONDITION_FAILED,
         StorageError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         StorageError::InvalidKey | StorageError::InvalidRequest(_) | StorageError::Body(_) => {
             StatusCode::BAD_REQUEST
@@ -67,13 +70,19 @@ async fn upload(
     if declared.is_some_and(|length| length != signed_length) {
         return refuse(&StorageError::BadSignature);
     }
+    // Refused before reading the body; the write itself refuses too, for races.
+    match storage.head(&key).await {
+        Ok(None) => {}
+        Ok(Some(_)) => return refuse(&StorageError::AlreadyExists),
+        Err(error) => return refuse(&error),
+    }
     match storage
         .write_stream(&key, body.into_data_stream(), signed_length)
         .await
     {
         Ok(written) if written == signed_length => StatusCode::OK.into_response(),
         Ok(_) => {
-            let _ = kernel::storage::ObjectStorage::delete(storage.as_ref(), &key).await;
+            let _ = storage.delete(&key).await;
             (
                 StatusCode::BAD_REQUEST,
                 "The body is shorter than the signed length",

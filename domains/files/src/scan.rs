@@ -1,4 +1,6 @@
-//! Antivirus scans of quarantined uploads with ClamAV's clamd (INSTREAM).
+//! Antivirus scans of quarantined uploads with ClamAV's clamd (INSTREAM):
+//! the scan reads the checked copy under the file's final key, which no
+//! presigned URL can write.
 
 use std::sync::Arc;
 
@@ -8,11 +10,12 @@ use diesel_async::RunQueryDsl;
 use kernel::Db;
 use kernel::outbox::{JobError, JobHandler, async_trait};
 use kernel::schema::files;
-use kernel::storage::ObjectStorage;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use uuid::Uuid;
 
-use crate::files::SCAN_FILE;
+use crate::model::FileStatus;
+use crate::service::SCAN_FILE;
+use crate::storage::ObjectStorage;
 
 /// What clamd said about a stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,7 +97,7 @@ impl JobHandler for ScanFileHandler {
             .get()
             .await
             .map_err(|e| JobError::retryable(e.to_string()))?;
-        let row: Option<(String, i64, String)> = files::table
+        let row: Option<(String, i64, FileStatus)> = files::table
             .find(file_id)
             .select((files::storage_key, files::size_bytes, files::status))
             .first(&mut conn)
@@ -104,7 +107,7 @@ impl JobHandler for ScanFileHandler {
         let Some((key, size, status)) = row else {
             return Ok(());
         };
-        if status != "quarantined" {
+        if status != FileStatus::Quarantined {
             return Ok(());
         }
         let data = self
@@ -116,15 +119,16 @@ impl JobHandler for ScanFileHandler {
             .await
             .map_err(JobError::retryable)?;
         let (status, reason) = match &verdict {
-            ScanVerdict::Clean => ("available", None),
-            ScanVerdict::Infected(name) => {
-                ("rejected", Some(format!("The antivirus scan found {name}")))
-            }
+            ScanVerdict::Clean => (FileStatus::Available, None),
+            ScanVerdict::Infected(name) => (
+                FileStatus::Rejected,
+                Some(format!("The antivirus scan found {name}")),
+            ),
         };
         diesel::update(
             files::table
                 .find(file_id)
-                .filter(files::status.eq("quarantined")),
+                .filter(files::status.eq(FileStatus::Quarantined)),
         )
         .set((
             files::status.eq(status),

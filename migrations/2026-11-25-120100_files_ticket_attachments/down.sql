@@ -1,0 +1,5 @@
+DROP INDEX IF EXISTS files_ticket_idx;
+ALTER TABLE files DROP CONSTRAINT IF EXISTS files_owner_check;
+DELETE FROM files WHERE project_id IS NULL;
+ALTER TABLE files ALTER COLUMN project_id SET NOT NULL;
+ALTER TABLE files DROP COLUMN IF EXISTS ticket_id;
