@@ -1,7 +1,7 @@
 //! Pure rules of the support desk: who may see and change tickets, comments
 //! and internal notes. Row visibility itself is `auth::visibility` (in `repo`).
 
-use auth::policy::OrganizationKind;
+use auth::model::OrganizationKind;
 use kernel::live::{LiveAccess, OrganizationSet};
 use kernel::{AccessScope, AppError, Principal, Role};
 use uuid::Uuid;

@@ -1,6 +1,6 @@
 //! Opening and changing tickets.
 
-use auth::policy::OrganizationKind;
+use auth::model::OrganizationKind;
 use chrono::Utc;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
