@@ -2,11 +2,10 @@
 
 use std::sync::Arc;
 
-use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::{Context, ID, InputObject, Object};
 use chrono::NaiveDate;
 use kernel::ids::parse_id;
-use kernel::pagination::{TotalCount, decode_cursor, page_size};
+use kernel::pagination::{PageConnection, PageRequest, decode_cursor};
 use kernel::{AppError, Deps, RequirePermission, SignedIn, caller};
 use uuid::Uuid;
 
@@ -40,6 +39,8 @@ pub(crate) fn max_page(ctx: &Context<'_>) -> usize {
         .map_or(100, |deps| deps.max_page_size)
 }
 
+/// Decodes a hex cursor of `Project.files`, the one list still paged the old
+/// way until files move to their own domain.
 pub(crate) fn uuid_cursor(after: Option<&str>) -> Result<Option<Uuid>, AppError> {
     after
         .map(|cursor| {
@@ -52,9 +53,9 @@ pub(crate) fn uuid_cursor(after: Option<&str>) -> Result<Option<Uuid>, AppError>
 }
 
 /// A page of projects.
-pub type ProjectConnection = Connection<String, ProjectNode, TotalCount, EmptyFields>;
+pub type ProjectConnection = PageConnection<Uuid, ProjectNode>;
 /// A page of tasks.
-pub type TaskConnection = Connection<String, TaskNode, TotalCount, EmptyFields>;
+pub type TaskConnection = PageConnection<Uuid, TaskNode>;
 
 #[Object]
 impl ProjectsQuery {
@@ -69,7 +70,7 @@ impl ProjectsQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<ProjectConnection> {
-        let limit = page_size(first, max_page(ctx))?;
+        let page = PageRequest::new(first, after.as_deref(), max_page(ctx))?;
         let filter = filter.unwrap_or_default();
         let filter = ProjectFilter {
             statuses: filter.status.unwrap_or_default(),
@@ -81,10 +82,10 @@ impl ProjectsQuery {
             search: filter.search,
             include_archived: filter.include_archived.unwrap_or(false),
         };
-        let page = service(ctx)
-            .projects(caller(ctx)?, &filter, uuid_cursor(after.as_deref())?, limit)
+        let projects = service(ctx)
+            .projects(caller(ctx)?, &filter, page.after, page.limit)
             .await?;
-        Ok(page.into_connection(after.is_some(), |row| row.id.to_string(), ProjectNode))
+        Ok(page.connection(projects, |row| row.id, ProjectNode))
     }
 
     /// One project you may see.
@@ -117,20 +118,16 @@ impl ProjectsQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<TaskConnection> {
-        let limit = page_size(first, max_page(ctx))?;
-        let page = service(ctx)
+        let page = PageRequest::new(first, after.as_deref(), max_page(ctx))?;
+        let tasks = service(ctx)
             .my_tasks(
                 caller(ctx)?,
                 include_done.unwrap_or(false),
-                uuid_cursor(after.as_deref())?,
-                limit,
+                page.after,
+                page.limit,
             )
             .await?;
-        Ok(page.into_connection(
-            after.is_some(),
-            |row| row.id.to_string(),
-            |task| TaskNode(task, None),
-        ))
+        Ok(page.connection(tasks, |row| row.id, |task| TaskNode(task, None)))
     }
 
     /// Open work per assignee: open tasks, tasks due between `from` and `to`, and overdue tasks (staff).
