@@ -15,6 +15,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::domain::Deps;
 use crate::error::AppError;
 
 /// The extra field of every connection.
@@ -176,6 +177,13 @@ impl<K: Serialize + DeserializeOwned> CursorType for Cursor<K> {
         let json = serde_json::to_vec(&self.0).unwrap_or_default();
         format!("{CURSOR_VERSION}{}", URL_SAFE_NO_PAD.encode(json))
     }
+}
+
+/// The configured largest page ([`Deps::max_page_size`]); 100 in a schema
+/// built without [`Deps`], as in unit tests.
+pub fn max_page_size(ctx: &async_graphql::Context<'_>) -> usize {
+    ctx.data_opt::<Deps>()
+        .map_or(100, |deps| deps.max_page_size)
 }
 
 /// Page size when the client does not ask for one.

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use async_graphql::{Context, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
 use kernel::ids::parse_id;
-use kernel::pagination::{PageConnection, PageRequest};
-use kernel::{Deps, RequirePermission, Role, SignedIn, caller};
+use kernel::pagination::{PageConnection, PageRequest, max_page_size};
+use kernel::{RequirePermission, Role, SignedIn, caller};
 use uuid::Uuid;
 
 use super::types::{
@@ -53,11 +53,6 @@ pub(crate) fn service<'a>(ctx: &Context<'a>) -> &'a Arc<AuthService> {
     ctx.data_unchecked::<Arc<AuthService>>()
 }
 
-fn max_page(ctx: &Context<'_>) -> usize {
-    ctx.data_opt::<Deps>()
-        .map_or(100, |deps| deps.max_page_size)
-}
-
 /// A page of users.
 pub type UserConnection = PageConnection<Uuid, UserNode>;
 /// A page of organizations.
@@ -92,7 +87,7 @@ impl AuthQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<UserConnection> {
-        let page = PageRequest::new(first, after.as_deref(), max_page(ctx))?;
+        let page = PageRequest::new(first, after.as_deref(), max_page_size(ctx))?;
         let filter = filter.unwrap_or_default();
         let filter = UserFilter {
             role: filter.role,
@@ -132,7 +127,7 @@ impl AuthQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<OrganizationConnection> {
-        let page = PageRequest::new(first, after.as_deref(), max_page(ctx))?;
+        let page = PageRequest::new(first, after.as_deref(), max_page_size(ctx))?;
         let organizations = service(ctx)
             .list_organizations(caller(ctx)?, kind.map(Into::into), page.after, page.limit)
             .await?;
@@ -148,7 +143,7 @@ impl AuthQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<AuditEntryConnection> {
-        let page = PageRequest::new(first, after.as_deref(), max_page(ctx))?;
+        let page = PageRequest::new(first, after.as_deref(), max_page_size(ctx))?;
         let filter = filter.unwrap_or_default();
         let filter = AuditFilter {
             actor_id: filter

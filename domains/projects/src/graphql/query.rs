@@ -5,8 +5,8 @@ use std::sync::Arc;
 use async_graphql::{Context, ID, InputObject, Object};
 use chrono::NaiveDate;
 use kernel::ids::parse_id;
-use kernel::pagination::{PageConnection, PageRequest, decode_cursor};
-use kernel::{AppError, Deps, RequirePermission, SignedIn, caller};
+use kernel::pagination::{PageConnection, PageRequest, decode_cursor, max_page_size};
+use kernel::{AppError, RequirePermission, SignedIn, caller};
 use uuid::Uuid;
 
 use super::types::{FileNode, ProjectNode, TaskNode, WorkloadNode};
@@ -34,9 +34,9 @@ pub(crate) fn service<'a>(ctx: &Context<'a>) -> &'a Arc<ProjectsService> {
     ctx.data_unchecked::<Arc<ProjectsService>>()
 }
 
+/// The configured largest page, for `Project.files` (see [`uuid_cursor`]).
 pub(crate) fn max_page(ctx: &Context<'_>) -> usize {
-    ctx.data_opt::<Deps>()
-        .map_or(100, |deps| deps.max_page_size)
+    max_page_size(ctx)
 }
 
 /// Decodes a hex cursor of `Project.files`, the one list still paged the old
@@ -70,7 +70,7 @@ impl ProjectsQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<ProjectConnection> {
-        let page = PageRequest::new(first, after.as_deref(), max_page(ctx))?;
+        let page = PageRequest::new(first, after.as_deref(), max_page_size(ctx))?;
         let filter = filter.unwrap_or_default();
         let filter = ProjectFilter {
             statuses: filter.status.unwrap_or_default(),
@@ -118,7 +118,7 @@ impl ProjectsQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<TaskConnection> {
-        let page = PageRequest::new(first, after.as_deref(), max_page(ctx))?;
+        let page = PageRequest::new(first, after.as_deref(), max_page_size(ctx))?;
         let tasks = service(ctx)
             .my_tasks(
                 caller(ctx)?,

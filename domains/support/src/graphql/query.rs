@@ -2,11 +2,11 @@
 
 use async_graphql::{Context, ID, InputObject, MergedObject, Object};
 use kernel::ids::parse_id;
-use kernel::pagination::{PageConnection, PageRequest};
+use kernel::pagination::{PageConnection, PageRequest, max_page_size};
 use kernel::{SignedIn, caller};
 use uuid::Uuid;
 
-use super::types::{TicketNode, max_page, service};
+use super::types::{TicketNode, service};
 use crate::kb::graphql::query::KbQuery;
 use crate::model::{TicketPriority, TicketStatus};
 use crate::repo::TicketFilter;
@@ -53,7 +53,7 @@ impl TicketQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<TicketConnection> {
-        let page = PageRequest::new(first, after.as_deref(), max_page(ctx))?;
+        let page = PageRequest::new(first, after.as_deref(), max_page_size(ctx))?;
         let filter = filter.unwrap_or_default();
         let parse = |value: &Option<ID>, field: &str| {
             value.as_ref().map(|v| parse_id(v, field)).transpose()

@@ -1,9 +1,8 @@
 //! Knowledge base queries.
 
 use async_graphql::{Context, Object};
-use kernel::Deps;
 use kernel::ids::parse_id;
-use kernel::pagination::{PageRequest, page_size};
+use kernel::pagination::{PageRequest, max_page_size, page_size};
 
 use super::knowledge_base;
 use super::types::{
@@ -11,11 +10,6 @@ use super::types::{
     KbSearchHitNode, viewer,
 };
 use crate::kb::model::{ArticleFilter, Category};
-
-fn max_page(ctx: &Context<'_>) -> usize {
-    ctx.data_opt::<Deps>()
-        .map_or(100, |deps| deps.max_page_size)
-}
 
 /// Knowledge base queries, merged into `SupportQuery`; readable without signing in.
 #[derive(Default)]
@@ -33,7 +27,7 @@ impl KbQuery {
             String,
         >,
     ) -> async_graphql::Result<KbCategoryConnection> {
-        let page = PageRequest::new(first, after.as_deref(), max_page(ctx))?;
+        let page = PageRequest::new(first, after.as_deref(), max_page_size(ctx))?;
         let categories = knowledge_base(ctx)
             .categories(page.after, page.limit)
             .await?;
@@ -53,7 +47,7 @@ impl KbQuery {
         first: Option<i32>,
         #[graphql(desc = "Cursor of the last article of the previous page.")] after: Option<String>,
     ) -> async_graphql::Result<KbArticleConnection> {
-        let page = PageRequest::new(first, after.as_deref(), max_page(ctx))?;
+        let page = PageRequest::new(first, after.as_deref(), max_page_size(ctx))?;
         let filter = filter.unwrap_or_default();
         let filter = ArticleFilter {
             category_id: filter
@@ -97,7 +91,7 @@ impl KbQuery {
         #[graphql(desc = "How many results (default 20, at most the server's maximum page size).")]
         first: Option<i32>,
     ) -> async_graphql::Result<Vec<KbSearchHitNode>> {
-        let limit = page_size(first, max_page(ctx))?;
+        let limit = page_size(first, max_page_size(ctx))?;
         Ok(knowledge_base(ctx)
             .search(&query, limit)
             .await?
