@@ -522,6 +522,28 @@ async fn lists_page_with_cursors_within_the_page_size_limit() {
             .await,
         "BAD_USER_INPUT"
     );
+
+    // Another list's cursor is no position in this one: BAD_USER_INPUT on `after`.
+    let users = app
+        .data(
+            &staff,
+            "{ users(first: 1) { pageInfo { endCursor } } }",
+            json!({}),
+        )
+        .await;
+    let user_cursor = users["users"]["pageInfo"]["endCursor"].clone();
+    let category_cursor = first["kbCategories"]["pageInfo"]["endCursor"].clone();
+    for (list, cursor) in [
+        (page, &user_cursor),
+        (page, &category_cursor),
+        (categories, &user_cursor),
+    ] {
+        let error = app
+            .failure(None, list, json!({ "first": 1, "after": cursor }))
+            .await;
+        assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{list}");
+        assert_eq!(error_fields(&error), ["after"], "{list}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -2,17 +2,15 @@
 
 use std::sync::Arc;
 
-use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::{Context, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
 use kernel::ids::parse_id;
-use kernel::pagination::{decode_cursor, page_size};
-use kernel::{AppError, Deps, RequirePermission, Role, SignedIn, caller};
+use kernel::pagination::{PageConnection, PageRequest, max_page_size};
+use kernel::{RequirePermission, Role, SignedIn, caller};
 use uuid::Uuid;
 
 use super::types::{
-    AuditChainCheck, AuditEntryNode, OrganizationKindValue, OrganizationNode, TotalCount, UserNode,
-    UserStatus,
+    AuditChainCheck, AuditEntryNode, OrganizationKindValue, OrganizationNode, UserNode, UserStatus,
 };
 use crate::audit::AuditFilter;
 use crate::service::{AuthService, UserFilter};
@@ -55,28 +53,12 @@ pub(crate) fn service<'a>(ctx: &Context<'a>) -> &'a Arc<AuthService> {
     ctx.data_unchecked::<Arc<AuthService>>()
 }
 
-fn max_page(ctx: &Context<'_>) -> usize {
-    ctx.data_opt::<Deps>()
-        .map_or(100, |deps| deps.max_page_size)
-}
-
-fn uuid_cursor(after: Option<String>) -> Result<Option<Uuid>, AppError> {
-    after
-        .map(|cursor| {
-            decode_cursor(&cursor).and_then(|key| {
-                Uuid::parse_str(&key)
-                    .map_err(|_| AppError::invalid_field("after", "Not a valid cursor"))
-            })
-        })
-        .transpose()
-}
-
 /// A page of users.
-pub type UserConnection = Connection<String, UserNode, TotalCount, EmptyFields>;
+pub type UserConnection = PageConnection<Uuid, UserNode>;
 /// A page of organizations.
-pub type OrganizationConnection = Connection<String, OrganizationNode, TotalCount, EmptyFields>;
+pub type OrganizationConnection = PageConnection<Uuid, OrganizationNode>;
 /// A page of audit entries.
-pub type AuditEntryConnection = Connection<String, AuditEntryNode, TotalCount, EmptyFields>;
+pub type AuditEntryConnection = PageConnection<i64, AuditEntryNode>;
 
 #[Object]
 impl AuthQuery {
@@ -105,7 +87,7 @@ impl AuthQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<UserConnection> {
-        let limit = page_size(first, max_page(ctx))?;
+        let page = PageRequest::new(first, after.as_deref(), max_page_size(ctx))?;
         let filter = filter.unwrap_or_default();
         let filter = UserFilter {
             role: filter.role,
@@ -117,11 +99,10 @@ impl AuthQuery {
                 .transpose()?,
             search: filter.search,
         };
-        let after_id = uuid_cursor(after.clone())?;
-        let page = service(ctx)
-            .list_users(caller(ctx)?, &filter, after_id, limit)
+        let users = service(ctx)
+            .list_users(caller(ctx)?, &filter, page.after, page.limit)
             .await?;
-        Ok(page.into_connection(after.is_some(), |row| row.id.to_string(), UserNode))
+        Ok(page.connection(users, |row| row.id, UserNode))
     }
 
     /// One organization you may see.
@@ -146,12 +127,11 @@ impl AuthQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<OrganizationConnection> {
-        let limit = page_size(first, max_page(ctx))?;
-        let after_id = uuid_cursor(after.clone())?;
-        let page = service(ctx)
-            .list_organizations(caller(ctx)?, kind.map(Into::into), after_id, limit)
+        let page = PageRequest::new(first, after.as_deref(), max_page_size(ctx))?;
+        let organizations = service(ctx)
+            .list_organizations(caller(ctx)?, kind.map(Into::into), page.after, page.limit)
             .await?;
-        Ok(page.into_connection(after.is_some(), |row| row.id.to_string(), OrganizationNode))
+        Ok(page.connection(organizations, |row| row.id, OrganizationNode))
     }
 
     /// The audit log, newest first (admins).
@@ -163,7 +143,7 @@ impl AuthQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<AuditEntryConnection> {
-        let limit = page_size(first, max_page(ctx))?;
+        let page = PageRequest::new(first, after.as_deref(), max_page_size(ctx))?;
         let filter = filter.unwrap_or_default();
         let filter = AuditFilter {
             actor_id: filter
@@ -177,19 +157,10 @@ impl AuthQuery {
             from: filter.from,
             to: filter.to,
         };
-        let before = after
-            .as_deref()
-            .map(|cursor| {
-                decode_cursor(cursor).and_then(|key| {
-                    key.parse::<i64>()
-                        .map_err(|_| AppError::invalid_field("after", "Not a valid cursor"))
-                })
-            })
-            .transpose()?;
-        let page = service(ctx)
-            .audit_log(caller(ctx)?, &filter, before, limit)
+        let entries = service(ctx)
+            .audit_log(caller(ctx)?, &filter, page.after, page.limit)
             .await?;
-        Ok(page.into_connection(after.is_some(), |row| row.seq.to_string(), AuditEntryNode))
+        Ok(page.connection(entries, |row| row.seq, AuditEntryNode))
     }
 
     /// Re-computes the audit log's hash chain and reports the first entry that does not match (admins).

@@ -9,8 +9,8 @@ pub mod types;
 use std::sync::Arc;
 
 use async_graphql::Context;
-use kernel::pagination::decode_cursor;
-use kernel::{AppError, Deps, caller};
+use kernel::pagination::{PageRequest, max_page_size};
+use kernel::{AppError, caller};
 use uuid::Uuid;
 
 use crate::model::OwnerRef;
@@ -50,21 +50,16 @@ pub async fn files_page(
     first: Option<i32>,
     after: Option<String>,
 ) -> async_graphql::Result<FileConnection> {
-    let max_page = ctx
-        .data_opt::<Deps>()
-        .map_or(100, |deps| deps.max_page_size);
-    let limit = kernel::pagination::page_size(first, max_page)?;
-    let after_id = after
-        .as_deref()
-        .map(|cursor| {
-            decode_cursor(cursor).and_then(|key| {
-                Uuid::parse_str(&key)
-                    .map_err(|_| AppError::invalid_field("after", "Not a valid cursor"))
-            })
-        })
-        .transpose()?;
+    let request = PageRequest::<Uuid>::new(first, after.as_deref(), max_page_size(ctx))?;
     let page = service(ctx)
-        .page_of(owners(ctx)?, caller(ctx)?, owner, inside, after_id, limit)
+        .page_of(
+            owners(ctx)?,
+            caller(ctx)?,
+            owner,
+            inside,
+            request.after,
+            request.limit,
+        )
         .await?;
-    Ok(page.into_connection(after.is_some(), |file| file.id.to_string(), FileNode))
+    Ok(request.connection(page, |file| file.id, FileNode))
 }

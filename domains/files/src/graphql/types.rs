@@ -107,12 +107,7 @@ impl FileNode {
 }
 
 /// A page of files.
-pub type FileConnection = async_graphql::connection::Connection<
-    String,
-    FileNode,
-    kernel::pagination::TotalCount,
-    async_graphql::connection::EmptyFields,
->;
+pub type FileConnection = kernel::pagination::PageConnection<uuid::Uuid, FileNode>;
 
 /// A header the upload must carry exactly.
 #[derive(SimpleObject)]

@@ -2,12 +2,11 @@
 
 use std::sync::Arc;
 
-use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::{Context, ID, InputObject, Object};
 use chrono::NaiveDate;
 use kernel::ids::parse_id;
-use kernel::pagination::{TotalCount, decode_cursor, page_size};
-use kernel::{AppError, Deps, RequirePermission, SignedIn, caller};
+use kernel::pagination::{PageConnection, PageRequest, max_page_size};
+use kernel::{RequirePermission, SignedIn, caller};
 use uuid::Uuid;
 
 use super::types::{ProjectNode, TaskNode, WorkloadNode};
@@ -35,26 +34,10 @@ pub(crate) fn service<'a>(ctx: &Context<'a>) -> &'a Arc<ProjectsService> {
     ctx.data_unchecked::<Arc<ProjectsService>>()
 }
 
-pub(crate) fn max_page(ctx: &Context<'_>) -> usize {
-    ctx.data_opt::<Deps>()
-        .map_or(100, |deps| deps.max_page_size)
-}
-
-pub(crate) fn uuid_cursor(after: Option<&str>) -> Result<Option<Uuid>, AppError> {
-    after
-        .map(|cursor| {
-            decode_cursor(cursor).and_then(|key| {
-                Uuid::parse_str(&key)
-                    .map_err(|_| AppError::invalid_field("after", "Not a valid cursor"))
-            })
-        })
-        .transpose()
-}
-
 /// A page of projects.
-pub type ProjectConnection = Connection<String, ProjectNode, TotalCount, EmptyFields>;
+pub type ProjectConnection = PageConnection<Uuid, ProjectNode>;
 /// A page of tasks.
-pub type TaskConnection = Connection<String, TaskNode, TotalCount, EmptyFields>;
+pub type TaskConnection = PageConnection<Uuid, TaskNode>;
 
 #[Object]
 impl ProjectsQuery {
@@ -69,7 +52,7 @@ impl ProjectsQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<ProjectConnection> {
-        let limit = page_size(first, max_page(ctx))?;
+        let page = PageRequest::new(first, after.as_deref(), max_page_size(ctx))?;
         let filter = filter.unwrap_or_default();
         let filter = ProjectFilter {
             statuses: filter.status.unwrap_or_default(),
@@ -81,10 +64,10 @@ impl ProjectsQuery {
             search: filter.search,
             include_archived: filter.include_archived.unwrap_or(false),
         };
-        let page = service(ctx)
-            .projects(caller(ctx)?, &filter, uuid_cursor(after.as_deref())?, limit)
+        let projects = service(ctx)
+            .projects(caller(ctx)?, &filter, page.after, page.limit)
             .await?;
-        Ok(page.into_connection(after.is_some(), |row| row.id.to_string(), ProjectNode))
+        Ok(page.connection(projects, |row| row.id, ProjectNode))
     }
 
     /// One project you may see.
@@ -110,20 +93,16 @@ impl ProjectsQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<TaskConnection> {
-        let limit = page_size(first, max_page(ctx))?;
-        let page = service(ctx)
+        let page = PageRequest::new(first, after.as_deref(), max_page_size(ctx))?;
+        let tasks = service(ctx)
             .my_tasks(
                 caller(ctx)?,
                 include_done.unwrap_or(false),
-                uuid_cursor(after.as_deref())?,
-                limit,
+                page.after,
+                page.limit,
             )
             .await?;
-        Ok(page.into_connection(
-            after.is_some(),
-            |row| row.id.to_string(),
-            |task| TaskNode(task, None),
-        ))
+        Ok(page.connection(tasks, |row| row.id, |task| TaskNode(task, None)))
     }
 
     /// Open work per assignee: open tasks, tasks due between `from` and `to`, and overdue tasks (staff).

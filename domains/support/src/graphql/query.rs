@@ -1,13 +1,12 @@
 //! The support domain's query root.
 
-use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::{Context, ID, InputObject, MergedObject, Object};
 use kernel::ids::parse_id;
-use kernel::pagination::{TotalCount, decode_cursor, page_size};
-use kernel::{AppError, SignedIn, caller};
+use kernel::pagination::{PageConnection, PageRequest, max_page_size};
+use kernel::{SignedIn, caller};
 use uuid::Uuid;
 
-use super::types::{TicketNode, max_page, service};
+use super::types::{TicketNode, service};
 use crate::kb::graphql::query::KbQuery;
 use crate::model::{TicketPriority, TicketStatus};
 use crate::repo::TicketFilter;
@@ -37,7 +36,7 @@ pub struct TicketFilterInput {
 }
 
 /// A page of tickets.
-pub type TicketConnection = Connection<String, TicketNode, TotalCount, EmptyFields>;
+pub type TicketConnection = PageConnection<Uuid, TicketNode>;
 
 /// Ticket queries.
 #[derive(Default)]
@@ -54,7 +53,7 @@ impl TicketQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<TicketConnection> {
-        let limit = page_size(first, max_page(ctx))?;
+        let page = PageRequest::new(first, after.as_deref(), max_page_size(ctx))?;
         let filter = filter.unwrap_or_default();
         let parse = |value: &Option<ID>, field: &str| {
             value.as_ref().map(|v| parse_id(v, field)).transpose()
@@ -68,19 +67,10 @@ impl TicketQuery {
             breached: filter.breached,
             search: filter.search,
         };
-        let after_id = after
-            .as_deref()
-            .map(|cursor| {
-                decode_cursor(cursor).and_then(|key| {
-                    Uuid::parse_str(&key)
-                        .map_err(|_| AppError::invalid_field("after", "Not a valid cursor"))
-                })
-            })
-            .transpose()?;
-        let page = service(ctx)
-            .list(caller(ctx)?, &filter, after_id, limit)
+        let tickets = service(ctx)
+            .list(caller(ctx)?, &filter, page.after, page.limit)
             .await?;
-        Ok(page.into_connection(after.is_some(), |row| row.id.to_string(), TicketNode))
+        Ok(page.connection(tickets, |row| row.id, TicketNode))
     }
 
     /// One ticket you may see, with its thread and SLA.

@@ -7,7 +7,7 @@ use async_graphql::{Context, ID, Object};
 use auth::graphql::loaders::{OrganizationLoader, UserLoader};
 use auth::graphql::types::{OrganizationNode, UserNode};
 use chrono::{DateTime, Utc};
-use kernel::{Deps, caller};
+use kernel::caller;
 use uuid::Uuid;
 
 use crate::loaders::{CommentsKey, CommentsLoader};
@@ -24,12 +24,6 @@ pub(crate) fn service<'a>(ctx: &Context<'a>) -> &'a Arc<TicketService> {
 /// An id on the wire.
 pub(crate) fn id(value: Uuid) -> ID {
     ID(value.to_string())
-}
-
-/// The server's largest page.
-pub(crate) fn max_page(ctx: &Context<'_>) -> usize {
-    ctx.data_opt::<Deps>()
-        .map_or(100, |deps| deps.max_page_size)
 }
 
 /// A support ticket of a client organization.

@@ -8,7 +8,6 @@
 //! full-text search over published articles, ranked with `ts_rank_cd` on the
 //! generated `kb_articles.search` column (title weighted A, body B).
 
-pub mod cursor;
 pub mod graphql;
 pub mod model;
 pub mod policy;

@@ -36,6 +36,16 @@ pub struct Category {
     pub updated_at: DateTime<Utc>,
 }
 
+/// Sort key of the category list, ascending: (position, id).
+pub type CategoryKey = (i32, Uuid);
+
+impl Category {
+    /// This category's place in the category list.
+    pub fn key(&self) -> CategoryKey {
+        (self.position, self.id)
+    }
+}
+
 /// An article, without its generated search vector.
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
 #[diesel(table_name = kb_articles, check_for_backend(diesel::pg::Pg))]
@@ -67,7 +77,15 @@ impl Article {
     pub fn sort_at(&self) -> DateTime<Utc> {
         self.published_at.unwrap_or(self.created_at)
     }
+
+    /// This article's place in article lists.
+    pub fn key(&self) -> ArticleKey {
+        (self.sort_at(), self.id)
+    }
 }
+
+/// Sort key of article lists, descending: (publication or creation time, id).
+pub type ArticleKey = (DateTime<Utc>, Uuid);
 
 /// An article with its category.
 #[derive(Debug, Clone)]

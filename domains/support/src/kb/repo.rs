@@ -10,8 +10,10 @@ use kernel::schema::{kb_articles, kb_categories};
 use kernel::{AppError, Principal};
 use uuid::Uuid;
 
-use super::cursor::{ArticleCursor, CategoryCursor};
-use super::model::{Article, ArticleFilter, ArticleView, Category, KbArticleStatus, SearchHit};
+use super::model::{
+    Article, ArticleFilter, ArticleKey, ArticleView, Category, CategoryKey, KbArticleStatus,
+    SearchHit,
+};
 use super::policy::may_write;
 
 /// Longest search query.
@@ -85,18 +87,18 @@ pub(crate) async fn with_category(
 /// Categories by position, then creation order; public.
 pub async fn categories(
     conn: &mut AsyncPgConnection,
-    after: Option<CategoryCursor>,
+    after: Option<CategoryKey>,
     limit: usize,
 ) -> Result<Page<Category>, AppError> {
     let total: i64 = kb_categories::table.count().get_result(conn).await?;
     let mut query = kb_categories::table.into_boxed();
-    if let Some(after) = after {
+    if let Some((position, id)) = after {
         query = query.filter(
             kb_categories::position
-                .gt(after.position)
+                .gt(position)
                 .or(kb_categories::position
-                    .eq(after.position)
-                    .and(kb_categories::id.gt(after.id))),
+                    .eq(position)
+                    .and(kb_categories::id.gt(id))),
         );
     }
     let rows: Vec<Category> = query
@@ -115,7 +117,7 @@ pub async fn articles(
     conn: &mut AsyncPgConnection,
     viewer: Option<&Principal>,
     filter: &ArticleFilter,
-    after: Option<ArticleCursor>,
+    after: Option<ArticleKey>,
     limit: usize,
 ) -> Result<Page<ArticleView>, AppError> {
     let status = if may_write(viewer) {
@@ -140,12 +142,12 @@ pub async fn articles(
     };
     let total: i64 = build().count().get_result(conn).await?;
     let mut page = build();
-    if let Some(after) = after {
+    if let Some((at, id)) = after {
         page = page.filter(
             sql::<Bool>(&format!("({SORT_AT}, kb_articles.id) < ("))
-                .bind::<Timestamptz, _>(after.at)
+                .bind::<Timestamptz, _>(at)
                 .sql(", ")
-                .bind::<diesel::sql_types::Uuid, _>(after.id)
+                .bind::<diesel::sql_types::Uuid, _>(id)
                 .sql(")"),
         );
     }

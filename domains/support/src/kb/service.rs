@@ -14,10 +14,9 @@ use kernel::validate::required_text;
 use kernel::{AppError, Db, ErrorCode, FieldError, Principal};
 use uuid::Uuid;
 
-use super::cursor::{ArticleCursor, CategoryCursor};
 use super::model::{
-    Article, ArticleChanges, ArticleFilter, ArticleView, Category, CategoryChanges,
-    KbArticleStatus, NewArticle, NewCategory, SearchHit,
+    Article, ArticleChanges, ArticleFilter, ArticleKey, ArticleView, Category, CategoryChanges,
+    CategoryKey, KbArticleStatus, NewArticle, NewCategory, SearchHit,
 };
 use super::policy::KB_WRITE;
 use super::repo::{self, with_category};
@@ -247,7 +246,7 @@ impl KnowledgeBase {
     /// Categories by position, then creation order; public.
     pub async fn categories(
         &self,
-        after: Option<CategoryCursor>,
+        after: Option<CategoryKey>,
         limit: usize,
     ) -> Result<Page<Category>, AppError> {
         let mut conn = self.conn().await?;
@@ -259,7 +258,7 @@ impl KnowledgeBase {
         &self,
         viewer: Option<&Principal>,
         filter: &ArticleFilter,
-        after: Option<ArticleCursor>,
+        after: Option<ArticleKey>,
         limit: usize,
     ) -> Result<Page<ArticleView>, AppError> {
         let mut conn = self.conn().await?;

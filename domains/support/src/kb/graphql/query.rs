@@ -1,23 +1,15 @@
 //! Knowledge base queries.
 
-use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, Object};
-use kernel::Deps;
 use kernel::ids::parse_id;
-use kernel::pagination::{TotalCount, page_size};
+use kernel::pagination::{PageRequest, max_page_size, page_size};
 
 use super::knowledge_base;
 use super::types::{
     KbArticleConnection, KbArticleFilter, KbArticleNode, KbCategoryConnection, KbCategoryNode,
     KbSearchHitNode, viewer,
 };
-use crate::kb::cursor::{ArticleCursor, CategoryCursor};
-use crate::kb::model::ArticleFilter;
-
-fn max_page(ctx: &Context<'_>) -> usize {
-    ctx.data_opt::<Deps>()
-        .map_or(100, |deps| deps.max_page_size)
-}
+use crate::kb::model::{ArticleFilter, Category};
 
 /// Knowledge base queries, merged into `SupportQuery`; readable without signing in.
 #[derive(Default)]
@@ -35,25 +27,11 @@ impl KbQuery {
             String,
         >,
     ) -> async_graphql::Result<KbCategoryConnection> {
-        let limit = page_size(first, max_page(ctx))?;
-        let cursor = after.as_deref().map(CategoryCursor::decode).transpose()?;
-        let page = knowledge_base(ctx).categories(cursor, limit).await?;
-        let mut connection = Connection::with_additional_fields(
-            after.is_some(),
-            page.has_next,
-            TotalCount {
-                total_count: page.total,
-            },
-        );
-        connection
-            .edges
-            .extend(page.rows.into_iter().map(|category| {
-                Edge::new(
-                    CategoryCursor::of(&category).encode(),
-                    KbCategoryNode(category),
-                )
-            }));
-        Ok(connection)
+        let page = PageRequest::new(first, after.as_deref(), max_page_size(ctx))?;
+        let categories = knowledge_base(ctx)
+            .categories(page.after, page.limit)
+            .await?;
+        Ok(page.connection(categories, Category::key, KbCategoryNode))
     }
 
     /// Knowledge base articles, most recently published first (drafts by
@@ -69,7 +47,7 @@ impl KbQuery {
         first: Option<i32>,
         #[graphql(desc = "Cursor of the last article of the previous page.")] after: Option<String>,
     ) -> async_graphql::Result<KbArticleConnection> {
-        let limit = page_size(first, max_page(ctx))?;
+        let page = PageRequest::new(first, after.as_deref(), max_page_size(ctx))?;
         let filter = filter.unwrap_or_default();
         let filter = ArticleFilter {
             category_id: filter
@@ -80,24 +58,10 @@ impl KbQuery {
             category_slug: filter.category_slug.map(|slug| slug.trim().to_string()),
             status: filter.status,
         };
-        let cursor = after.as_deref().map(ArticleCursor::decode).transpose()?;
-        let page = knowledge_base(ctx)
-            .articles(viewer(ctx), &filter, cursor, limit)
+        let articles = knowledge_base(ctx)
+            .articles(viewer(ctx), &filter, page.after, page.limit)
             .await?;
-        let mut connection = Connection::with_additional_fields(
-            after.is_some(),
-            page.has_next,
-            TotalCount {
-                total_count: page.total,
-            },
-        );
-        connection.edges.extend(page.rows.into_iter().map(|view| {
-            Edge::new(
-                ArticleCursor::of(&view.article).encode(),
-                KbArticleNode(view),
-            )
-        }));
-        Ok(connection)
+        Ok(page.connection(articles, |view| view.article.key(), KbArticleNode))
     }
 
     /// One knowledge base article by slug. Published articles are public;
@@ -127,7 +91,7 @@ impl KbQuery {
         #[graphql(desc = "How many results (default 20, at most the server's maximum page size).")]
         first: Option<i32>,
     ) -> async_graphql::Result<Vec<KbSearchHitNode>> {
-        let limit = page_size(first, max_page(ctx))?;
+        let limit = page_size(first, max_page_size(ctx))?;
         Ok(knowledge_base(ctx)
             .search(&query, limit)
             .await?

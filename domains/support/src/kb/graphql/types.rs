@@ -1,16 +1,17 @@
 //! GraphQL types of the knowledge base.
 
-use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, ID, InputObject, Object};
 use auth::graphql::loaders::UserLoader;
 use auth::graphql::types::UserNode;
 use chrono::{DateTime, Utc};
-use kernel::pagination::TotalCount;
+use kernel::pagination::PageConnection;
 use kernel::{Principal, Viewer};
 
 use crate::graphql::types::id;
-use crate::kb::model::{ArticleView, Category, KbArticleStatus, SearchHit};
+use crate::kb::model::{
+    ArticleKey, ArticleView, Category, CategoryKey, KbArticleStatus, SearchHit,
+};
 use crate::kb::policy::may_write;
 
 /// The signed-in caller, if any; never an error, since reads are public.
@@ -152,9 +153,9 @@ impl KbSearchHitNode {
 }
 
 /// A page of knowledge base categories.
-pub type KbCategoryConnection = Connection<String, KbCategoryNode, TotalCount, EmptyFields>;
+pub type KbCategoryConnection = PageConnection<CategoryKey, KbCategoryNode>;
 /// A page of knowledge base articles.
-pub type KbArticleConnection = Connection<String, KbArticleNode, TotalCount, EmptyFields>;
+pub type KbArticleConnection = PageConnection<ArticleKey, KbArticleNode>;
 
 /// Filters of `kbArticles`; all given filters apply.
 #[derive(InputObject, Default)]
