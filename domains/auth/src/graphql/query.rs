@@ -10,11 +10,9 @@ use kernel::pagination::{decode_cursor, page_size};
 use kernel::{AppError, Deps, RequirePermission, Role, SignedIn, caller};
 use uuid::Uuid;
 
-use super::types::{
-    AuditChainCheck, AuditEntryNode, OrganizationKindValue, OrganizationNode, TotalCount, UserNode,
-    UserStatus,
-};
+use super::types::{AuditChainCheck, AuditEntryNode, OrganizationNode, TotalCount, UserNode};
 use crate::audit::AuditFilter;
+use crate::model::{OrganizationKind, UserStatus};
 use crate::service::{AuthService, UserFilter};
 
 /// Auth queries.
@@ -109,7 +107,7 @@ impl AuthQuery {
         let filter = filter.unwrap_or_default();
         let filter = UserFilter {
             role: filter.role,
-            status: filter.status.map(|status| status.as_db().to_string()),
+            status: filter.status,
             organization_id: filter
                 .organization_id
                 .as_ref()
@@ -142,14 +140,14 @@ impl AuthQuery {
     async fn organizations(
         &self,
         ctx: &Context<'_>,
-        kind: Option<OrganizationKindValue>,
+        kind: Option<OrganizationKind>,
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<OrganizationConnection> {
         let limit = page_size(first, max_page(ctx))?;
         let after_id = uuid_cursor(after.clone())?;
         let page = service(ctx)
-            .list_organizations(caller(ctx)?, kind.map(Into::into), after_id, limit)
+            .list_organizations(caller(ctx)?, kind, after_id, limit)
             .await?;
         Ok(page.into_connection(after.is_some(), |row| row.id.to_string(), OrganizationNode))
     }
