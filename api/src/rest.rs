@@ -225,7 +225,7 @@ fn session_body(session: &IssuedSession, include_refresh_token: bool) -> Value {
             "id": session.user.id,
             "email": session.user.email,
             "name": session.user.name,
-            "role": session.user.role().as_db().to_uppercase(),
+            "role": session.user.role.as_db().to_uppercase(),
         },
     });
     if include_refresh_token {
@@ -303,7 +303,7 @@ async fn login(
             LoginOutcome::MfaRequired(challenge) => axum::Json(json!({
                 "mfaRequired": true,
                 "challengeId": challenge.challenge_id,
-                "method": challenge.method.to_uppercase(),
+                "method": challenge.method.as_db().to_uppercase(),
                 "expiresAt": challenge.expires_at,
             }))
             .into_response(),

@@ -602,8 +602,8 @@ async fn a_script_signs_in_over_rest_as_a_user_made_by_create_user_and_reads_me(
         )
         .await
         .expect("create-user");
-    assert_eq!(user.role, "client");
-    assert_eq!(user.status, "active");
+    assert_eq!(user.role, Role::Client);
+    assert_eq!(user.status, auth::model::UserStatus::Active);
     assert_eq!(organization.name, "Acme Pvt Ltd");
     assert_eq!(organization.kind, auth::model::OrganizationKind::Client);
 

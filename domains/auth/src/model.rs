@@ -2,12 +2,13 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use kernel::db_enum;
 use kernel::schema::{organizations, sessions, users};
+use kernel::{Role, db_enum};
 use uuid::Uuid;
 
 db_enum! {
-    /// Kinds of organization.
+    /// Kind of organization.
+    #[graphql(name = "OrganizationKindValue")]
     OrganizationKind {
         /// The agency itself.
         Agency = "agency",
@@ -15,6 +16,86 @@ db_enum! {
         Client = "client",
         /// A partner that refers clients.
         Partner = "partner",
+    }
+}
+
+db_enum! {
+    /// Account status.
+    UserStatus {
+        /// Can sign in.
+        Active = "active",
+        /// Invited; has not chosen a password yet.
+        Invited = "invited",
+        /// Cannot sign in; every session was revoked.
+        Disabled = "disabled",
+    }
+}
+
+db_enum! {
+    /// Where one-time login codes are sent.
+    #[graphql(name = "OtpChannelKind")]
+    OtpChannel {
+        /// By email.
+        Email = "email",
+        /// By SMS.
+        Sms = "sms",
+    }
+}
+
+db_enum! {
+    /// Second-factor methods.
+    MfaMethod {
+        /// A code from an authenticator app.
+        Totp = "totp",
+        /// A code sent by email.
+        Email = "email",
+        /// A code sent by SMS.
+        Sms = "sms",
+    }
+}
+
+impl From<OtpChannel> for MfaMethod {
+    fn from(channel: OtpChannel) -> Self {
+        match channel {
+            OtpChannel::Email => Self::Email,
+            OtpChannel::Sms => Self::Sms,
+        }
+    }
+}
+
+db_enum! {
+    /// What a one-time link is for (`one_time_tokens.purpose`).
+    TokenPurpose {
+        /// Choosing a new password; the user must be active.
+        PasswordReset = "password_reset",
+        /// Accepting an invitation; the user must still be invited.
+        Invitation = "invitation",
+    }
+}
+
+impl TokenPurpose {
+    /// The status a user must have for a link of this purpose to be redeemed.
+    pub fn required_status(self) -> UserStatus {
+        match self {
+            Self::PasswordReset => UserStatus::Active,
+            Self::Invitation => UserStatus::Invited,
+        }
+    }
+}
+
+db_enum! {
+    /// Why a session ended early (`sessions.revoked_reason`).
+    RevokeReason {
+        /// The user signed out of this session.
+        Logout = "logout",
+        /// The user ended this session from another one.
+        RevokedByUser = "revoked_by_user",
+        /// A used refresh token came back, so it may have been stolen.
+        RefreshTokenReuse = "refresh_token_reuse",
+        /// The password was reset; every session ends.
+        PasswordReset = "password_reset",
+        /// The user was disabled; every session ends.
+        UserDisabled = "user_disabled",
     }
 }
 
@@ -32,18 +113,18 @@ pub struct User {
     pub name: String,
     /// Phone in E.164.
     pub phone: Option<String>,
-    /// Role, database form.
-    pub role: String,
-    /// active, invited or disabled.
-    pub status: String,
+    /// Role.
+    pub role: Role,
+    /// Active, invited or disabled.
+    pub status: UserStatus,
     /// Argon2id PHC string.
     pub password_hash: Option<String>,
     /// Base32 TOTP secret, when enrolled.
     pub totp_secret: Option<String>,
     /// Whether TOTP is confirmed and required.
     pub totp_enabled: bool,
-    /// email or sms, when a one-time code is required at login.
-    pub otp_channel: Option<String>,
+    /// Where a one-time code goes, when one is required at login.
+    pub otp_channel: Option<OtpChannel>,
     /// Last accepted TOTP step.
     pub totp_last_step: Option<i64>,
     /// Created.
@@ -53,11 +134,6 @@ pub struct User {
 }
 
 impl User {
-    /// The parsed role.
-    pub fn role(&self) -> kernel::Role {
-        kernel::Role::from_db(&self.role).unwrap_or(kernel::Role::Client)
-    }
-
     /// Whether a second factor is required at login.
     pub fn mfa_required(&self) -> bool {
         self.totp_enabled || self.otp_channel.is_some()
@@ -79,9 +155,9 @@ pub struct NewUser<'a> {
     /// Phone.
     pub phone: Option<&'a str>,
     /// Role.
-    pub role: &'a str,
+    pub role: Role,
     /// Status.
-    pub status: &'a str,
+    pub status: UserStatus,
     /// Password hash.
     pub password_hash: Option<&'a str>,
 }
@@ -125,5 +201,28 @@ pub struct Session {
     /// Revoked at.
     pub revoked_at: Option<DateTime<Utc>>,
     /// Why it was revoked.
-    pub revoked_reason: Option<String>,
+    pub revoked_reason: Option<RevokeReason>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_link_is_redeemed_only_by_a_user_in_the_state_its_purpose_needs() {
+        assert_eq!(
+            TokenPurpose::Invitation.required_status(),
+            UserStatus::Invited
+        );
+        assert_eq!(
+            TokenPurpose::PasswordReset.required_status(),
+            UserStatus::Active
+        );
+    }
+
+    #[test]
+    fn an_otp_channel_asks_for_the_matching_method() {
+        assert_eq!(MfaMethod::from(OtpChannel::Email), MfaMethod::Email);
+        assert_eq!(MfaMethod::from(OtpChannel::Sms), MfaMethod::Sms);
+    }
 }

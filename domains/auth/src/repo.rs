@@ -9,7 +9,7 @@ use kernel::schema::{organizations, users};
 use kernel::{AppError, Role};
 use uuid::Uuid;
 
-use crate::model::{Organization, OrganizationKind, User};
+use crate::model::{Organization, OrganizationKind, User, UserStatus};
 
 /// The user with this id.
 pub async fn find_user(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Option<User>, AppError> {
@@ -61,13 +61,12 @@ pub async fn organizations_by_ids(
 /// The role of a user, or `None` when there is no such user; e.g. "may this
 /// user be assigned to a task".
 pub async fn user_role(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Option<Role>, AppError> {
-    let role: Option<String> = users::table
+    Ok(users::table
         .find(id)
         .select(users::role)
         .first(conn)
         .await
-        .optional()?;
-    Ok(role.as_deref().and_then(Role::from_db))
+        .optional()?)
 }
 
 /// The kind of an organization, or `None` when there is no such organization;
@@ -76,13 +75,12 @@ pub async fn organization_kind(
     conn: &mut AsyncPgConnection,
     id: Uuid,
 ) -> Result<Option<OrganizationKind>, AppError> {
-    let kind: Option<String> = organizations::table
+    Ok(organizations::table
         .find(id)
         .select(organizations::kind)
         .first(conn)
         .await
-        .optional()?;
-    Ok(kind.as_deref().and_then(OrganizationKind::from_db))
+        .optional()?)
 }
 
 /// Ids and email addresses of the active users among `ids` (disabled and
@@ -93,7 +91,7 @@ pub async fn active_user_emails(
 ) -> Result<Vec<(Uuid, String)>, AppError> {
     Ok(users::table
         .filter(users::id.eq_any(ids))
-        .filter(users::status.eq("active"))
+        .filter(users::status.eq(UserStatus::Active))
         .select((users::id, users::email))
         .load(conn)
         .await?)
@@ -102,8 +100,8 @@ pub async fn active_user_emails(
 /// Ids of the active admins and super-admins of the agency.
 pub async fn active_admin_ids(conn: &mut AsyncPgConnection) -> Result<Vec<Uuid>, AppError> {
     Ok(users::table
-        .filter(users::role.eq_any([Role::Admin.as_db(), Role::SuperAdmin.as_db()]))
-        .filter(users::status.eq("active"))
+        .filter(users::role.eq_any([Role::Admin, Role::SuperAdmin]))
+        .filter(users::status.eq(UserStatus::Active))
         .select(users::id)
         .load(conn)
         .await?)

@@ -11,8 +11,21 @@ use crate::error::AppError;
 
 /// The six roles of the business.
 #[derive(
-    Enum, Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord,
+    Enum,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    PartialOrd,
+    Ord,
+    diesel::expression::AsExpression,
+    diesel::deserialize::FromSqlRow,
 )]
+#[diesel(sql_type = diesel::sql_types::Text)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Role {
     /// Runs the platform; the only role that may create or change admins.
@@ -67,6 +80,9 @@ impl Role {
         matches!(self, Role::SuperAdmin | Role::Admin | Role::Employee)
     }
 }
+
+// `users.role` and `role_permissions.role` hold the database form.
+crate::db_text!(Role);
 
 /// A permission a domain declares, with the roles that get it by default.
 ///

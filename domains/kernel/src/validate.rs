@@ -28,11 +28,11 @@ pub fn required(value: &str, field: &str, max: usize) -> Result<String, AppError
 /// A stored vocabulary: one Rust enum that is the GraphQL enum and is stored as
 /// text. `Variant = "db_value"` pairs give `as_db`, `from_db`, `ALL`, serde in
 /// the database form, and diesel `ToSql`/`FromSql` over `Text`, so row structs
-/// hold the enum itself.
+/// hold the enum itself. Attributes before the name (docs, `#[graphql(name = ...)]`)
+/// go on the enum.
 #[macro_export]
 macro_rules! db_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $db:literal),+ $(,)? }) => {
-        $(#[$meta])*
         #[derive(
             ::async_graphql::Enum,
             ::diesel::expression::AsExpression,
@@ -47,6 +47,7 @@ macro_rules! db_enum {
             Hash,
         )]
         #[diesel(sql_type = ::diesel::sql_types::Text)]
+        $(#[$meta])*
         pub enum $name { $($(#[$vmeta])* #[serde(rename = $db)] $variant),+ }
 
         impl $name {
@@ -64,6 +65,17 @@ macro_rules! db_enum {
             }
         }
 
+        $crate::db_text!($name);
+    };
+}
+
+/// The diesel half of [`db_enum!`], for a hand-written enum that already has
+/// `as_db(self) -> &'static str` and `from_db(&str) -> Option<Self>` and derives
+/// `AsExpression` and `FromSqlRow` with `#[diesel(sql_type = Text)]`: stores it
+/// as its database form, and refuses unknown text on reading.
+#[macro_export]
+macro_rules! db_text {
+    ($name:ident) => {
         impl ::diesel::serialize::ToSql<::diesel::sql_types::Text, ::diesel::pg::Pg> for $name {
             fn to_sql<'b>(
                 &'b self,

@@ -6,10 +6,9 @@ use kernel::{RequestMeta, RequirePermission, Role, SignedIn, caller};
 
 use super::query::service;
 use super::types::{
-    AuthPayload, LoginPayload, MfaChallengeNode, OrganizationKindValue, OrganizationNode,
-    OtpChannelKind, TotpEnrollmentNode, UserNode,
+    AuthPayload, LoginPayload, MfaChallengeNode, OrganizationNode, TotpEnrollmentNode, UserNode,
 };
-use crate::mfa::flow::OtpChannel;
+use crate::model::{OrganizationKind, OtpChannel};
 use crate::service::{Invitation, LoginOutcome, Registration};
 
 /// Auth mutations.
@@ -113,7 +112,7 @@ pub struct CreateOrganizationInput {
     /// Name (unique).
     pub name: String,
     /// `CLIENT` or `PARTNER`.
-    pub kind: OrganizationKindValue,
+    pub kind: OrganizationKind,
     /// The partner organization that referred this client.
     pub referred_by_partner_id: Option<ID>,
 }
@@ -131,7 +130,7 @@ pub struct DisableTotpInput {
 #[derive(InputObject)]
 pub struct SetOtpChannelInput {
     /// Where to send login codes; null turns codes off.
-    pub channel: Option<OtpChannelKind>,
+    pub channel: Option<OtpChannel>,
     /// Mobile number in E.164 (needed for SMS).
     pub phone: Option<String>,
     /// Your password.
@@ -366,7 +365,7 @@ impl AuthMutation {
                 .create_organization(
                     caller(ctx)?,
                     &input.name,
-                    input.kind.into(),
+                    input.kind,
                     referred_by,
                     &meta(ctx),
                 )
@@ -432,15 +431,11 @@ impl AuthMutation {
         ctx: &Context<'_>,
         input: SetOtpChannelInput,
     ) -> async_graphql::Result<UserNode> {
-        let channel = input.channel.map(|channel| match channel {
-            OtpChannelKind::Email => OtpChannel::Email,
-            OtpChannelKind::Sms => OtpChannel::Sms,
-        });
         Ok(UserNode(
             service(ctx)
                 .set_otp_channel(
                     caller(ctx)?,
-                    channel,
+                    input.channel,
                     input.phone.as_deref(),
                     &input.password,
                     &meta(ctx),

@@ -9,10 +9,9 @@ use kernel::pagination::{PageConnection, PageRequest, max_page_size};
 use kernel::{RequirePermission, Role, SignedIn, caller};
 use uuid::Uuid;
 
-use super::types::{
-    AuditChainCheck, AuditEntryNode, OrganizationKindValue, OrganizationNode, UserNode, UserStatus,
-};
+use super::types::{AuditChainCheck, AuditEntryNode, OrganizationNode, UserNode};
 use crate::audit::AuditFilter;
+use crate::model::{OrganizationKind, UserStatus};
 use crate::service::{AuthService, UserFilter};
 
 /// Auth queries.
@@ -91,7 +90,7 @@ impl AuthQuery {
         let filter = filter.unwrap_or_default();
         let filter = UserFilter {
             role: filter.role,
-            status: filter.status.map(|status| status.as_db().to_string()),
+            status: filter.status,
             organization_id: filter
                 .organization_id
                 .as_ref()
@@ -123,13 +122,13 @@ impl AuthQuery {
     async fn organizations(
         &self,
         ctx: &Context<'_>,
-        kind: Option<OrganizationKindValue>,
+        kind: Option<OrganizationKind>,
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<OrganizationConnection> {
         let page = PageRequest::new(first, after.as_deref(), max_page_size(ctx))?;
         let organizations = service(ctx)
-            .list_organizations(caller(ctx)?, kind.map(Into::into), page.after, page.limit)
+            .list_organizations(caller(ctx)?, kind, page.after, page.limit)
             .await?;
         Ok(page.connection(organizations, |row| row.id, OrganizationNode))
     }

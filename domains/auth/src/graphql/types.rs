@@ -3,46 +3,19 @@
 use std::sync::Arc;
 
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{ComplexObject, Context, Enum, ID, Object, SimpleObject};
+use async_graphql::{ComplexObject, Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use kernel::{AppError, Role, caller};
 
 use super::loaders::OrganizationLoader;
 use crate::audit::AuditEntry;
-use crate::model::{Organization, Session, User};
+use crate::model::{
+    MfaMethod, Organization, OrganizationKind, OtpChannel, Session, User, UserStatus,
+};
 use crate::service::{AuthService, IssuedSession, MfaChallenge};
 
 /// A person who signs in: agency staff, a client's user, a freelancer or a partner.
 pub struct UserNode(pub User);
-
-/// Account status.
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UserStatus {
-    /// Can sign in.
-    Active,
-    /// Invited; has not chosen a password yet.
-    Invited,
-    /// Cannot sign in; every session was revoked.
-    Disabled,
-}
-
-impl UserStatus {
-    pub(crate) fn from_db(value: &str) -> Self {
-        match value {
-            "active" => Self::Active,
-            "invited" => Self::Invited,
-            _ => Self::Disabled,
-        }
-    }
-
-    pub(crate) fn as_db(self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::Invited => "invited",
-            Self::Disabled => "disabled",
-        }
-    }
-}
 
 fn require_self(ctx: &Context<'_>, user_id: uuid::Uuid) -> Result<(), AppError> {
     if caller(ctx)?.user_id == user_id {
@@ -81,12 +54,12 @@ impl UserNode {
 
     /// Role, which decides the permissions.
     async fn role(&self) -> Role {
-        self.0.role()
+        self.0.role
     }
 
     /// Account status.
     async fn status(&self) -> UserStatus {
-        UserStatus::from_db(&self.0.status)
+        self.0.status
     }
 
     /// The organization the user belongs to.
@@ -107,7 +80,7 @@ impl UserNode {
         require_self(ctx, self.0.id)?;
         let service = ctx.data_unchecked::<Arc<AuthService>>();
         Ok(service
-            .permissions_of(self.0.role())
+            .permissions_of(self.0.role)
             .await?
             .into_iter()
             .collect())
@@ -134,11 +107,7 @@ impl UserNode {
         require_self(ctx, self.0.id)?;
         Ok(MfaSettings {
             totp_enabled: self.0.totp_enabled,
-            otp_channel: match self.0.otp_channel.as_deref() {
-                Some("email") => Some(OtpChannelKind::Email),
-                Some("sms") => Some(OtpChannelKind::Sms),
-                _ => None,
-            },
+            otp_channel: self.0.otp_channel,
         })
     }
 
@@ -148,53 +117,13 @@ impl UserNode {
     }
 }
 
-/// Where one-time login codes are sent.
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OtpChannelKind {
-    /// By email.
-    Email,
-    /// By SMS.
-    Sms,
-}
-
 /// Second-factor settings of a user.
 #[derive(SimpleObject)]
 pub struct MfaSettings {
     /// Whether an authenticator app code is required at login.
     pub totp_enabled: bool,
     /// Where a one-time code is sent at login, when TOTP is off.
-    pub otp_channel: Option<OtpChannelKind>,
-}
-
-/// Kind of organization.
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OrganizationKindValue {
-    /// The agency itself.
-    Agency,
-    /// A client of the agency.
-    Client,
-    /// A partner that refers clients.
-    Partner,
-}
-
-impl From<crate::model::OrganizationKind> for OrganizationKindValue {
-    fn from(kind: crate::model::OrganizationKind) -> Self {
-        match kind {
-            crate::model::OrganizationKind::Agency => Self::Agency,
-            crate::model::OrganizationKind::Client => Self::Client,
-            crate::model::OrganizationKind::Partner => Self::Partner,
-        }
-    }
-}
-
-impl From<OrganizationKindValue> for crate::model::OrganizationKind {
-    fn from(kind: OrganizationKindValue) -> Self {
-        match kind {
-            OrganizationKindValue::Agency => Self::Agency,
-            OrganizationKindValue::Client => Self::Client,
-            OrganizationKindValue::Partner => Self::Partner,
-        }
-    }
+    pub otp_channel: Option<OtpChannel>,
 }
 
 /// The agency, a client organization, or a partner organization.
@@ -213,8 +142,8 @@ impl OrganizationNode {
     }
 
     /// Kind.
-    async fn kind(&self) -> OrganizationKindValue {
-        self.0.kind.into()
+    async fn kind(&self) -> OrganizationKind {
+        self.0.kind
     }
 
     /// The partner organization that referred this client, if any.
@@ -326,26 +255,11 @@ pub struct MfaChallengeNode {
     pub expires_at: DateTime<Utc>,
 }
 
-/// Second-factor methods.
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MfaMethod {
-    /// A code from an authenticator app.
-    Totp,
-    /// A code sent by email.
-    Email,
-    /// A code sent by SMS.
-    Sms,
-}
-
 impl From<MfaChallenge> for MfaChallengeNode {
     fn from(challenge: MfaChallenge) -> Self {
         Self {
             challenge_id: ID(challenge.challenge_id.to_string()),
-            method: match challenge.method.as_str() {
-                "totp" => MfaMethod::Totp,
-                "sms" => MfaMethod::Sms,
-                _ => MfaMethod::Email,
-            },
+            method: challenge.method,
             expires_at: challenge.expires_at,
         }
     }

@@ -13,28 +13,9 @@ use uuid::Uuid;
 
 use super::totp;
 use crate::audit::AuditEvent;
-use crate::model::User;
+use crate::model::{MfaMethod, OtpChannel, User, UserStatus};
 use crate::rate_limit::{self, Budget};
 use crate::service::{AuthService, IssuedSession, MfaChallenge};
-
-/// Where one-time login codes go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OtpChannel {
-    /// By email.
-    Email,
-    /// By SMS to the user's phone.
-    Sms,
-}
-
-impl OtpChannel {
-    /// Database form.
-    pub fn as_db(self) -> &'static str {
-        match self {
-            Self::Email => "email",
-            Self::Sms => "sms",
-        }
-    }
-}
 
 /// What a user needs to add the account to an authenticator app.
 #[derive(Debug, Clone)]
@@ -48,7 +29,7 @@ pub struct TotpEnrollment {
 }
 
 type ChallengeRow = (
-    String,
+    MfaMethod,
     Option<Vec<u8>>,
     i32,
     DateTime<Utc>,
@@ -96,11 +77,11 @@ impl AuthService {
         meta: &RequestMeta,
     ) -> Result<MfaChallenge, AppError> {
         let method = if user.totp_enabled {
-            "totp"
+            MfaMethod::Totp
         } else {
-            user.otp_channel.as_deref().unwrap_or("email")
+            user.otp_channel.unwrap_or(OtpChannel::Email).into()
         };
-        if method != "totp" {
+        if method != MfaMethod::Totp {
             let budget = Budget {
                 key: format!("otp:account:{}", user.id),
                 limit: self.config().rate_limits.otp_per_account_per_hour,
@@ -112,7 +93,7 @@ impl AuthService {
         let expires_at = Utc::now()
             + chrono::Duration::from_std(self.config().mfa_challenge_ttl)
                 .map_err(AppError::internal)?;
-        let code = (method != "totp").then(six_digit_code);
+        let code = (method != MfaMethod::Totp).then(six_digit_code);
         let minutes = self.config().mfa_challenge_ttl.as_secs() / 60;
         let sent_code = code.clone();
         conn.transaction::<_, AppError, _>(async move |conn| {
@@ -130,7 +111,7 @@ impl AuthService {
                 ))
                 .execute(conn)
                 .await?;
-            if let (Some(code), "email") = (code.as_deref(), method) {
+            if let (Some(code), MfaMethod::Email) = (code.as_deref(), method) {
                 kernel::mailer::enqueue_email(
                     conn,
                     &kernel::mailer::Email {
@@ -153,7 +134,7 @@ impl AuthService {
                 .await
         })
         .await?;
-        if let (Some(code), "sms") = (code, method) {
+        if let (Some(code), MfaMethod::Sms) = (code, method) {
             let phone = user
                 .phone
                 .as_deref()
@@ -165,7 +146,7 @@ impl AuthService {
         }
         Ok(MfaChallenge {
             challenge_id,
-            method: method.to_string(),
+            method,
             expires_at,
         })
     }
@@ -227,12 +208,12 @@ impl AuthService {
                     .select(User::as_select())
                     .first(conn)
                     .await?;
-                if user.status != "active" {
+                if user.status != UserStatus::Active {
                     return Ok(Outcome::Failed);
                 }
                 let mut passed = false;
-                let mut factor = method.clone();
-                if method == "totp" {
+                let mut factor = method.as_db();
+                if method == MfaMethod::Totp {
                     if let Some(step) = totp_step(&user, code) {
                         diesel::update(users::table.find(user.id))
                             .set(users::totp_last_step.eq(step as i64))
@@ -245,7 +226,7 @@ impl AuthService {
                 }
                 if !passed && use_recovery_code(conn, user.id, code).await? {
                     passed = true;
-                    factor = "recovery_code".into();
+                    factor = "recovery_code";
                 }
                 if !passed {
                     AuditEvent::new("auth.mfa_failed", "user")
@@ -453,7 +434,7 @@ impl AuthService {
         }
         conn.transaction::<_, AppError, _>(async move |conn| {
                 let updated: User = diesel::update(users::table.find(user.id))
-                    .set((users::otp_channel.eq(channel.map(OtpChannel::as_db)), users::phone.eq(&phone), users::updated_at.eq(Utc::now())))
+                    .set((users::otp_channel.eq(channel), users::phone.eq(&phone), users::updated_at.eq(Utc::now())))
                     .returning(User::as_returning())
                     .get_result(conn)
                     .await?;

@@ -15,7 +15,7 @@ use super::{
     lock_user, revoke_sessions, validate_email,
 };
 use crate::audit::AuditEvent;
-use crate::model::{NewUser, Organization, OrganizationKind, User};
+use crate::model::{NewUser, Organization, OrganizationKind, RevokeReason, User, UserStatus};
 use crate::password::check_strength;
 use crate::policy::{may_grant, may_manage, organization_kind_for};
 use crate::repo::{self, find_organization};
@@ -27,7 +27,7 @@ pub struct UserFilter {
     /// Only this role.
     pub role: Option<Role>,
     /// Only this status.
-    pub status: Option<String>,
+    pub status: Option<UserStatus>,
     /// Only this organization.
     pub organization_id: Option<Uuid>,
     /// Email or name contains this text.
@@ -52,7 +52,7 @@ impl AuthService {
         let updated = conn
             .transaction::<_, AppError, _>(async move |conn| {
                 let target = lock_user(conn, user_id).await?;
-                if !may_manage(principal.role, target.role()) || !may_grant(principal.role, role) {
+                if !may_manage(principal.role, target.role) || !may_grant(principal.role, role) {
                     return Err(AppError::forbidden(
                         "You may not give this role to this user",
                     ));
@@ -68,7 +68,7 @@ impl AuthService {
                 }
                 let updated: User = diesel::update(users::table.find(user_id))
                     .set((
-                        users::role.eq(role.as_db()),
+                        users::role.eq(role),
                         users::updated_at.eq(Utc::now()),
                     ))
                     .returning(User::as_returning())
@@ -78,7 +78,7 @@ impl AuthService {
                 .of(user_id)
                 .by(principal.user_id)
                 .diff(
-                    json!({ "before": { "role": target.role }, "after": { "role": updated.role } }),
+                    json!({ "before": { "role": target.role.as_db() }, "after": { "role": updated.role.as_db() } }),
                 )
                 .record(conn, meta)
                 .await?;
@@ -107,15 +107,15 @@ impl AuthService {
         let mut conn = self.conn().await?;
         let updated = conn.transaction::<_, AppError, _>(async move |conn| {
                 let target = lock_user(conn, user_id).await?;
-                if !may_manage(principal.role, target.role()) {
+                if !may_manage(principal.role, target.role) {
                     return Err(AppError::forbidden("You may not manage this user"));
                 }
                 let status = if disabled {
-                    "disabled"
+                    UserStatus::Disabled
                 } else if target.password_hash.is_some() {
-                    "active"
+                    UserStatus::Active
                 } else {
-                    "invited"
+                    UserStatus::Invited
                 };
                 let updated: User = diesel::update(users::table.find(user_id))
                     .set((users::status.eq(status), users::updated_at.eq(Utc::now())))
@@ -123,7 +123,7 @@ impl AuthService {
                     .get_result(conn)
                     .await?;
                 let revoked = if disabled {
-                    revoke_sessions(conn, SessionSelector::AllOf(user_id), "user_disabled").await?
+                    revoke_sessions(conn, SessionSelector::AllOf(user_id), RevokeReason::UserDisabled).await?
                 } else {
                     0
                 };
@@ -157,10 +157,10 @@ impl AuthService {
         let build = || {
             let mut query = users::table.into_boxed();
             if let Some(role) = filter.role {
-                query = query.filter(users::role.eq(role.as_db()));
+                query = query.filter(users::role.eq(role));
             }
-            if let Some(status) = &filter.status {
-                query = query.filter(users::status.eq(status.clone()));
+            if let Some(status) = filter.status {
+                query = query.filter(users::status.eq(status));
             }
             if let Some(org) = filter.organization_id {
                 query = query.filter(users::organization_id.eq(org));
@@ -256,7 +256,7 @@ impl AuthService {
                             .values((
                                 organizations::id.eq(Uuid::now_v7()),
                                 organizations::name.eq(&organization_name),
-                                organizations::kind.eq(kind.as_db()),
+                                organizations::kind.eq(kind),
                             ))
                             .returning(Organization::as_returning())
                             .get_result(conn)
@@ -272,12 +272,12 @@ impl AuthService {
                     email: &email,
                     name: &name,
                     phone: None,
-                    role: role.as_db(),
-                    status: "active",
+                    role,
+                    status: UserStatus::Active,
                     password_hash: Some(&hash),
                 }, REGISTER_FIELDS)
                 .await?;
-                AuditEvent::new("user.created", "user").of(user.id).diff(json!({ "after": { "email": user.email, "role": user.role, "organizationId": organization.id }, "via": "cli" })).record(conn, meta)
+                AuditEvent::new("user.created", "user").of(user.id).diff(json!({ "after": { "email": user.email, "role": user.role.as_db(), "organizationId": organization.id }, "via": "cli" })).record(conn, meta)
                 .await?;
                 Ok((user, organization))
         })

@@ -24,7 +24,7 @@ use uuid::Uuid;
 
 use crate::config::AuthConfig;
 use crate::mfa::sms::SmsSender;
-use crate::model::{NewUser, Session, User};
+use crate::model::{MfaMethod, NewUser, RevokeReason, Session, TokenPurpose, User, UserStatus};
 use crate::password::PasswordHasherPool;
 use crate::rate_limit::{self, Budget};
 use crate::tokens::{AccessTokens, hash_token};
@@ -54,8 +54,8 @@ pub struct IssuedSession {
 pub struct MfaChallenge {
     /// Pass it to `verifyMfa` with the code.
     pub challenge_id: Uuid,
-    /// `totp`, `email` or `sms`.
-    pub method: String,
+    /// The second factor asked for.
+    pub method: MfaMethod,
     /// When the challenge ends.
     pub expires_at: DateTime<Utc>,
 }
@@ -69,7 +69,7 @@ pub enum LoginOutcome {
     MfaRequired(MfaChallenge),
 }
 
-type RolePermissions = HashMap<String, BTreeSet<String>>;
+type RolePermissions = HashMap<Role, BTreeSet<String>>;
 
 struct PermissionCache {
     loaded: RwLock<Option<(Instant, RolePermissions)>>,
@@ -181,10 +181,10 @@ impl AuthService {
             && let Some((loaded_at, map)) = guard.as_ref()
             && loaded_at.elapsed() < PERMISSION_CACHE_TTL
         {
-            return Ok(map.get(role.as_db()).cloned().unwrap_or_default());
+            return Ok(map.get(&role).cloned().unwrap_or_default());
         }
         let mut conn = self.conn().await?;
-        let rows: Vec<(String, String)> = role_permissions::table
+        let rows: Vec<(Role, String)> = role_permissions::table
             .select((role_permissions::role, role_permissions::permission))
             .load(&mut conn)
             .await?;
@@ -192,7 +192,7 @@ impl AuthService {
         for (role, permission) in rows {
             map.entry(role).or_default().insert(permission);
         }
-        let granted = map.get(role.as_db()).cloned().unwrap_or_default();
+        let granted = map.get(&role).cloned().unwrap_or_default();
         if let Ok(mut guard) = self.permissions.loaded.write() {
             *guard = Some((Instant::now(), map));
         }
@@ -222,21 +222,16 @@ impl AuthService {
         &self,
         conn: &mut AsyncPgConnection,
         token: &str,
-        purpose: &str,
+        purpose: TokenPurpose,
         field: &str,
     ) -> Result<(Uuid, User), AppError> {
-        let required_status = if purpose == "invitation" {
-            "invited"
-        } else {
-            "active"
-        };
         let found: Option<(Uuid, User)> = one_time_tokens::table
             .inner_join(users::table.on(users::id.eq(one_time_tokens::user_id)))
             .filter(one_time_tokens::token_hash.eq(hash_token(token)))
             .filter(one_time_tokens::purpose.eq(purpose))
             .filter(one_time_tokens::used_at.is_null())
             .filter(one_time_tokens::expires_at.gt(Utc::now()))
-            .filter(users::status.eq(required_status))
+            .filter(users::status.eq(purpose.required_status()))
             .select((one_time_tokens::id, User::as_select()))
             .first(conn)
             .await
@@ -250,7 +245,7 @@ impl Authenticator for AuthService {
     async fn authenticate(&self, access_token: &str) -> Result<Principal, AppError> {
         let claims = self.tokens.verify(access_token)?;
         let mut conn = self.conn().await?;
-        let row: Option<(Session, String, String, Uuid)> = sessions::table
+        let row: Option<(Session, Role, UserStatus, Uuid)> = sessions::table
             .inner_join(users::table)
             .filter(sessions::id.eq(claims.sid))
             .filter(users::id.eq(claims.sub))
@@ -266,11 +261,12 @@ impl Authenticator for AuthService {
         drop(conn);
         let revoked = || AppError::unauthenticated("This session has ended; sign in again");
         let (session, role, status, org_id) = row.ok_or_else(revoked)?;
-        if session.revoked_at.is_some() || session.expires_at <= Utc::now() || status != "active" {
+        if session.revoked_at.is_some()
+            || session.expires_at <= Utc::now()
+            || status != UserStatus::Active
+        {
             return Err(revoked());
         }
-        let role =
-            Role::from_db(&role).ok_or_else(|| AppError::internal("unknown role in database"))?;
         Ok(Principal {
             user_id: claims.sub,
             role,
@@ -355,7 +351,7 @@ pub(crate) enum SessionSelector {
 pub(crate) async fn revoke_sessions(
     conn: &mut AsyncPgConnection,
     which: SessionSelector,
-    reason: &str,
+    reason: RevokeReason,
 ) -> Result<usize, AppError> {
     let now = Utc::now();
     let changes = (

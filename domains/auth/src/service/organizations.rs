@@ -53,7 +53,7 @@ impl AuthService {
                     .values((
                         organizations::id.eq(Uuid::now_v7()),
                         organizations::name.eq(&name),
-                        organizations::kind.eq(kind.as_db()),
+                        organizations::kind.eq(kind),
                         organizations::referred_by_partner_id.eq(referred_by),
                     ))
                     .returning(Organization::as_returning())
@@ -84,14 +84,14 @@ impl AuthService {
                 .values((
                     organizations::id.eq(Uuid::now_v7()),
                     organizations::name.eq(&name),
-                    organizations::kind.eq(OrganizationKind::Client.as_db()),
+                    organizations::kind.eq(OrganizationKind::Client),
                     organizations::referred_by_partner_id.eq(principal.org_id),
                 ))
                 .returning(Organization::as_returning())
                 .get_result(conn)
                 .await
                 .map_err(|error| map_unique(error, INPUT_FIELDS))?;
-            AuditEvent::new("organization.referred", "organization").of(organization.id).by(principal.user_id).diff(json!({ "after": { "name": organization.name, "kind": "client", "referredByPartnerId": principal.org_id } })).record(conn, meta)
+            AuditEvent::new("organization.referred", "organization").of(organization.id).by(principal.user_id).diff(json!({ "after": { "name": organization.name, "kind": organization.kind, "referredByPartnerId": principal.org_id } })).record(conn, meta)
             .await?;
             Ok(organization)
         })

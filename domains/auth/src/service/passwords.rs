@@ -15,6 +15,7 @@ use super::{
     revoke_sessions,
 };
 use crate::audit::AuditEvent;
+use crate::model::{RevokeReason, TokenPurpose, UserStatus};
 use crate::password::check_strength;
 use crate::rate_limit::{self, Budget};
 use crate::repo::find_user_by_email;
@@ -53,7 +54,7 @@ impl AuthService {
         }
         let Some(user) = find_user_by_email(&mut conn, email)
             .await?
-            .filter(|user| user.status == "active")
+            .filter(|user| user.status == UserStatus::Active)
         else {
             return Ok(());
         };
@@ -65,7 +66,7 @@ impl AuthService {
                 diesel::update(
                     one_time_tokens::table
                         .filter(one_time_tokens::user_id.eq(user.id))
-                        .filter(one_time_tokens::purpose.eq("password_reset"))
+                        .filter(one_time_tokens::purpose.eq(TokenPurpose::PasswordReset))
                         .filter(one_time_tokens::used_at.is_null()),
                 )
                 .set(one_time_tokens::used_at.eq(Utc::now()))
@@ -74,7 +75,7 @@ impl AuthService {
                 diesel::insert_into(one_time_tokens::table)
                     .values((
                         one_time_tokens::id.eq(Uuid::now_v7()),
-                        one_time_tokens::purpose.eq("password_reset"),
+                        one_time_tokens::purpose.eq(TokenPurpose::PasswordReset),
                         one_time_tokens::user_id.eq(user.id),
                         one_time_tokens::token_hash.eq(hash_token(&token)),
                         one_time_tokens::expires_at.eq(expires_at),
@@ -111,7 +112,7 @@ impl AuthService {
     ) -> Result<(), AppError> {
         let mut conn = self.conn().await?;
         let (token_id, user) = self
-            .redeem_token(&mut conn, token, "password_reset", "token")
+            .redeem_token(&mut conn, token, TokenPurpose::PasswordReset, "token")
             .await?;
         check_strength(new_password, &[&user.email, &user.name])
             .map_err(|m| bad_password("newPassword", m))?;
@@ -136,8 +137,12 @@ impl AuthService {
                 ))
                 .execute(conn)
                 .await?;
-            let revoked =
-                revoke_sessions(conn, SessionSelector::AllOf(user.id), "password_reset").await?;
+            let revoked = revoke_sessions(
+                conn,
+                SessionSelector::AllOf(user.id),
+                RevokeReason::PasswordReset,
+            )
+            .await?;
             AuditEvent::new("auth.password_reset", "user")
                 .of(user.id)
                 .by(user.id)

@@ -16,7 +16,7 @@ use super::{
     invalid_token, ip_key, map_unique, validate_email,
 };
 use crate::audit::AuditEvent;
-use crate::model::{NewUser, OrganizationKind, User};
+use crate::model::{NewUser, OrganizationKind, TokenPurpose, User, UserStatus};
 use crate::password::check_strength;
 use crate::policy::{may_grant, organization_kind_for};
 use crate::repo::find_organization;
@@ -96,7 +96,7 @@ impl AuthService {
                         .values((
                             organizations::id.eq(org_id),
                             organizations::name.eq(&company),
-                            organizations::kind.eq(OrganizationKind::Client.as_db()),
+                            organizations::kind.eq(OrganizationKind::Client),
                         ))
                         .execute(conn)
                         .await
@@ -109,14 +109,14 @@ impl AuthService {
                             email: &email,
                             name: &name,
                             phone: None,
-                            role: Role::Client.as_db(),
-                            status: "active",
+                            role: Role::Client,
+                            status: UserStatus::Active,
                             password_hash: Some(&password_hash),
                         },
                         REGISTER_FIELDS,
                     )
                     .await?;
-                    AuditEvent::new("user.registered", "user").of(user.id).by(user.id).diff(json!({ "after": { "email": email, "role": "client", "organizationId": org_id, "organizationName": company } })).record(conn, meta)
+                    AuditEvent::new("user.registered", "user").of(user.id).by(user.id).diff(json!({ "after": { "email": email, "role": Role::Client.as_db(), "organizationId": org_id, "organizationName": company } })).record(conn, meta)
                     .await?;
                     Ok(user)
             })
@@ -176,15 +176,15 @@ impl AuthService {
                     email: &email,
                     name: &name,
                     phone: None,
-                    role: input.role.as_db(),
-                    status: "invited",
+                    role: input.role,
+                    status: UserStatus::Invited,
                     password_hash: None,
                 }, INPUT_FIELDS)
                 .await?;
                 diesel::insert_into(one_time_tokens::table)
                     .values((
                         one_time_tokens::id.eq(Uuid::now_v7()),
-                        one_time_tokens::purpose.eq("invitation"),
+                        one_time_tokens::purpose.eq(TokenPurpose::Invitation),
                         one_time_tokens::user_id.eq(user.id),
                         one_time_tokens::token_hash.eq(hash_token(&token)),
                         one_time_tokens::created_by.eq(principal.user_id),
@@ -203,7 +203,7 @@ impl AuthService {
                     html: None,
                 })
                 .await?;
-                AuditEvent::new("user.invited", "user").of(user.id).by(principal.user_id).diff(json!({ "after": { "email": user.email, "role": user.role, "organizationId": user.organization_id, "status": "invited" } })).record(conn, meta)
+                AuditEvent::new("user.invited", "user").of(user.id).by(principal.user_id).diff(json!({ "after": { "email": user.email, "role": user.role.as_db(), "organizationId": user.organization_id, "status": user.status } })).record(conn, meta)
                 .await?;
                 Ok(user)
         })
@@ -220,7 +220,7 @@ impl AuthService {
     ) -> Result<IssuedSession, AppError> {
         let mut conn = self.conn().await?;
         let (token_id, user) = self
-            .redeem_token(&mut conn, token, "invitation", "input.token")
+            .redeem_token(&mut conn, token, TokenPurpose::Invitation, "input.token")
             .await?;
         let name = match name {
             Some(name) => required_text(name, "input.name", 120)
@@ -243,13 +243,13 @@ impl AuthService {
                         .set((
                             users::password_hash.eq(&hash),
                             users::name.eq(&name),
-                            users::status.eq("active"),
+                            users::status.eq(UserStatus::Active),
                             users::updated_at.eq(Utc::now()),
                         ))
                         .returning(User::as_returning())
                         .get_result(conn)
                         .await?;
-                    AuditEvent::new("user.invitation_accepted", "user").of(user.id).by(user.id).diff(json!({ "before": { "status": "invited" }, "after": { "status": "active" } })).record(conn, meta)
+                    AuditEvent::new("user.invitation_accepted", "user").of(user.id).by(user.id).diff(json!({ "before": { "status": UserStatus::Invited }, "after": { "status": user.status } })).record(conn, meta)
                     .await?;
                     let session = self.open_session_in(conn, &user, meta).await?;
                     Ok((user, session))

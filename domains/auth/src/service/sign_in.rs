@@ -15,7 +15,7 @@ use super::{
     revoke_sessions,
 };
 use crate::audit::AuditEvent;
-use crate::model::{Session, User};
+use crate::model::{RevokeReason, Session, User, UserStatus};
 use crate::rate_limit;
 use crate::repo::find_user_by_email;
 use crate::tokens::{hash_token, new_opaque_token};
@@ -91,7 +91,9 @@ impl AuthService {
         rate_limit::check_lockout(&mut conn, email, &limits).await?;
 
         let user = find_user_by_email(&mut conn, email).await?;
-        let usable = user.as_ref().filter(|user| user.status == "active");
+        let usable = user
+            .as_ref()
+            .filter(|user| user.status == UserStatus::Active);
         let matched = self
             .hasher
             .verify(
@@ -173,7 +175,7 @@ impl AuthService {
                     revoke_sessions(
                         conn,
                         SessionSelector::One(session.id),
-                        "refresh_token_reuse",
+                        RevokeReason::RefreshTokenReuse,
                     )
                     .await?;
                     AuditEvent::new("auth.refresh_reuse", "session")
@@ -189,7 +191,7 @@ impl AuthService {
                     .select(User::as_select())
                     .first(conn)
                     .await?;
-                if user.status != "active" {
+                if user.status != UserStatus::Active {
                     return Ok(Outcome::Invalid);
                 }
                 diesel::update(refresh_tokens::table.find(token_id))
@@ -260,7 +262,7 @@ impl AuthService {
             return Ok(());
         };
         conn.transaction::<_, AppError, _>(async |conn| {
-            revoke_sessions(conn, SessionSelector::One(session.id), "logout").await?;
+            revoke_sessions(conn, SessionSelector::One(session.id), RevokeReason::Logout).await?;
             AuditEvent::new("auth.logout", "session")
                 .of(session.id)
                 .by(session.user_id)
@@ -298,9 +300,9 @@ impl AuthService {
                 return Err(AppError::not_found("session"));
             };
             let reason = if session.id == principal.session_id {
-                "logout"
+                RevokeReason::Logout
             } else {
-                "revoked_by_user"
+                RevokeReason::RevokedByUser
             };
             revoke_sessions(conn, SessionSelector::One(session.id), reason).await?;
             AuditEvent::new("auth.logout", "session")
