@@ -150,6 +150,41 @@ async fn slug_in_use(
     Ok(found)
 }
 
+/// Takes the lock on `of`'s slugs and refuses `slug` (`BAD_USER_INPUT` on
+/// `input.slug`) when a row other than `except` uses it.
+async fn reserve_slug(
+    conn: &mut AsyncPgConnection,
+    of: SlugOf,
+    slug: &str,
+    except: Option<Uuid>,
+) -> Result<(), AppError> {
+    lock_slugs(conn, of).await?;
+    if slug_in_use(conn, of, slug, except).await? {
+        return Err(slug_taken("input.slug"));
+    }
+    Ok(())
+}
+
+/// The slug of a new row: `requested` once reserved, or a fresh one made
+/// from `source` under the same lock.
+async fn new_slug(
+    conn: &mut AsyncPgConnection,
+    of: SlugOf,
+    requested: Option<String>,
+    source: &str,
+) -> Result<String, AppError> {
+    match requested {
+        Some(slug) => {
+            reserve_slug(conn, of, &slug, None).await?;
+            Ok(slug)
+        }
+        None => {
+            lock_slugs(conn, of).await?;
+            generate_slug(conn, of, source).await
+        }
+    }
+}
+
 /// A free slug made from `text`: its slug, else with `-2`, `-3`, ... appended.
 /// Call with the table's slug lock held.
 async fn generate_slug(
@@ -305,16 +340,7 @@ impl KnowledgeBase {
         };
         let mut conn = self.conn().await?;
         conn.transaction::<_, AppError, _>(async |conn| {
-            lock_slugs(conn, SlugOf::Category).await?;
-            let slug = match slug {
-                Some(slug) => {
-                    if slug_in_use(conn, SlugOf::Category, &slug, None).await? {
-                        return Err(slug_taken("input.slug"));
-                    }
-                    slug
-                }
-                None => generate_slug(conn, SlugOf::Category, &name).await?,
-            };
+            let slug = new_slug(conn, SlugOf::Category, slug, &name).await?;
             let position = match input.position {
                 Some(position) => position,
                 None => {
@@ -370,10 +396,7 @@ impl KnowledgeBase {
         conn.transaction::<_, AppError, _>(async |conn| {
             find_category(conn, id).await?;
             if let Some(slug) = &slug {
-                lock_slugs(conn, SlugOf::Category).await?;
-                if slug_in_use(conn, SlugOf::Category, slug, Some(id)).await? {
-                    return Err(slug_taken("input.slug"));
-                }
+                reserve_slug(conn, SlugOf::Category, slug, Some(id)).await?;
             }
             diesel::update(kb_categories::table.find(id))
                 .set((
@@ -437,16 +460,7 @@ impl KnowledgeBase {
                 Some(id) => Some(check_category(conn, id, "input.categoryId").await?),
                 None => None,
             };
-            lock_slugs(conn, SlugOf::Article).await?;
-            let slug = match slug {
-                Some(slug) => {
-                    if slug_in_use(conn, SlugOf::Article, &slug, None).await? {
-                        return Err(slug_taken("input.slug"));
-                    }
-                    slug
-                }
-                None => generate_slug(conn, SlugOf::Article, &title).await?,
-            };
+            let slug = new_slug(conn, SlugOf::Article, slug, &title).await?;
             let article = diesel::insert_into(kb_articles::table)
                 .values((
                     kb_articles::id.eq(Uuid::now_v7()),
@@ -494,10 +508,7 @@ impl KnowledgeBase {
                 check_category(conn, category, "input.categoryId").await?;
             }
             if let Some(slug) = &slug {
-                lock_slugs(conn, SlugOf::Article).await?;
-                if slug_in_use(conn, SlugOf::Article, slug, Some(id)).await? {
-                    return Err(slug_taken("input.slug"));
-                }
+                reserve_slug(conn, SlugOf::Article, slug, Some(id)).await?;
             }
             let article = diesel::update(kb_articles::table.find(id))
                 .set((
