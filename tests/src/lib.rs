@@ -430,6 +430,17 @@ impl TestApp {
         self.persona_in(role, organization).await
     }
 
+    /// Records that `partner`'s organization referred `client`'s, straight in
+    /// the database (the set-up of partner-visibility tests).
+    pub async fn refer(&self, partner: &Persona, client: &Persona) {
+        diesel::sql_query("UPDATE organizations SET referred_by_partner_id = $1 WHERE id = $2")
+            .bind::<diesel::sql_types::Uuid, _>(partner.organization_id)
+            .bind::<diesel::sql_types::Uuid, _>(client.organization_id)
+            .execute(&mut self.db().await)
+            .await
+            .expect("refer the client organization");
+    }
+
     /// Runs the outbox until no job is due (emails are sent by then).
     pub async fn drain_outbox(&self) {
         for _ in 0..50 {

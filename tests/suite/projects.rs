@@ -151,14 +151,7 @@ async fn freelancers_see_their_projects_and_partners_read_referred_ones_only() {
         .data(&partner.token, "{ projects { totalCount } }", json!({}))
         .await;
     assert_eq!(none["projects"]["totalCount"], 0);
-    let mut conn = app.db().await;
-    use diesel_async::RunQueryDsl;
-    diesel::sql_query("UPDATE organizations SET referred_by_partner_id = $1 WHERE id = $2")
-        .bind::<diesel::sql_types::Uuid, _>(partner.organization_id)
-        .bind::<diesel::sql_types::Uuid, _>(client.organization_id)
-        .execute(&mut conn)
-        .await
-        .expect("refer");
+    app.refer(&partner, &client).await;
     let referred = app
         .data(&partner.token, "{ projects { totalCount } }", json!({}))
         .await;

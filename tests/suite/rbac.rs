@@ -631,14 +631,7 @@ async fn every_root_field_answers_each_role_as_the_matrix_declares() {
     let partner = app.persona(Role::Partner).await;
     let colleague = app.persona(Role::Client).await;
     // Acme is referred by the partner's organization.
-    let mut conn = app.db().await;
-    use diesel_async::RunQueryDsl;
-    diesel::sql_query("UPDATE organizations SET referred_by_partner_id = $1 WHERE id = $2")
-        .bind::<diesel::sql_types::Uuid, _>(partner.organization_id)
-        .bind::<diesel::sql_types::Uuid, _>(colleague.organization_id)
-        .execute(&mut conn)
-        .await
-        .expect("refer Acme");
+    app.refer(&partner, &colleague).await;
     let project = app
         .graphql(
             Some(&admin.token),

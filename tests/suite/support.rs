@@ -569,14 +569,7 @@ async fn a_partner_watches_live_the_tickets_of_clients_it_referred_and_no_others
     let other = app
         .persona_in(Role::Client, Some("Globex Retail LLP"))
         .await;
-    let mut conn = app.db().await;
-    use diesel_async::RunQueryDsl;
-    diesel::sql_query("UPDATE organizations SET referred_by_partner_id = $1 WHERE id = $2")
-        .bind::<diesel::sql_types::Uuid, _>(partner.organization_id)
-        .bind::<diesel::sql_types::Uuid, _>(client.organization_id)
-        .execute(&mut conn)
-        .await
-        .expect("refer Acme");
+    app.refer(&partner, &client).await;
     let referred = open_ticket(&app, &client, "Banner looks wrong", "NORMAL").await;
     let unreferred = open_ticket(&app, &other, "Stock sync fails", "HIGH").await;
 
