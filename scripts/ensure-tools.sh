@@ -2,8 +2,10 @@
 # Installs what the project needs on a Debian machine when it is missing:
 # PostgreSQL server binaries (for the private database) always; with --test
 # also what the test suite runs: the aiosmtpd SMTP server, the s3s-fs
-# S3-compatible server, and Node.js with npm (the GraphQL-over-HTTP audit).
+# S3-compatible server, Node.js with npm (the GraphQL-over-HTTP audit), and
+# Debian's chromium with playwright-core (the explorer's browser test).
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 want_test_tools=false
 for arg in "$@"; do
@@ -60,6 +62,11 @@ fi
 if ! command -v npm >/dev/null 2>&1; then
   apt_install nodejs npm
 fi
+
+if ! command -v chromium >/dev/null 2>&1; then
+  apt_install chromium
+fi
+npm ci --prefix tests/browser --silent --no-audit --no-fund
 
 # s3s-fs: the S3-compatible server the storage tests run (it checks SigV4,
 # presigned URLs included). Newer releases need a newer rustc than ours;

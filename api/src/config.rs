@@ -82,6 +82,41 @@ pub enum EventBusKind {
     Postgres,
 }
 
+/// Who may introspect the schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Introspection {
+    /// Everyone (development default).
+    On,
+    /// Nobody; `__typename` still answers.
+    Off,
+    /// Signed-in callers only (production default).
+    Authenticated,
+}
+
+impl Introspection {
+    /// Whether a caller, signed in or not, may introspect.
+    pub fn allows(self, signed_in: bool) -> bool {
+        match self {
+            Self::On => true,
+            Self::Off => false,
+            Self::Authenticated => signed_in,
+        }
+    }
+}
+
+impl std::str::FromStr for Introspection {
+    type Err = &'static str;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value {
+            "on" => Ok(Self::On),
+            "off" => Ok(Self::Off),
+            "authenticated" => Ok(Self::Authenticated),
+            _ => Err("expected on, off or authenticated"),
+        }
+    }
+}
+
 /// Bounds on a GraphQL operation.
 #[derive(Debug, Clone, Copy)]
 pub struct QueryLimitsConfig {
@@ -91,6 +126,12 @@ pub struct QueryLimitsConfig {
     pub max_complexity: usize,
     /// `GRAPHQL_MAX_ALIASES`.
     pub max_aliases: usize,
+    /// `GRAPHQL_MAX_TOKENS`: lexical tokens a document may have, checked
+    /// before it is parsed.
+    pub max_tokens: usize,
+    /// `GRAPHQL_INTROSPECTION`: who may introspect the schema (and get "Did
+    /// you mean" suggestions in validation errors).
+    pub introspection: Introspection,
     /// `GRAPHQL_MAX_PAGE_SIZE`: largest `first` a list accepts.
     pub max_page_size: usize,
     /// `GRAPHQL_ALLOW_BATCH`: accept a JSON array of operations in one POST.
@@ -105,6 +146,8 @@ impl Default for QueryLimitsConfig {
             max_depth: 12,
             max_complexity: 1000,
             max_aliases: 30,
+            max_tokens: 2000,
+            introspection: Introspection::On,
             max_page_size: 100,
             allow_batch: false,
             max_batch: 10,
@@ -142,6 +185,15 @@ impl Config {
                 max_depth: env.parse("GRAPHQL_MAX_DEPTH", defaults.max_depth)?,
                 max_complexity: env.parse("GRAPHQL_MAX_COMPLEXITY", defaults.max_complexity)?,
                 max_aliases: env.parse("GRAPHQL_MAX_ALIASES", defaults.max_aliases)?,
+                max_tokens: env.parse("GRAPHQL_MAX_TOKENS", defaults.max_tokens)?,
+                introspection: env.parse(
+                    "GRAPHQL_INTROSPECTION",
+                    if production {
+                        Introspection::Authenticated
+                    } else {
+                        Introspection::On
+                    },
+                )?,
                 max_page_size: env.parse("GRAPHQL_MAX_PAGE_SIZE", defaults.max_page_size)?,
                 allow_batch: env.parse_bool("GRAPHQL_ALLOW_BATCH", defaults.allow_batch)?,
                 max_batch: env.parse("GRAPHQL_MAX_BATCH", defaults.max_batch)?,
@@ -255,6 +307,37 @@ mod tests {
         assert!(!config.domains.auth.open_registration);
         assert!(!config.graphiql_enabled);
         assert_eq!(config.log_format, LogFormat::Json);
+        assert_eq!(config.limits.introspection, Introspection::Authenticated);
+    }
+
+    #[test]
+    fn introspection_is_on_off_or_authenticated() {
+        let dir = std::env::temp_dir().join(format!("fluxorae-config-{}", std::process::id()));
+        let dir = dir.display().to_string();
+        let read = |value: &str| {
+            config(&[("DATA_DIR", &dir), ("GRAPHQL_INTROSPECTION", value)])
+                .map(|config| config.limits.introspection)
+        };
+        assert_eq!(
+            config(&[("DATA_DIR", &dir)])
+                .expect("defaults")
+                .limits
+                .introspection,
+            Introspection::On
+        );
+        assert_eq!(read("off").expect("off"), Introspection::Off);
+        assert_eq!(
+            read("authenticated").expect("authenticated"),
+            Introspection::Authenticated
+        );
+        let error = read("sometimes").expect_err("refused");
+        assert!(
+            error.to_string().contains("GRAPHQL_INTROSPECTION"),
+            "{error}"
+        );
+        assert!(Introspection::Authenticated.allows(true));
+        assert!(!Introspection::Authenticated.allows(false));
+        assert!(!Introspection::Off.allows(true));
     }
 
     #[test]

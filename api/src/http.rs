@@ -13,7 +13,7 @@ use async_graphql::parser::types::{DocumentOperations, OperationType};
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use kernel::{AppError, Authenticator, Db, Viewer};
 use serde_json::{Map, Value, json};
 
@@ -324,8 +324,9 @@ async fn execute(
     meta: &RequestMeta,
     mut request: async_graphql::Request,
 ) -> async_graphql::Response {
+    let signed_in = viewer.principal().is_some();
     if let Err(refused) =
-        crate::limits::check_request(&mut request, state.config.limits.max_aliases)
+        crate::limits::check_request(&mut request, &state.config.limits, signed_in)
     {
         return *refused;
     }
@@ -333,6 +334,11 @@ async fn execute(
         .schema
         .execute(request.data(viewer.clone()).data(meta.clone()))
         .await;
+    let response = if state.config.limits.introspection.allows(signed_in) {
+        response
+    } else {
+        crate::limits::without_suggestions(response)
+    };
     crate::limits::finish(response, Some(&meta.request_id))
 }
 
@@ -463,7 +469,7 @@ pub async fn graphql_get(
     headers: HeaderMap,
 ) -> Response {
     if state.config.graphiql_enabled && wants_html(&headers) && !params.contains_key("query") {
-        return Html(explorer_page()).into_response();
+        return crate::explorer::page();
     }
     let Some(media) = negotiate(headers.get(header::ACCEPT)) else {
         return not_acceptable();
@@ -511,14 +517,6 @@ pub async fn graphql_get(
     };
     let meta = request_meta(&headers, Some(peer), state.config.trusted_proxy_hops);
     graphql_response(media, execute(&state, &viewer, &meta, request).await)
-}
-
-fn explorer_page() -> String {
-    async_graphql::http::GraphiQLSource::build()
-        .endpoint("/graphql")
-        .subscription_endpoint("/graphql/ws")
-        .title("Fluxorae API explorer")
-        .finish()
 }
 
 /// `GET /healthz`: the process is alive.

@@ -5,6 +5,7 @@ pub mod config;
 pub mod demo;
 pub mod domains;
 pub mod embedded_pg;
+pub mod explorer;
 pub mod http;
 pub mod limits;
 pub mod rest;

@@ -6,9 +6,17 @@
 //! a `ResolveInfo` and go through the extension chain, which cost the Kanban
 //! board about 15% of its throughput (bench/board.sh).
 
+mod depth;
+mod tokens;
+
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{ErrorExtensionValues, Request, Response, ServerError};
 use kernel::error::INTERNAL_MESSAGE;
+
+use crate::config::QueryLimitsConfig;
+
+/// Code of a document refused because it introspects without permission.
+pub const INTROSPECTION_DISABLED: &str = "INTROSPECTION_DISABLED";
 
 pub use kernel::RequestMeta;
 
@@ -17,11 +25,30 @@ pub const PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
 /// Code of a document that fails validation or a query limit.
 pub const VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
 
-/// Parses the request once (the schema reuses the parsed document) and checks
-/// the alias limit; `Err` is the response to send instead of executing.
-pub fn check_request(request: &mut Request, max_aliases: usize) -> Result<(), Box<Response>> {
-    let aliases = match request.parsed_query() {
-        Ok(document) => count_aliases(document),
+/// Counts the document's tokens, parses it once (the schema reuses the parsed
+/// document) and checks the alias and depth limits and, for a caller who may
+/// not introspect, that it does not; `Err` is the response to send instead of
+/// executing.
+pub fn check_request(
+    request: &mut Request,
+    limits: &QueryLimitsConfig,
+    signed_in: bool,
+) -> Result<(), Box<Response>> {
+    let refuse = |message: String| {
+        Box::new(Response::from_errors(vec![with_code(
+            ServerError::new(message, None),
+            VALIDATION_FAILED,
+        )]))
+    };
+    let tokens = tokens::count_tokens(&request.query, limits.max_tokens);
+    if tokens > limits.max_tokens {
+        return Err(refuse(format!(
+            "Document too large: more than {} tokens",
+            limits.max_tokens
+        )));
+    }
+    let document = match request.parsed_query() {
+        Ok(document) => document,
         Err(error) => {
             return Err(Box::new(Response::from_errors(vec![with_code(
                 error,
@@ -29,17 +56,39 @@ pub fn check_request(request: &mut Request, max_aliases: usize) -> Result<(), Bo
             )])));
         }
     };
-    if aliases > max_aliases {
-        let error = ServerError::new(
-            format!("Too many aliases: {aliases}, the limit is {max_aliases}"),
-            None,
-        );
+    let aliases = count_aliases(document);
+    if aliases > limits.max_aliases {
+        return Err(refuse(format!(
+            "Too many aliases: {aliases}, the limit is {}",
+            limits.max_aliases
+        )));
+    }
+    depth::check_depth(document, limits.max_depth)
+        .map_err(|too_deep| refuse(too_deep.message()))?;
+    if !limits.introspection.allows(signed_in) && depth::selects_introspection(document) {
+        let message = if limits.introspection == crate::config::Introspection::Off {
+            "Introspection is disabled on this server"
+        } else {
+            "Introspection needs a signed-in caller"
+        };
         return Err(Box::new(Response::from_errors(vec![with_code(
-            error,
-            VALIDATION_FAILED,
+            ServerError::new(message, None),
+            INTROSPECTION_DISABLED,
         )])));
     }
     Ok(())
+}
+
+/// Removes the "Did you mean" suggestions that validation adds to its
+/// messages: they reveal field and type names to callers who may not
+/// introspect.
+pub fn without_suggestions(mut response: Response) -> Response {
+    for error in &mut response.errors {
+        if let Some(start) = error.message.find(" Did you mean") {
+            error.message.truncate(start);
+        }
+    }
+    response
 }
 
 /// Gives request errors their code and replaces uncoded resolver errors with
@@ -171,8 +220,12 @@ mod tests {
 
     #[test]
     fn documents_that_do_not_parse_or_alias_too_much_are_refused_before_execution() {
+        let limits = |max_aliases| QueryLimitsConfig {
+            max_aliases,
+            ..QueryLimitsConfig::default()
+        };
         let mut broken = Request::new("{ a");
-        let refused = check_request(&mut broken, 10).expect_err("parse error");
+        let refused = check_request(&mut broken, &limits(10), false).expect_err("parse error");
         let code = refused.errors[0]
             .extensions
             .as_ref()
@@ -180,8 +233,8 @@ mod tests {
             .cloned();
         assert_eq!(code, Some(async_graphql::Value::from(PARSE_FAILED)));
         let mut aliased = Request::new("{ a: __typename b: __typename }");
-        assert!(check_request(&mut aliased, 1).is_err());
-        assert!(check_request(&mut Request::new("{ a: __typename }"), 1).is_ok());
+        assert!(check_request(&mut aliased, &limits(1), false).is_err());
+        assert!(check_request(&mut Request::new("{ a: __typename }"), &limits(1), false).is_ok());
     }
 
     fn aliases(query: &str) -> usize {

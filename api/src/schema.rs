@@ -70,7 +70,6 @@ pub fn builder(limits: &QueryLimitsConfig) -> SchemaBuilder<Query, Mutation, Sub
         Mutation::default(),
         Subscription::default(),
     )
-    .limit_depth(limits.max_depth)
     .limit_complexity(limits.max_complexity)
     .limit_recursive_depth(32)
     .limit_directives(50)

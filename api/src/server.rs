@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use axum::Router;
-use axum::http::{HeaderName, HeaderValue, Request};
+use axum::http::{HeaderName, HeaderValue, Request, header};
 use axum::routing::get;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use kernel::events::InProcessBus;
@@ -24,6 +24,7 @@ use tracing::Level;
 use crate::config::{Config, EventBusKind};
 use crate::domains::Domains;
 use crate::embedded_pg::{EmbeddedPostgres, RunningPostgres};
+use crate::explorer;
 use crate::http::{self, AppState};
 use crate::{rest, schema, ws};
 
@@ -194,10 +195,16 @@ pub fn router(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(
             HeaderName::from_static("referrer-policy"),
             HeaderValue::from_static("no-referrer"),
+        ))
+        // Pages that need more (the explorer) send their own policy.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
         ));
     let api = Router::new()
         .route("/graphql", get(http::graphql_get).post(http::graphql_post))
         .route("/graphql/ws", get(ws::graphql_ws))
+        .route(explorer::ASSET_ROUTE, get(explorer::asset))
         .route("/healthz", get(http::healthz))
         .merge(rest::routes())
         .route("/readyz", get(http::readyz))

@@ -71,7 +71,9 @@ pub async fn graphql_ws(
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(',').map(|p| p.trim().to_string()))
         .collect();
-    let protocol = if requested.is_empty() || requested.iter().any(|p| p == TRANSPORT_WS) {
+    // A client that offers no subprotocol is refused, as the graphql-ws
+    // reference server does: guessing one hides a misconfigured client.
+    let protocol = if requested.iter().any(|p| p == TRANSPORT_WS) {
         Some(Protocol::TransportWs)
     } else if requested.iter().any(|p| p == LEGACY_WS) {
         Some(Protocol::LegacyWs)
@@ -411,18 +413,27 @@ impl Connection {
             Ok(request) => request,
             Err(message) => return self.send_error(&id, json!([{ "message": message }])).await,
         };
+        let signed_in = viewer.principal().is_some();
         if let Err(refused) =
-            crate::limits::check_request(&mut request, self.state.config.limits.max_aliases)
+            crate::limits::check_request(&mut request, &self.state.config.limits, signed_in)
         {
             let errors = serde_json::to_value(&refused.errors).unwrap_or(Value::Null);
             return self.send_error(&id, errors).await;
         }
         let request_id = self.meta.request_id.clone();
+        let suggestions = self.state.config.limits.introspection.allows(signed_in);
         let stream = self
             .state
             .schema
             .execute_stream(request.data(viewer).data(self.meta.clone()))
-            .map(move |response| Some(crate::limits::finish(response, Some(&request_id))))
+            .map(move |response| {
+                let response = if suggestions {
+                    response
+                } else {
+                    crate::limits::without_suggestions(response)
+                };
+                Some(crate::limits::finish(response, Some(&request_id)))
+            })
             .chain(futures_util::stream::once(async { None }));
         self.streams.insert(id, Box::pin(stream));
         Next::Continue

@@ -521,15 +521,18 @@ impl TestApp {
         async_graphql::Schema::execute(&self.state.schema, request).await
     }
 
-    /// Opens a websocket to `/graphql/ws` with the given subprotocol.
+    /// Opens a websocket to `/graphql/ws` offering the given subprotocol
+    /// (none when empty).
     pub async fn ws(&self, subprotocol: &str) -> WsClient {
         let mut request = format!("ws://{}/graphql/ws", self.addr)
             .into_client_request()
             .expect("ws request");
-        request.headers_mut().insert(
-            "sec-websocket-protocol",
-            subprotocol.parse().expect("header"),
-        );
+        if !subprotocol.is_empty() {
+            request.headers_mut().insert(
+                "sec-websocket-protocol",
+                subprotocol.parse().expect("header"),
+            );
+        }
         let (stream, response) = tokio_tungstenite::connect_async(request)
             .await
             .expect("ws connect");

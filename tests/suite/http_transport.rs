@@ -139,7 +139,7 @@ async fn depth_complexity_and_alias_limits_reject_expensive_queries() {
         config.limits.max_aliases = 3;
     })
     .await;
-    let deep = "{ __schema { types { fields { name } } } }";
+    let deep = "{ me { organization { name } } }";
     let (_, body) = app.post_graphql(None, deep, json!({})).await;
     assert_eq!(
         body["errors"][0]["extensions"]["code"],

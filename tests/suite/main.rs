@@ -3,7 +3,9 @@
 mod audit_log;
 mod auth_flows;
 mod auth_security;
+mod document_limits;
 mod embedded_database;
+mod explorer;
 mod files;
 mod http_transport;
 mod knowledge_base;

@@ -516,3 +516,15 @@ async fn a_database_failure_during_a_recheck_keeps_the_socket_and_the_next_check
         .expect("revoke sessions");
     assert_eq!(closes_within(&mut ws, 10).await, close_code::FORBIDDEN);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_socket_that_offers_no_subprotocol_is_closed_with_4406() {
+    let app = TestApp::spawn().await;
+    let mut ws = app.ws("").await;
+    assert_eq!(ws.protocol, None);
+    assert_eq!(
+        ws.expect_close().await,
+        close_code::SUBPROTOCOL_NOT_ACCEPTABLE
+    );
+    assert_eq!(close_code::SUBPROTOCOL_NOT_ACCEPTABLE, 4406);
+}
