@@ -10,6 +10,7 @@ pub mod http;
 pub mod limits;
 pub mod rest;
 pub mod schema;
+pub mod schema_compat;
 pub mod server;
 pub mod system;
 pub mod telemetry;

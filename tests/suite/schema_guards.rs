@@ -195,3 +195,56 @@ async fn the_permissions_roles_hold_are_exactly_those_the_domains_declare() {
          `permissions()` (or the reverse) is not registered"
     );
 }
+
+/// The lines quoted in backticks in CHANGELOG.md's "Unreleased" section.
+fn accepted_breaking_changes() -> BTreeSet<String> {
+    let changelog = std::fs::read_to_string(repo_root().join("CHANGELOG.md"))
+        .expect("CHANGELOG.md exists at the repository root");
+    let unreleased = changelog
+        .split("\n## ")
+        .find(|section| section.starts_with("Unreleased"))
+        .expect("CHANGELOG.md has an Unreleased section");
+    unreleased
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn the_schema_breaks_the_released_one_only_where_the_changelog_says() {
+    let released = std::fs::read_to_string(repo_root().join("schema.released.graphql"))
+        .expect("schema.released.graphql exists at the repository root");
+    let changes = fluxorae::schema_compat::breaking_changes(&released, &fluxorae::schema::sdl())
+        .expect("both schemas parse");
+    let accepted = accepted_breaking_changes();
+    let unlisted: Vec<_> = changes
+        .iter()
+        .filter(|change| !accepted.contains(*change))
+        .collect();
+    assert!(
+        unlisted.is_empty(),
+        "breaking schema changes not listed under \"Unreleased\" in CHANGELOG.md \
+         (quote each line in backticks with what clients do instead):\n{}",
+        unlisted
+            .iter()
+            .map(|change| format!("- `{change}`"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+#[test]
+fn the_breaking_change_check_sees_a_removed_field() {
+    let released = std::fs::read_to_string(repo_root().join("schema.released.graphql"))
+        .expect("schema.released.graphql");
+    let without_me = released.replacen("\tme: ", "\tformerlyMe: ", 1);
+    assert_ne!(without_me, released, "the released schema has Query.me");
+    let changes =
+        fluxorae::schema_compat::breaking_changes(&released, &without_me).expect("both parse");
+    assert!(
+        changes.contains(&"Query.me: field removed".to_string()),
+        "{changes:?}"
+    );
+}
