@@ -330,10 +330,16 @@ async fn execute(
     {
         return *refused;
     }
-    let response = state
+    let operation_name = request.operation_name.clone();
+    let order = request
+        .parsed_query()
+        .map(|document| crate::limits::RootOrder::of(document, operation_name.as_deref()))
+        .unwrap_or_default();
+    let mut response = state
         .schema
         .execute(request.data(viewer.clone()).data(meta.clone()))
         .await;
+    order.apply(&mut response);
     let response = if state.config.limits.introspection.allows(signed_in) {
         response
     } else {

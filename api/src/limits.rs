@@ -7,7 +7,10 @@
 //! board about 15% of its throughput (bench/board.sh).
 
 mod depth;
+mod order;
 mod tokens;
+
+pub use order::RootOrder;
 
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{ErrorExtensionValues, Request, Response, ServerError};

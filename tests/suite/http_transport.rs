@@ -227,3 +227,30 @@ async fn health_is_alive_and_readiness_checks_migrations() {
     let ready = app.http.get(app.url("/readyz")).send().await.expect("send");
     assert_eq!(ready.status(), 503);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn root_fields_answer_in_the_order_they_were_selected() {
+    let app = TestApp::spawn().await;
+    let client = app.persona(kernel::Role::Client).await;
+    let query =
+        "{ tickets { totalCount } me { email } projects { totalCount } version: apiVersion }";
+    // The raw text: a parsed JSON map would not keep the order.
+    let body = app
+        .http
+        .post(app.url("/graphql"))
+        .bearer_auth(&client.token)
+        .json(&json!({ "query": query }))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("text");
+    let position = |key: &str| {
+        body.find(&format!("\"{key}\":"))
+            .unwrap_or_else(|| panic!("{key} missing: {body}"))
+    };
+    assert!(position("tickets") < position("me"), "{body}");
+    assert!(position("me") < position("projects"), "{body}");
+    assert!(position("projects") < position("version"), "{body}");
+}

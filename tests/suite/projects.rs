@@ -307,6 +307,16 @@ async fn moving_tasks_orders_the_board_and_stale_versions_conflict() {
         .await,
         "CONFLICT"
     );
+    // A script that does not send a version moves the current one.
+    let moved = app
+        .data(
+            &employee.token,
+            MOVE,
+            json!({ "input": { "taskId": b, "toStatus": "DONE" } }),
+        )
+        .await;
+    assert_eq!(moved["moveTask"]["status"], "DONE");
+    assert_eq!(moved["moveTask"]["version"], b_version + 2);
     // A neighbour from another column is bad input.
     assert_eq!(
         app.error_code(&employee.token, MOVE, json!({ "input": { "taskId": a, "toStatus": "DONE", "afterTaskId": c, "expectedVersion": 1 } })).await,

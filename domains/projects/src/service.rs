@@ -122,8 +122,9 @@ pub struct MoveTaskInput {
     pub after_task_id: Option<Uuid>,
     /// The task it goes before (below it), if any.
     pub before_task_id: Option<Uuid>,
-    /// The version the client saw; a stale one is `CONFLICT`.
-    pub expected_version: i32,
+    /// The version the client saw; a stale one is `CONFLICT`; `None` moves
+    /// the current version.
+    pub expected_version: Option<i32>,
 }
 
 /// Open work of one assignee.
@@ -670,7 +671,7 @@ impl ProjectsService {
     }
 
     /// Moves a task between the named neighbours in a column: one row written,
-    /// `CONFLICT` when `expected_version` is stale.
+    /// `CONFLICT` when `expected_version` is given and stale.
     pub async fn move_task(
         &self,
         principal: &Principal,
@@ -680,7 +681,10 @@ impl ProjectsService {
         let task = self
             .task_for_write(&mut conn, principal, input.task_id)
             .await?;
-        if task.version != input.expected_version {
+        if input
+            .expected_version
+            .is_some_and(|expected| expected != task.version)
+        {
             return Err(AppError::conflict(
                 "The task was moved or changed by someone else; reload the board",
             ));
@@ -689,26 +693,26 @@ impl ProjectsService {
             .transaction::<_, AppError, _>(async |conn| {
                 lock_column(conn, task.project_id, input.to_status).await?;
                 let key = self.key_for_move(conn, &task, &input).await?;
-                diesel::update(
-                    tasks::table
-                        .find(task.id)
-                        .filter(tasks::version.eq(input.expected_version)),
-                )
-                .set((
-                    tasks::status.eq(input.to_status),
-                    tasks::order_key.eq(&key),
-                    tasks::version.eq(tasks::version + 1),
-                    tasks::updated_at.eq(Utc::now()),
-                ))
-                .returning(Task::as_returning())
-                .get_result(conn)
-                .await
-                .optional()?
-                .ok_or_else(|| {
-                    AppError::conflict(
-                        "The task was moved or changed by someone else; reload the board",
-                    )
-                })
+                let mut update = diesel::update(tasks::table.find(task.id)).into_boxed();
+                if let Some(expected) = input.expected_version {
+                    update = update.filter(tasks::version.eq(expected));
+                }
+                update
+                    .set((
+                        tasks::status.eq(input.to_status),
+                        tasks::order_key.eq(&key),
+                        tasks::version.eq(tasks::version + 1),
+                        tasks::updated_at.eq(Utc::now()),
+                    ))
+                    .returning(Task::as_returning())
+                    .get_result(conn)
+                    .await
+                    .optional()?
+                    .ok_or_else(|| {
+                        AppError::conflict(
+                            "The task was moved or changed by someone else; reload the board",
+                        )
+                    })
             })
             .await?;
         self.publish(

@@ -170,8 +170,10 @@ pub struct MoveTaskInput {
     pub after_task_id: Option<ID>,
     /// The task it now precedes (the one below it), if any.
     pub before_task_id: Option<ID>,
-    /// The version you saw; a stale one is CONFLICT.
-    pub expected_version: i32,
+    /// The version you saw (`Task.version`): when given and stale, the move
+    /// is refused with `CONFLICT`; omitted, the task moves whatever its
+    /// current version.
+    pub expected_version: Option<i32>,
 }
 
 #[Object]
