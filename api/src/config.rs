@@ -36,6 +36,12 @@ pub struct Config {
     pub run_migrations: bool,
     /// `GRAPHIQL_ENABLED`: serve the explorer at `GET /graphql` for browsers.
     pub graphiql_enabled: bool,
+    /// `PERSISTED_QUERIES`: `off`, `apq` (automatic persisted queries, the
+    /// default) or `only` (trusted documents: the manifest's and no others).
+    pub persisted_queries: crate::persisted::Mode,
+    /// `PERSISTED_QUERIES_MANIFEST`: a JSON object of sha256 hash to document
+    /// (GraphQL Code Generator's `persistedDocuments`); required for `only`.
+    pub persisted_queries_manifest: Option<PathBuf>,
     /// Limits on every GraphQL operation.
     pub limits: QueryLimitsConfig,
     /// `BODY_LIMIT_BYTES`: largest request body.
@@ -181,6 +187,8 @@ impl Config {
             db_pool_size: env.parse("DB_POOL_SIZE", 16)?,
             run_migrations: env.parse_bool("RUN_MIGRATIONS", true)?,
             graphiql_enabled: env.parse_bool("GRAPHIQL_ENABLED", !production)?,
+            persisted_queries: env.parse("PERSISTED_QUERIES", crate::persisted::Mode::Automatic)?,
+            persisted_queries_manifest: env.get("PERSISTED_QUERIES_MANIFEST").map(PathBuf::from),
             limits: QueryLimitsConfig {
                 max_depth: env.parse("GRAPHQL_MAX_DEPTH", defaults.max_depth)?,
                 max_complexity: env.parse("GRAPHQL_MAX_COMPLEXITY", defaults.max_complexity)?,

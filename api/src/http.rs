@@ -38,6 +38,8 @@ pub struct AppState {
     pub bus: Arc<dyn kernel::events::EventBus>,
     /// Every domain, built once.
     pub domains: Arc<crate::domains::Domains>,
+    /// Persisted documents: the manifest and the automatic store.
+    pub persisted: Arc<crate::persisted::PersistedDocuments>,
     /// Versions of the embedded migrations, for readiness.
     pub migration_versions: Arc<Vec<String>>,
     /// Turns true when the server starts shutting down; long-lived connections close then.
@@ -231,13 +233,60 @@ fn client_ip(forwarded: Option<&str>, peer: Option<SocketAddr>, hops: usize) -> 
     }
 }
 
-/// Builds an operation from GraphQL-over-HTTP parameters, checking their types.
-pub fn request_from_params(params: &Map<String, Value>) -> Result<async_graphql::Request, String> {
-    let query = match params.get("query") {
-        Some(Value::String(query)) => query.clone(),
-        Some(Value::Null) | None => return Err("The `query` parameter is required".into()),
-        Some(_) => return Err("The `query` parameter must be a string".into()),
-    };
+/// Why request parameters cannot become an operation.
+#[derive(Debug)]
+pub enum ParamError {
+    /// A parameter is missing or of the wrong type.
+    Invalid(String),
+    /// The persisted document the request names cannot run.
+    Persisted(crate::persisted::Refusal),
+}
+
+impl ParamError {
+    /// The message clients read.
+    pub fn message(&self) -> String {
+        match self {
+            Self::Invalid(message) => message.clone(),
+            Self::Persisted(refusal) => refusal.message(),
+        }
+    }
+
+    /// The `extensions.code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Invalid(_) => "BAD_REQUEST",
+            Self::Persisted(refusal) => refusal.code(),
+        }
+    }
+}
+
+impl From<&str> for ParamError {
+    fn from(message: &str) -> Self {
+        Self::Invalid(message.to_string())
+    }
+}
+
+fn param_error(media: MediaType, error: &ParamError) -> Response {
+    json_response(
+        StatusCode::BAD_REQUEST,
+        media,
+        &error_body(&error.message(), error.code()),
+    )
+}
+
+/// Builds an operation from GraphQL-over-HTTP parameters, checking their
+/// types; the document is the `query`, or the persisted one its hash names.
+pub fn request_from_params(
+    params: &Map<String, Value>,
+    documents: &crate::persisted::PersistedDocuments,
+) -> Result<async_graphql::Request, ParamError> {
+    if matches!(params.get("query"), Some(query) if !query.is_string() && !query.is_null()) {
+        return Err("The `query` parameter must be a string".into());
+    }
+    let query = documents
+        .resolve(params)
+        .map_err(ParamError::Persisted)?
+        .ok_or("The `query` parameter is required")?;
     let mut request = async_graphql::Request::new(query);
     match params.get("operationName") {
         Some(Value::String(name)) => request = request.operation_name(name.clone()),
@@ -255,7 +304,7 @@ pub fn request_from_params(params: &Map<String, Value>) -> Result<async_graphql:
         Some(Value::Object(extensions)) => {
             for (name, value) in extensions {
                 let value = async_graphql::Value::from_json(value.clone())
-                    .map_err(|_| "The `extensions` parameter is not valid".to_string())?;
+                    .map_err(|_| "The `extensions` parameter is not valid")?;
                 request.extensions.insert(name.clone(), value);
             }
         }
@@ -378,9 +427,9 @@ pub async fn graphql_post(
     };
     let meta = request_meta(&headers, Some(peer), state.config.trusted_proxy_hops);
     match body {
-        Value::Object(params) => match request_from_params(&params) {
+        Value::Object(params) => match request_from_params(&params, &state.persisted) {
             Ok(request) => graphql_response(media, execute(&state, &viewer, &meta, request).await),
-            Err(message) => bad_request(media, &message),
+            Err(error) => param_error(media, &error),
         },
         Value::Array(batch) => post_batch(&state, media, &viewer, &meta, batch).await,
         _ => bad_request(media, "The request body must be a JSON object"),
@@ -409,9 +458,9 @@ async fn post_batch(
         let Value::Object(params) = item else {
             return bad_request(media, "Every operation of a batch must be a JSON object");
         };
-        match request_from_params(params) {
+        match request_from_params(params, &state.persisted) {
             Ok(request) => requests.push(request),
-            Err(message) => return bad_request(media, &message),
+            Err(error) => return param_error(media, &error),
         }
     }
     let mut responses = Vec::with_capacity(requests.len());
@@ -496,9 +545,9 @@ pub async fn graphql_get(
         };
         json_params.insert(name.clone(), value);
     }
-    let request = match request_from_params(&json_params) {
+    let request = match request_from_params(&json_params, &state.persisted) {
         Ok(request) => request,
-        Err(message) => return bad_request(media, &message),
+        Err(error) => return param_error(media, &error),
     };
     if selects_mutation(
         &request.query,
@@ -606,17 +655,15 @@ mod tests {
 
     #[test]
     fn parameters_of_the_wrong_type_are_refused() {
-        let params = |value: Value| value.as_object().cloned().expect("object");
-        assert!(
-            request_from_params(&params(
-                json!({"query": "{ __typename }", "variables": null})
-            ))
-            .is_ok()
-        );
-        assert!(request_from_params(&params(json!({"query": 1}))).is_err());
-        assert!(request_from_params(&params(json!({"query": "{a}", "variables": "x"}))).is_err());
-        assert!(request_from_params(&params(json!({"query": "{a}", "operationName": 0}))).is_err());
-        assert!(request_from_params(&params(json!({"qeury": "{a}"}))).is_err());
+        use crate::persisted::{Mode, PersistedDocuments};
+        let documents = PersistedDocuments::new(Mode::Automatic, None).expect("store");
+        let from =
+            |value: Value| request_from_params(value.as_object().expect("object"), &documents);
+        assert!(from(json!({"query": "{ __typename }", "variables": null})).is_ok());
+        assert!(from(json!({"query": 1})).is_err());
+        assert!(from(json!({"query": "{a}", "variables": "x"})).is_err());
+        assert!(from(json!({"query": "{a}", "operationName": 0})).is_err());
+        assert!(from(json!({"qeury": "{a}"})).is_err());
     }
 
     #[test]

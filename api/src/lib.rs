@@ -8,6 +8,7 @@ pub mod embedded_pg;
 pub mod explorer;
 pub mod http;
 pub mod limits;
+pub mod persisted;
 pub mod rest;
 pub mod schema;
 pub mod schema_compat;

@@ -147,6 +147,16 @@ pub async fn build_state(config: Config, database_url: &str) -> anyhow::Result<A
     let migration_versions = kernel::db::embedded_versions()
         .map_err(|error| anyhow::anyhow!("reading embedded migrations: {error}"))?;
     let (shutdown, _) = tokio::sync::watch::channel(false);
+    let manifest =
+        match &config.persisted_queries_manifest {
+            Some(path) => Some(std::fs::read_to_string(path).with_context(|| {
+                format!("reading PERSISTED_QUERIES_MANIFEST {}", path.display())
+            })?),
+            None => None,
+        };
+    let persisted =
+        crate::persisted::PersistedDocuments::new(config.persisted_queries, manifest.as_deref())
+            .map_err(|error| anyhow::anyhow!("PERSISTED_QUERIES_MANIFEST: {error}"))?;
     Ok(AppState {
         schema,
         config: Arc::new(config),
@@ -156,6 +166,7 @@ pub async fn build_state(config: Config, database_url: &str) -> anyhow::Result<A
         bus: deps.bus.clone(),
         domains,
         migration_versions: Arc::new(migration_versions),
+        persisted: Arc::new(persisted),
         shutdown,
     })
 }

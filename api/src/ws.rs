@@ -409,9 +409,13 @@ impl Connection {
                 }
             };
         }
-        let mut request = match request_from_params(payload) {
+        let mut request = match request_from_params(payload, &self.state.persisted) {
             Ok(request) => request,
-            Err(message) => return self.send_error(&id, json!([{ "message": message }])).await,
+            Err(error) => {
+                let errors =
+                    json!([{ "message": error.message(), "extensions": { "code": error.code() } }]);
+                return self.send_error(&id, errors).await;
+            }
         };
         let signed_in = viewer.principal().is_some();
         if let Err(refused) =

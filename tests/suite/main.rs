@@ -11,6 +11,7 @@ mod http_transport;
 mod knowledge_base;
 mod mfa;
 mod outbox;
+mod persisted_queries;
 mod projects;
 mod rbac;
 mod schema_guards;
