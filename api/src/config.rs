@@ -162,6 +162,12 @@ impl Default for QueryLimitsConfig {
 }
 
 impl Config {
+    /// Whether a browser page of `origin` (an `Origin` header) may call the API.
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        let origin = origin.trim_end_matches('/');
+        self.allowed_origins.iter().any(|allowed| allowed == origin)
+    }
+
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())

@@ -79,12 +79,9 @@ impl FromRequestParts<AppState> for AllowedCaller {
         let Some(origin) = parts.headers.get(header::ORIGIN) else {
             return Ok(AllowedCaller { browser: false });
         };
-        let origin = origin.to_str().unwrap_or_default().trim_end_matches('/');
         if state
             .config
-            .allowed_origins
-            .iter()
-            .any(|allowed| allowed == origin)
+            .allows_origin(origin.to_str().unwrap_or_default())
         {
             Ok(AllowedCaller { browser: true })
         } else {

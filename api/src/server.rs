@@ -212,6 +212,7 @@ pub fn router(state: AppState) -> Router {
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
         ));
+    let cors = cors_layer(&state.config);
     let api = Router::new()
         .route("/graphql", get(http::graphql_get).post(http::graphql_post))
         .route("/graphql/ws", get(ws::graphql_ws))
@@ -222,7 +223,41 @@ pub fn router(state: AppState) -> Router {
         .with_state(state.clone())
         .layer(RequestBodyLimitLayer::new(body_limit));
     // Domain routes (webhooks, signed storage URLs) enforce their own limits.
-    api.merge(state.domains.routes()).layer(middleware)
+    api.merge(state.domains.routes())
+        .layer(cors)
+        .layer(middleware)
+}
+
+/// Cross-origin access for the browser apps of `ALLOWED_ORIGINS`: with
+/// credentials (the cookie endpoints under /auth), the headers clients send
+/// and read, and a preflight cached for ten minutes. Other origins get no
+/// CORS headers, so browsers keep their pages out.
+fn cors_layer(config: &Config) -> tower_http::cors::CorsLayer {
+    use axum::http::Method;
+    let origins: Vec<HeaderValue> = config
+        .allowed_origins
+        .iter()
+        .filter_map(|origin| HeaderValue::from_str(origin).ok())
+        .collect();
+    tower_http::cors::CorsLayer::new()
+        .allow_origin(tower_http::cors::AllowOrigin::list(origins))
+        .allow_credentials(true)
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::HEAD])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            HeaderName::from_static("x-request-id"),
+            HeaderName::from_static("traceparent"),
+        ])
+        .expose_headers([
+            HeaderName::from_static("x-request-id"),
+            header::RETRY_AFTER,
+            HeaderName::from_static("ratelimit-limit"),
+            HeaderName::from_static("ratelimit-remaining"),
+            HeaderName::from_static("ratelimit-reset"),
+        ])
+        .max_age(std::time::Duration::from_secs(600))
 }
 
 /// Serves until `shutdown` resolves, then lets in-flight requests finish for up

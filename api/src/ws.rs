@@ -11,7 +11,7 @@ use std::time::Duration;
 use async_graphql::Response;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use futures_util::{Stream, StreamExt};
 use kernel::events::{Delivery, DeliveryStream, SESSIONS_TOPIC, SessionChange};
@@ -64,7 +64,20 @@ pub async fn graphql_ws(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
-) -> impl IntoResponse {
+) -> axum::response::Response {
+    // Browsers always send Origin on websockets and CORS does not apply to
+    // them: a page of another origin is refused here.
+    if let Some(origin) = headers.get(header::ORIGIN)
+        && !state
+            .config
+            .allows_origin(origin.to_str().unwrap_or_default())
+    {
+        return (
+            StatusCode::FORBIDDEN,
+            "This origin may not open the API's websocket",
+        )
+            .into_response();
+    }
     let requested: Vec<String> = headers
         .get_all("sec-websocket-protocol")
         .iter()
@@ -99,6 +112,7 @@ pub async fn graphql_ws(
                 }
             }
         })
+        .into_response()
 }
 
 async fn close(mut socket: WebSocket, code: u16, reason: &str) -> Result<(), axum::Error> {

@@ -3,6 +3,7 @@
 mod audit_log;
 mod auth_flows;
 mod auth_security;
+mod cors;
 mod document_limits;
 mod embedded_database;
 mod explorer;
