@@ -9,9 +9,9 @@ Usage: bench/seed_board.py URL --psql PSQL --pg-port PORT --org-id ID
 
 Creates, as the admin, `--projects` projects ("Bench Board 001", ...) for the
 client organization, one milestone each and `--tasks` tasks each, spread over
-the four columns, four priorities and the employees (plus unassigned). It is
-idempotent and resumable: what already exists (read with psql) is kept and
-only what is missing is created. Each worker thread seeds whole projects, so
+the four columns, four priorities and the employees (plus unassigned), who
+become members of each project first. It is idempotent and resumable: what
+already exists (read with psql) is kept and only what is missing is created. Each worker thread seeds whole projects, so
 tasks of one column are never created concurrently. Then it logs in as the
 client, checks one board answer (no errors, `--tasks` tasks), and writes the
 project ids (one a line) and the client's access token for the load tool.
@@ -36,6 +36,9 @@ BOARD_QUERY = (
 )
 CREATE_PROJECT = (
     "mutation($input: CreateProjectInput!) { createProject(input: $input) { id } }"
+)
+ADD_MEMBER = (
+    "mutation($input: AddProjectMemberInput!) { addProjectMember(input: $input) { projectRole } }"
 )
 CREATE_MILESTONE = (
     "mutation($input: CreateMilestoneInput!) { createMilestone(input: $input) { id } }"
@@ -159,6 +162,14 @@ def seed_project(api, args, number, found, employees):
             {"input": {"projectId": project_id, "name": f"Milestone {number:03d}"}},
         )["createMilestone"]["id"]
     created = 0
+    if have < args.tasks:
+        # Tasks are assigned to members of the project only.
+        for employee in employees:
+            api.graphql(
+                ADD_MEMBER,
+                {"input": {"projectId": project_id, "userId": employee,
+                           "projectRole": "developer"}},
+            )
     for index in range(have, args.tasks):
         task = {
             "projectId": project_id,

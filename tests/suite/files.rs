@@ -740,3 +740,100 @@ async fn an_upload_names_exactly_one_owner_and_a_task_file_is_listed_with_its_pr
     .await;
     assert_eq!(listed["project"]["files"]["totalCount"], 2);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_ticket_and_its_attachments_stay_in_the_organization_of_its_project() {
+    let app = TestApp::spawn().await;
+    let admin = app.persona(Role::Admin).await;
+    let employee = app.persona(Role::Employee).await;
+    let acme = app.persona(Role::Client).await;
+    let globex = app
+        .persona_in(Role::Client, Some("Globex Retail LLP"))
+        .await;
+    let acme_project = project_for(&app, &admin, &acme).await;
+    let globex_project = project_for(&app, &admin, &globex).await;
+    const OPEN: &str = "mutation($input: CreateTicketInput!) { createTicket(input: $input) { id projectId organization { id } } }";
+    let open = |project: &str, organization: Option<uuid::Uuid>| {
+        let mut input =
+            json!({ "subject": "Broken form", "body": "It fails.", "projectId": project });
+        if let Some(organization) = organization {
+            input["organizationId"] = json!(organization.to_string());
+        }
+        json!({ "input": input })
+    };
+
+    // A ticket's project is one of the ticket's organization, whoever opens it.
+    assert_eq!(
+        error_code(
+            &app,
+            &employee.token,
+            OPEN,
+            open(&acme_project, Some(globex.organization_id))
+        )
+        .await,
+        ("BAD_USER_INPUT".into(), "input.projectId".into())
+    );
+    assert_eq!(
+        error_code(&app, &acme.token, OPEN, open(&globex_project, None)).await,
+        ("BAD_USER_INPUT".into(), "input.projectId".into())
+    );
+    let staff_opened = data(&app, &employee.token, OPEN, open(&acme_project, None)).await;
+    assert_eq!(
+        staff_opened["createTicket"]["organization"]["id"],
+        acme.organization_id.to_string(),
+        "a project names its organization"
+    );
+    let ticket =
+        data(&app, &acme.token, OPEN, open(&acme_project, None)).await["createTicket"]["id"]
+            .as_str()
+            .expect("ticket")
+            .to_string();
+
+    // One upload cannot be Acme's ticket's and Globex's project's at once.
+    let mut both = json!({ "ticketId": ticket, "projectId": globex_project });
+    both["filename"] = json!("a.pdf");
+    both["contentType"] = json!("application/pdf");
+    both["size"] = json!(PDF.len());
+    assert_eq!(
+        error_code(&app, &employee.token, REQUEST, json!({ "input": both })).await,
+        ("BAD_USER_INPUT".into(), "input.ticketId".into())
+    );
+
+    // The ticket's attachment is Acme's: Globex neither adds to it nor reads it.
+    let file = upload_to(
+        &app,
+        &employee.token,
+        json!({ "ticketId": ticket }),
+        "quote.pdf",
+        "application/pdf",
+        PDF,
+    )
+    .await;
+    data(&app, &employee.token, COMPLETE, json!({ "id": file })).await;
+    let mut theirs = json!({ "ticketId": ticket });
+    theirs["filename"] = json!("b.pdf");
+    theirs["contentType"] = json!("application/pdf");
+    theirs["size"] = json!(PDF.len());
+    assert_eq!(
+        error_code(&app, &globex.token, REQUEST, json!({ "input": theirs }))
+            .await
+            .0,
+        "NOT_FOUND"
+    );
+    assert_eq!(
+        error_code(&app, &globex.token, FILE, json!({ "id": file }))
+            .await
+            .0,
+        "NOT_FOUND"
+    );
+    let shown = data(&app, &acme.token, FILE, json!({ "id": file })).await;
+    assert!(shown["file"]["downloadUrl"].is_string(), "{shown}");
+    let globex_files = data(
+        &app,
+        &globex.token,
+        "query($id: ID!) { project(id: $id) { files { totalCount } } }",
+        json!({ "id": globex_project }),
+    )
+    .await;
+    assert_eq!(globex_files["project"]["files"]["totalCount"], 0);
+}

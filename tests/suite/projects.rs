@@ -72,6 +72,14 @@ const REMOVE_MEMBER: &str =
 const MOVE: &str =
     "mutation($input: MoveTaskInput!) { moveTask(input: $input) { id status version orderKey } }";
 
+/// Makes `member` a member of `project`, which tasks need of their assignees.
+async fn add_member(app: &TestApp, admin: &Persona, project: &str, member: &Persona) {
+    app.data(&admin.token, ADD_MEMBER,
+        json!({ "input": { "projectId": project, "userId": member.user_id.to_string(), "projectRole": "developer" } }),
+    )
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_client_sees_only_their_organizations_projects() {
     let app = TestApp::spawn().await;
@@ -276,6 +284,7 @@ async fn moving_tasks_orders_the_board_and_stale_versions_conflict() {
     let employee = app.persona(Role::Employee).await;
     let client = app.persona(Role::Client).await;
     let project = create_project(&app, &admin, client.organization_id, "Board").await;
+    add_member(&app, &admin, &project, &employee).await;
     let (a, _) = create_task(&app, &employee.token, &project, "A").await;
     let (b, b_version) = create_task(&app, &employee.token, &project, "B").await;
     let (c, c_version) = create_task(&app, &employee.token, &project, "C").await;
@@ -422,6 +431,8 @@ async fn the_board_costs_the_same_number_of_statements_for_any_number_of_tasks()
             &format!("Board {size}"),
         )
         .await;
+        add_member(&app, &admin, &project, &employee).await;
+        add_member(&app, &admin, &project, &freelancer).await;
         let milestone = app
             .data(
                 &admin.token,
@@ -476,6 +487,7 @@ async fn workload_and_my_tasks_count_open_due_and_overdue_work() {
     let client = app.persona(Role::Client).await;
     let employee = app.persona(Role::Employee).await;
     let project = create_project(&app, &admin, client.organization_id, "Work").await;
+    add_member(&app, &admin, &project, &employee).await;
     let today = chrono::Utc::now().date_naive();
     for (title, due) in [
         ("overdue", today - chrono::Duration::days(3)),
@@ -685,4 +697,110 @@ async fn a_freelancer_removed_from_a_project_stops_receiving_its_board() {
         "TASK_CREATED",
         "the removal is no board event for those who stay"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn my_tasks_shows_only_tasks_of_projects_one_still_sees_and_only_members_are_assignees() {
+    let app = TestApp::spawn().await;
+    let admin = app.persona(Role::Admin).await;
+    let client = app.persona(Role::Client).await;
+    let freelancer = app.persona(Role::Freelancer).await;
+    let project = create_project(&app, &admin, client.organization_id, "Launch").await;
+    let milestone = app
+        .data(
+            &admin.token,
+            "mutation($input: CreateMilestoneInput!) { createMilestone(input: $input) { id } }",
+            json!({ "input": { "projectId": project, "name": "Confidential launch" } }),
+        )
+        .await["createMilestone"]["id"]
+        .clone();
+    let freelancer_id = freelancer.user_id.to_string();
+    let membership = json!({ "input": { "projectId": project, "userId": freelancer_id } });
+    let mut add = membership.clone();
+    add["input"]["projectRole"] = json!("designer");
+    app.data(&admin.token, ADD_MEMBER, add).await;
+    const CREATE: &str =
+        "mutation($input: CreateTaskInput!) { createTask(input: $input) { id assignee { id } } }";
+    let mut tasks = Vec::new();
+    for (title, status) in [("Press kit", "TODO"), ("Teaser", "DONE")] {
+        let created = app.data(&admin.token, CREATE,
+            json!({ "input": { "projectId": project, "title": title, "description": "Embargoed until the launch", "assigneeId": freelancer_id, "milestoneId": milestone, "status": status } }),
+        )
+        .await;
+        assert_eq!(
+            created["createTask"]["assignee"]["id"],
+            freelancer_id.as_str()
+        );
+        tasks.push(
+            created["createTask"]["id"]
+                .as_str()
+                .expect("id")
+                .to_string(),
+        );
+    }
+    const MINE: &str = "{ myTasks(includeDone: true) { totalCount edges { node { title description milestone { name } } } } }";
+    let mine = app.data(&freelancer.token, MINE, json!({})).await;
+    assert_eq!(mine["myTasks"]["totalCount"], 2, "{mine}");
+
+    // Removed from the project: the open task loses its assignee, the done
+    // one keeps it as history, and neither is readable any more.
+    app.data(&admin.token, REMOVE_MEMBER, membership).await;
+    let mine = app.data(&freelancer.token, MINE, json!({})).await;
+    assert_eq!(mine["myTasks"]["totalCount"], 0, "{mine}");
+    assert_eq!(mine["myTasks"]["edges"], json!([]), "{mine}");
+    const TASK: &str = "query($id: ID!) { task(id: $id) { title assignee { id } } }";
+    for task in &tasks {
+        assert_eq!(
+            app.error_code(&freelancer.token, TASK, json!({ "id": task }))
+                .await,
+            "NOT_FOUND"
+        );
+    }
+    let open = app
+        .data(&admin.token, TASK, json!({ "id": tasks[0] }))
+        .await;
+    assert_eq!(open["task"]["assignee"], Value::Null, "{open}");
+    let done = app
+        .data(&admin.token, TASK, json!({ "id": tasks[1] }))
+        .await;
+    assert_eq!(done["task"]["assignee"]["id"], freelancer_id.as_str());
+
+    // Someone who is not a member cannot be made an assignee.
+    let failure = app
+        .failure(&admin.token, CREATE,
+            json!({ "input": { "projectId": project, "title": "Again", "assigneeId": freelancer_id } }),
+        )
+        .await;
+    assert_eq!(
+        fluxorae_tests::error_fields(&failure),
+        ["input.assigneeId"],
+        "{failure}"
+    );
+    let update = "mutation($input: UpdateTaskInput!) { updateTask(input: $input) { id } }";
+    let failure = app
+        .failure(
+            &admin.token,
+            update,
+            json!({ "input": { "taskId": tasks[0], "assigneeId": freelancer_id } }),
+        )
+        .await;
+    assert_eq!(
+        fluxorae_tests::error_fields(&failure),
+        ["input.assigneeId"],
+        "{failure}"
+    );
+
+    // Even a task assigned before that rule (straight in the database) of a
+    // project the freelancer never joined stays out of myTasks.
+    let other = create_project(&app, &admin, client.organization_id, "Elsewhere").await;
+    let (stray, _) = create_task(&app, &admin.token, &other, "Stray").await;
+    use diesel_async::RunQueryDsl;
+    diesel::sql_query("UPDATE tasks SET assignee_id = $1 WHERE id = $2")
+        .bind::<diesel::sql_types::Uuid, _>(freelancer.user_id)
+        .bind::<diesel::sql_types::Uuid, _>(stray.parse::<uuid::Uuid>().expect("uuid"))
+        .execute(&mut app.db().await)
+        .await
+        .expect("assign in the database");
+    let mine = app.data(&freelancer.token, MINE, json!({})).await;
+    assert_eq!(mine["myTasks"]["totalCount"], 0, "{mine}");
 }

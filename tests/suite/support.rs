@@ -654,3 +654,101 @@ async fn a_client_watching_the_queue_never_receives_internal_notes() {
         json!({ "body": "We are in touch with the provider.", "internal": false })
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_assignee_who_stops_being_staff_gets_no_internal_notes_and_loses_the_ticket() {
+    let (smtp, app) = spawn_with_smtp().await;
+    let admin = app.persona(Role::Admin).await;
+    let client = app.persona(Role::Client).await;
+    let employee = app.persona(Role::Employee).await;
+    let ticket = open_ticket(&app, &client, "Refund request", "NORMAL").await;
+    app.data(
+        &admin.token,
+        UPDATE,
+        json!({ "input": { "ticketId": ticket, "assigneeId": employee.user_id.to_string() } }),
+    )
+    .await;
+
+    // The employee becomes a freelancer; notes and replies written before
+    // anything else runs must not reach them.
+    app.data(
+        &admin.token,
+        "mutation($input: ChangeUserRoleInput!) { changeUserRole(input: $input) { role } }",
+        json!({ "input": { "userId": employee.user_id.to_string(), "role": "FREELANCER" } }),
+    )
+    .await;
+    app.data(&admin.token, COMMENT, json!({ "input": { "ticketId": ticket, "body": "Internal: the card was flagged for fraud", "internal": true } })).await;
+    app.data(&client.token, COMMENT, json!({ "input": { "ticketId": ticket, "body": "Any news on my refund?", "internal": false } })).await;
+    app.drain_outbox().await;
+
+    // What reached the former employee: the assignment, while still staff.
+    smtp.wait_for(1, Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let to_them: Vec<_> = smtp
+        .messages()
+        .into_iter()
+        .filter(|m| m.rcpt_to.iter().any(|r| r == &employee.email))
+        .collect();
+    assert_eq!(to_them.len(), 1, "{to_them:#?}");
+    assert!(
+        to_them[0].subject.ends_with("is assigned to you"),
+        "{to_them:#?}"
+    );
+    assert!(to_them.iter().all(|m| !m.raw.contains("flagged for fraud")));
+
+    // The ticket no longer has them as assignee, and the audit log says so.
+    let seen = app
+        .data(
+            &admin.token,
+            "query($id: ID!) { ticket(id: $id) { assignee { id } } }",
+            json!({ "id": ticket }),
+        )
+        .await;
+    assert_eq!(seen["ticket"]["assignee"], Value::Null, "{seen}");
+    let audit = app
+        .data(
+            &admin.token,
+            "query($filter: AuditLogFilter) { auditLog(filter: $filter) { edges { node { actorId entityType entityId diff } } } }",
+            json!({ "filter": { "action": "ticket.unassigned", "entityId": ticket } }),
+        )
+        .await;
+    let entries = audit["auditLog"]["edges"].as_array().expect("entries");
+    assert_eq!(entries.len(), 1, "{audit}");
+    let entry = &entries[0]["node"];
+    assert_eq!(entry["actorId"], admin.user_id.to_string());
+    assert_eq!(entry["entityType"], "ticket");
+    assert_eq!(
+        entry["diff"]["before"]["assigneeId"],
+        employee.user_id.to_string()
+    );
+    assert_eq!(entry["diff"]["after"]["assigneeId"], Value::Null);
+
+    // A role that keeps the right keeps the tickets.
+    let root = app.persona(Role::SuperAdmin).await;
+    let colleague = app.persona(Role::Employee).await;
+    let other = open_ticket(&app, &client, "Invoice copy", "LOW").await;
+    app.data(
+        &admin.token,
+        UPDATE,
+        json!({ "input": { "ticketId": other, "assigneeId": colleague.user_id.to_string() } }),
+    )
+    .await;
+    app.data(
+        &root.token,
+        "mutation($input: ChangeUserRoleInput!) { changeUserRole(input: $input) { role } }",
+        json!({ "input": { "userId": colleague.user_id.to_string(), "role": "ADMIN" } }),
+    )
+    .await;
+    app.drain_outbox().await;
+    let kept = app
+        .data(
+            &admin.token,
+            "query($id: ID!) { ticket(id: $id) { assignee { id } } }",
+            json!({ "id": other }),
+        )
+        .await;
+    assert_eq!(
+        kept["ticket"]["assignee"]["id"],
+        colleague.user_id.to_string()
+    );
+}

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod config;
 pub mod demo;
+pub mod events;
 pub mod graphql;
 pub mod mfa;
 pub mod model;

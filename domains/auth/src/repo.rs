@@ -5,7 +5,7 @@
 
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use kernel::schema::{organizations, users};
+use kernel::schema::{organizations, role_permissions, users};
 use kernel::{AppError, Role};
 use uuid::Uuid;
 
@@ -93,6 +93,27 @@ pub async fn active_user_emails(
         .filter(users::id.eq_any(ids))
         .filter(users::status.eq(UserStatus::Active))
         .select((users::id, users::email))
+        .load(conn)
+        .await?)
+}
+
+/// Those of `ids` whose role holds `permission` now (e.g. "may this
+/// assignee still read internal notes?").
+pub async fn permission_holders(
+    conn: &mut AsyncPgConnection,
+    ids: &[Uuid],
+    permission: &str,
+) -> Result<Vec<Uuid>, AppError> {
+    Ok(users::table
+        .filter(users::id.eq_any(ids))
+        .filter(
+            users::role.eq_any(
+                role_permissions::table
+                    .filter(role_permissions::permission.eq(permission))
+                    .select(role_permissions::role),
+            ),
+        )
+        .select(users::id)
         .load(conn)
         .await?)
 }

@@ -86,7 +86,9 @@ pub trait Domain: Sized + Send + Sync + 'static {
     /// Adds the domain's schema data (services, loaders) to the builder.
     fn install<Q, M, S>(&self, builder: SchemaBuilder<Q, M, S>) -> SchemaBuilder<Q, M, S>;
 
-    /// Handlers of the outbox job kinds the domain enqueues.
+    /// Handlers of the outbox job kinds the domain enqueues, and of the
+    /// durable changes of domains it depends on that it reacts to (such as
+    /// auth's role changes); one handler per kind.
     fn jobs(&self) -> Vec<Arc<dyn JobHandler>> {
         Vec::new()
     }

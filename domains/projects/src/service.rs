@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use auth::model::OrganizationKind;
 use chrono::{NaiveDate, Utc};
-use diesel::dsl::{exists, not};
+use diesel::dsl::exists;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use kernel::events::{Event, EventBus};
@@ -347,7 +347,8 @@ impl ProjectsService {
             .await?)
     }
 
-    /// Removes a member (admins).
+    /// Removes a member (admins); their open tasks of the project lose
+    /// their assignee in the same transaction (only members are assignees).
     pub async fn remove_member(
         &self,
         principal: &Principal,
@@ -357,21 +358,46 @@ impl ProjectsService {
         principal.require("projects:project.manage")?;
         let mut conn = self.conn().await?;
         find_visible(&mut conn, principal.scope(), project_id).await?;
-        let removed = diesel::delete(
-            project_members::table
-                .filter(project_members::project_id.eq(project_id))
-                .filter(project_members::user_id.eq(user_id)),
-        )
-        .execute(&mut conn)
-        .await?;
-        if removed == 0 {
-            return Err(AppError::not_found("project member"));
-        }
+        let unassigned = conn
+            .transaction::<_, AppError, _>(async |conn| {
+                let removed = diesel::delete(
+                    project_members::table
+                        .filter(project_members::project_id.eq(project_id))
+                        .filter(project_members::user_id.eq(user_id)),
+                )
+                .execute(conn)
+                .await?;
+                if removed == 0 {
+                    return Err(AppError::not_found("project member"));
+                }
+                Ok(diesel::update(
+                    tasks::table
+                        .filter(tasks::project_id.eq(project_id))
+                        .filter(tasks::assignee_id.eq(user_id))
+                        .filter(tasks::status.ne(TaskStatus::Done)),
+                )
+                .set((
+                    tasks::assignee_id.eq(None::<Uuid>),
+                    tasks::version.eq(tasks::version + 1),
+                    tasks::updated_at.eq(Utc::now()),
+                ))
+                .returning(Task::as_returning())
+                .get_results::<Task>(conn)
+                .await?)
+            })
+            .await?;
         self.publish(
             project_id,
             principal.user_id,
             &BoardChange::MemberRemoved { user_id },
         );
+        for task in &unassigned {
+            self.publish(
+                project_id,
+                principal.user_id,
+                &BoardChange::TaskUpdated(task.into()),
+            );
+        }
         Ok(true)
     }
 
@@ -504,11 +530,17 @@ impl ProjectsService {
         milestone: Option<Uuid>,
     ) -> Result<(), AppError> {
         if let Some(assignee) = assignee {
-            let role = auth::repo::user_role(conn, assignee).await?;
-            if !role.is_some_and(may_be_member) {
+            let member: bool = diesel::select(exists(
+                project_members::table
+                    .filter(project_members::project_id.eq(project_id))
+                    .filter(project_members::user_id.eq(assignee)),
+            ))
+            .get_result(conn)
+            .await?;
+            if !member {
                 return Err(AppError::invalid_field(
                     "input.assigneeId",
-                    "Tasks are assigned to agency staff or freelancers",
+                    "Tasks are assigned to members of the project",
                 ));
             }
         }
@@ -830,7 +862,8 @@ impl ProjectsService {
         Ok(task)
     }
 
-    /// Tasks assigned to the caller, soonest due first, open ones only unless asked.
+    /// Tasks assigned to the caller in projects they may see and that are
+    /// not archived, soonest due first, open ones only unless asked.
     pub async fn my_tasks(
         &self,
         principal: &Principal,
@@ -839,14 +872,17 @@ impl ProjectsService {
         limit: usize,
     ) -> Result<Page<Task>, AppError> {
         let mut conn = self.conn().await?;
+        let scope = principal.scope();
         let build = || {
             let mut query = tasks::table
                 .filter(tasks::assignee_id.eq(principal.user_id))
-                .filter(not(exists(
-                    projects::table
-                        .filter(projects::id.eq(tasks::project_id))
-                        .filter(projects::archived_at.is_not_null()),
-                )))
+                .filter(
+                    tasks::project_id.eq_any(
+                        visible_projects(scope)
+                            .filter(projects::archived_at.is_null())
+                            .select(projects::id),
+                    ),
+                )
                 .into_boxed();
             if !include_done {
                 query = query.filter(tasks::status.ne(TaskStatus::Done));

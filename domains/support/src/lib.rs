@@ -10,6 +10,7 @@ pub mod loaders;
 pub mod model;
 pub mod notify;
 pub mod policy;
+pub mod reactions;
 pub mod repo;
 pub mod service;
 pub mod sla;
@@ -21,6 +22,7 @@ use async_graphql::SchemaBuilder;
 use async_graphql::dataloader::DataLoader;
 use kernel::domain::{BoxFuture, BuildError, DemoSeed, PeriodicTask};
 use kernel::notifications::Category;
+use kernel::outbox::JobHandler;
 use kernel::{AppResult, ConfigError, Deps, Domain, Env, Permission};
 
 pub use attachments::TicketFiles;
@@ -114,6 +116,12 @@ impl Domain for Support {
             .data(self.sla_admin.clone())
             .data(self.knowledge_base.clone())
             .data(self.tickets.clone())
+    }
+
+    fn jobs(&self) -> Vec<Arc<dyn JobHandler>> {
+        vec![Arc::new(reactions::RoleChangedHandler(
+            self.tickets.clone(),
+        ))]
     }
 
     fn periodic(&self) -> Vec<PeriodicTask> {

@@ -67,6 +67,23 @@ pub async fn email_users(
     notifications::email(conn, &recipients, category, subject, text).await
 }
 
+/// Like [`email_users`], for staff-side content: only those of `users` whose
+/// role holds `permission` at send time are emailed, so someone who is no
+/// longer staff (an employee turned freelancer, still an assignee until the
+/// role change is handled) never receives it.
+pub async fn email_holders(
+    conn: &mut AsyncPgConnection,
+    users: &[Uuid],
+    permission: &str,
+    actor: Option<Uuid>,
+    category: Category,
+    subject: &str,
+    text: &str,
+) -> Result<usize, AppError> {
+    let holders = auth::repo::permission_holders(conn, users, permission).await?;
+    email_users(conn, &holders, actor, category, subject, text).await
+}
+
 /// Admins of the agency (they hear about new and unassigned tickets and SLA risks).
 pub async fn admins(conn: &mut AsyncPgConnection) -> Result<Vec<Uuid>, AppError> {
     auth::repo::active_admin_ids(conn).await

@@ -3,7 +3,7 @@
 
 use auth::model::OrganizationKind;
 use kernel::live::{LiveAccess, OrganizationSet};
-use kernel::{AccessScope, AppError, Principal, Role};
+use kernel::{AccessScope, AppError, Principal};
 use uuid::Uuid;
 
 use crate::model::{HistoryKind, TicketStatus};
@@ -56,10 +56,9 @@ pub fn may_own_tickets(kind: OrganizationKind) -> bool {
     kind == OrganizationKind::Client
 }
 
-/// Whether a user of `role` may be a ticket's assignee.
-pub fn may_be_assignee(role: Role) -> bool {
-    role.is_staff()
-}
+/// What a ticket's assignee holds: they are sent its internal notes, so a
+/// user whose role loses it is no assignee any more.
+pub const ASSIGNEE: &str = TICKET_INTERNAL;
 
 /// What a comment by the caller records in the history, or `FORBIDDEN`:
 /// internal notes need `support:ticket.internal`; staff reply as staff, and
@@ -108,8 +107,8 @@ pub fn live_access(principal: &Principal, organizations: OrganizationSet) -> Liv
 pub(crate) mod tests {
     use std::collections::BTreeSet;
 
-    use kernel::ErrorCode;
     use kernel::events::Audience;
+    use kernel::{ErrorCode, Role};
 
     use super::*;
 
@@ -205,7 +204,7 @@ pub(crate) mod tests {
             assert!(may_read_comment(&principal, false), "{role:?}");
             assert_eq!(may_read_comment(&principal, true), staff, "{role:?}");
             assert_eq!(may_change(&principal).is_ok(), staff, "{role:?}");
-            assert_eq!(may_be_assignee(role), staff, "{role:?}");
+            assert_eq!(principal.has(ASSIGNEE), staff, "{role:?}");
         }
     }
 

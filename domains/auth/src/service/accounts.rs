@@ -15,6 +15,7 @@ use super::{
     lock_user, revoke_sessions, validate_email,
 };
 use crate::audit::AuditEvent;
+use crate::events::RoleChanged;
 use crate::model::{NewUser, Organization, OrganizationKind, RevokeReason, User, UserStatus};
 use crate::password::check_strength;
 use crate::policy::{may_grant, may_manage, organization_kind_for};
@@ -82,6 +83,16 @@ impl AuthService {
                 )
                 .record(conn, meta)
                 .await?;
+                if updated.role != target.role {
+                    RoleChanged {
+                        user_id,
+                        from: target.role,
+                        to: updated.role,
+                        actor_id: Some(principal.user_id),
+                    }
+                    .enqueue(conn)
+                    .await?;
+                }
                 Ok(updated)
             })
             .await?;

@@ -130,7 +130,7 @@ pub struct CreateTaskInput {
     pub status: Option<TaskStatus>,
     /// Priority (default MEDIUM).
     pub priority: Option<TaskPriority>,
-    /// Assignee (staff or freelancer).
+    /// Assignee: a member of the project.
     pub assignee_id: Option<ID>,
     /// Due date.
     pub due_date: Option<NaiveDate>,
@@ -149,7 +149,7 @@ pub struct UpdateTaskInput {
     pub description: Option<String>,
     /// Priority.
     pub priority: Option<TaskPriority>,
-    /// Assignee (null unassigns).
+    /// Assignee, a member of the project (null unassigns).
     pub assignee_id: MaybeUndefined<ID>,
     /// Due date (null clears).
     pub due_date: MaybeUndefined<NaiveDate>,
@@ -249,7 +249,7 @@ impl ProjectsMutation {
         ))
     }
 
-    /// Removes a member from a project (admins).
+    /// Removes a member from a project (admins); their open tasks of it are unassigned.
     #[graphql(guard = "RequirePermission(\"projects:project.manage\")")]
     async fn remove_project_member(
         &self,

@@ -84,7 +84,7 @@ impl ProjectsQuery {
         Ok(TaskNode(service(ctx).task(caller(ctx)?, id).await?, None))
     }
 
-    /// Tasks assigned to you, open ones unless `includeDone`.
+    /// Tasks assigned to you in projects you may see, open ones unless `includeDone`.
     #[graphql(guard = "SignedIn")]
     async fn my_tasks(
         &self,

@@ -39,7 +39,7 @@ pub struct UpdateTicketInput {
     pub status: Option<TicketStatus>,
     /// New priority (re-targets the SLA, keeping elapsed time).
     pub priority: Option<TicketPriority>,
-    /// New assignee (null unassigns).
+    /// New assignee: staff who read internal notes (null unassigns).
     pub assignee_id: MaybeUndefined<ID>,
 }
 

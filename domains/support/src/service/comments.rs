@@ -73,12 +73,14 @@ impl TicketService {
                 }
                 let summary = format!("#{} {}", ticket.number, ticket.subject);
                 match kind {
-                    // Clients are never sent internal notes: only the assignee hears of them.
+                    // Clients are never sent internal notes: only the assignee
+                    // hears of them, while they may still read them.
                     HistoryKind::InternalNote => {
                         if let Some(assignee) = ticket.assignee_id {
-                            notify::email_users(
+                            notify::email_holders(
                                 conn,
                                 &[assignee],
+                                policy::TICKET_INTERNAL,
                                 actor,
                                 TICKET_REPLY,
                                 &format!("Internal note on {summary}"),
@@ -103,9 +105,10 @@ impl TicketService {
                             Some(assignee) => vec![assignee],
                             None => notify::admins(conn).await?,
                         };
-                        notify::email_users(
+                        notify::email_holders(
                             conn,
                             &recipients,
+                            policy::TICKET_MANAGE,
                             actor,
                             TICKET_REPLY,
                             &format!("Client reply on {summary}"),

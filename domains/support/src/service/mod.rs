@@ -2,6 +2,7 @@
 //! [`TicketChange`]s it causes and publishes them after its commit; emails
 //! ride along in the transaction through the outbox.
 
+mod assignees;
 mod comments;
 mod sla_scan;
 mod ticket;

@@ -159,9 +159,9 @@ impl TicketService {
         policy::may_change(principal)?;
         let mut conn = self.db.get().await?;
         if let Some(Some(assignee)) = update.assignee_id
-            && !auth::repo::user_role(&mut conn, assignee)
+            && auth::repo::permission_holders(&mut conn, &[assignee], policy::ASSIGNEE)
                 .await?
-                .is_some_and(policy::may_be_assignee)
+                .is_empty()
         {
             return Err(AppError::invalid_field(
                 "input.assigneeId",
