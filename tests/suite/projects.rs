@@ -804,3 +804,51 @@ async fn my_tasks_shows_only_tasks_of_projects_one_still_sees_and_only_members_a
     let mine = app.data(&freelancer.token, MINE, json!({})).await;
     assert_eq!(mine["myTasks"]["totalCount"], 0, "{mine}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn my_tasks_come_soonest_due_first_then_most_urgent_across_pages() {
+    let app = TestApp::spawn().await;
+    let admin = app.persona(Role::Admin).await;
+    let client = app.persona(Role::Client).await;
+    let employee = app.persona(Role::Employee).await;
+    let project = create_project(&app, &admin, client.organization_id, "Order").await;
+    add_member(&app, &admin, &project, &employee).await;
+    const CREATE: &str = "mutation($input: CreateTaskInput!) { createTask(input: $input) { id } }";
+    // Created in an order unlike the expected one.
+    for (title, due, priority) in [
+        ("undated urgent", None, "URGENT"),
+        ("later low", Some("2027-03-01"), "LOW"),
+        ("soon low", Some("2027-01-10"), "LOW"),
+        ("soon urgent", Some("2027-01-10"), "URGENT"),
+        ("undated low", None, "LOW"),
+    ] {
+        app.data(&admin.token, CREATE, json!({ "input": { "projectId": project, "title": title, "dueDate": due, "priority": priority, "assigneeId": employee.user_id.to_string() } })).await;
+    }
+    const MINE: &str = "query($after: String) { myTasks(first: 2, after: $after) { totalCount edges { node { title } } pageInfo { hasNextPage endCursor } } }";
+    let mut titles = Vec::new();
+    let mut after = Value::Null;
+    loop {
+        let page = app
+            .data(&employee.token, MINE, json!({ "after": after }))
+            .await;
+        let page = &page["myTasks"];
+        assert_eq!(page["totalCount"], 5);
+        for edge in page["edges"].as_array().expect("edges") {
+            titles.push(edge["node"]["title"].as_str().expect("title").to_string());
+        }
+        if page["pageInfo"]["hasNextPage"] != true {
+            break;
+        }
+        after = page["pageInfo"]["endCursor"].clone();
+    }
+    assert_eq!(
+        titles,
+        [
+            "soon urgent",
+            "soon low",
+            "later low",
+            "undated urgent",
+            "undated low"
+        ]
+    );
+}

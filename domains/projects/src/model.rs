@@ -201,3 +201,48 @@ mod tests {
         assert_eq!(TaskStatus::InReview.as_db(), "in_review");
     }
 }
+
+impl TaskPriority {
+    /// Higher is more urgent.
+    pub fn urgency(self) -> i16 {
+        match self {
+            Self::Low => 1,
+            Self::Medium => 2,
+            Self::High => 3,
+            Self::Urgent => 4,
+        }
+    }
+}
+
+/// Where a page of `myTasks` ends: its order is due date (undated last),
+/// then urgency (most urgent first), then id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MyTasksKey {
+    /// The due date, or 9999-12-31 for undated tasks.
+    pub due: NaiveDate,
+    /// [`TaskPriority::urgency`].
+    pub urgency: i16,
+    /// The task.
+    pub id: Uuid,
+}
+
+impl MyTasksKey {
+    /// The sort date of undated tasks (the SQL uses the same literal).
+    pub const UNDATED: NaiveDate = match NaiveDate::from_ymd_opt(9999, 12, 31) {
+        Some(date) => date,
+        None => panic!("9999-12-31 is a date"),
+    };
+
+    /// Minus the urgency, in SQL (ascending is most urgent first).
+    pub const LESS_URGENT_SQL: &'static str = "(CASE tasks.priority WHEN 'urgent' THEN -4 \
+        WHEN 'high' THEN -3 WHEN 'medium' THEN -2 ELSE -1 END)::smallint";
+
+    /// The key of a task.
+    pub fn of(task: &Task) -> Self {
+        Self {
+            due: task.due_date.unwrap_or(Self::UNDATED),
+            urgency: task.priority.urgency(),
+            id: task.id,
+        }
+    }
+}

@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use auth::model::OrganizationKind;
 use chrono::{NaiveDate, Utc};
-use diesel::dsl::exists;
+use diesel::dsl::{exists, sql};
 use diesel::prelude::*;
+use diesel::sql_types::{Bool, Date, SmallInt};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use kernel::events::{Event, EventBus};
 pub use kernel::pagination::Page;
@@ -17,8 +18,8 @@ use uuid::Uuid;
 
 use crate::events::BoardChange;
 use crate::model::{
-    Milestone, MilestoneStatus, Project, ProjectMember, ProjectStatus, Task, TaskPriority,
-    TaskStatus,
+    Milestone, MilestoneStatus, MyTasksKey, Project, ProjectMember, ProjectStatus, Task,
+    TaskPriority, TaskStatus,
 };
 use crate::ordering::key_between;
 use crate::policy::{may_be_member, may_write_tasks};
@@ -863,12 +864,13 @@ impl ProjectsService {
     }
 
     /// Tasks assigned to the caller in projects they may see and that are
-    /// not archived, soonest due first, open ones only unless asked.
+    /// not archived, soonest due first (undated last), then most urgent,
+    /// open ones only unless asked.
     pub async fn my_tasks(
         &self,
         principal: &Principal,
         include_done: bool,
-        after: Option<Uuid>,
+        after: Option<MyTasksKey>,
         limit: usize,
     ) -> Result<Page<Task>, AppError> {
         let mut conn = self.conn().await?;
@@ -891,11 +893,24 @@ impl ProjectsService {
         };
         let total: i64 = build().count().get_result(&mut conn).await?;
         let mut page = build();
+        // The sort key as SQL: due date (undated last), urgency descending, id.
+        let due = || sql::<Date>("COALESCE(tasks.due_date, DATE '9999-12-31')");
+        let less_urgent = || sql::<SmallInt>(MyTasksKey::LESS_URGENT_SQL);
         if let Some(after) = after {
-            page = page.filter(tasks::id.gt(after));
+            page = page.filter(
+                sql::<Bool>("(COALESCE(tasks.due_date, DATE '9999-12-31'), ")
+                    .sql(MyTasksKey::LESS_URGENT_SQL)
+                    .sql(", tasks.id) > (")
+                    .bind::<Date, _>(after.due)
+                    .sql(", ")
+                    .bind::<SmallInt, _>(-after.urgency)
+                    .sql(", ")
+                    .bind::<diesel::sql_types::Uuid, _>(after.id)
+                    .sql(")"),
+            );
         }
         let rows: Vec<Task> = page
-            .order(tasks::id.asc())
+            .order((due().asc(), less_urgent().asc(), tasks::id.asc()))
             .limit(limit as i64 + 1)
             .select(Task::as_select())
             .load(&mut conn)

@@ -10,7 +10,7 @@ use kernel::{RequirePermission, SignedIn, caller};
 use uuid::Uuid;
 
 use super::types::{ProjectNode, TaskNode, WorkloadNode};
-use crate::model::ProjectStatus;
+use crate::model::{MyTasksKey, ProjectStatus};
 use crate::service::{ProjectFilter, ProjectsService};
 
 /// Projects queries.
@@ -37,7 +37,7 @@ pub(crate) fn service<'a>(ctx: &Context<'a>) -> &'a Arc<ProjectsService> {
 /// A page of projects.
 pub type ProjectConnection = PageConnection<Uuid, ProjectNode>;
 /// A page of tasks.
-pub type TaskConnection = PageConnection<Uuid, TaskNode>;
+pub type TaskConnection = PageConnection<MyTasksKey, TaskNode>;
 
 #[Object]
 impl ProjectsQuery {
@@ -84,7 +84,8 @@ impl ProjectsQuery {
         Ok(TaskNode(service(ctx).task(caller(ctx)?, id).await?, None))
     }
 
-    /// Tasks assigned to you in projects you may see, open ones unless `includeDone`.
+    /// Tasks assigned to you in projects you may see, open ones unless
+    /// `includeDone`: soonest due first (undated last), then most urgent.
     #[graphql(guard = "SignedIn")]
     async fn my_tasks(
         &self,
@@ -102,7 +103,7 @@ impl ProjectsQuery {
                 page.limit,
             )
             .await?;
-        Ok(page.connection(tasks, |row| row.id, |task| TaskNode(task, None)))
+        Ok(page.connection(tasks, MyTasksKey::of, |task| TaskNode(task, None)))
     }
 
     /// Open work per assignee: open tasks, tasks due between `from` and `to`, and overdue tasks (staff).
