@@ -103,7 +103,7 @@ impl Default for QueryLimitsConfig {
     fn default() -> Self {
         Self {
             max_depth: 12,
-            max_complexity: 1000,
+            max_complexity: 5000,
             max_aliases: 30,
             max_page_size: 100,
             allow_batch: false,

@@ -654,3 +654,37 @@ async fn a_client_watching_the_queue_never_receives_internal_notes() {
         json!({ "body": "We are in touch with the provider.", "internal": false })
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn thirty_aliased_pages_of_ticket_slas_are_refused_before_a_single_sla_is_computed() {
+    // No background worker, so that every counted statement is the request's.
+    let app = TestApp::spawn_with(|config| config.outbox_enabled = false).await;
+    let admin = app.persona(Role::Admin).await;
+    let client = app.persona(Role::Client).await;
+    for n in 0..3 {
+        open_ticket(&app, &client, &format!("Ticket {n}"), "HIGH").await;
+    }
+    let aliases: Vec<String> = (1..=30)
+        .map(|n| format!("a{n}: tickets(first: 100) {{ edges {{ node {{ sla {{ state }} }} }} }}"))
+        .collect();
+    let document = format!("{{ {} }}", aliases.join(" "));
+
+    let before = app.state.queries.get();
+    let (_, body) = app
+        .post_graphql(Some(&admin.token), &document, json!({}))
+        .await;
+    let statements = app.state.queries.get() - before;
+
+    assert!(body.get("data").is_none(), "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED",
+        "{body}"
+    );
+    let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("complex"), "{body}");
+    // Only the bearer token's session lookup runs; no ticket is read.
+    assert!(
+        statements <= 2,
+        "{statements} statements for a refused document"
+    );
+}

@@ -44,7 +44,10 @@ impl ProjectsQuery {
     /// Projects you may see, newest first: staff all, clients their
     /// organization's, freelancers those they are members of, partners those of
     /// clients they referred.
-    #[graphql(guard = "SignedIn")]
+    #[graphql(
+        guard = "SignedIn",
+        complexity = "kernel::cost::page(first, child_complexity)"
+    )]
     async fn projects(
         &self,
         ctx: &Context<'_>,
@@ -85,7 +88,10 @@ impl ProjectsQuery {
     }
 
     /// Tasks assigned to you, open ones unless `includeDone`.
-    #[graphql(guard = "SignedIn")]
+    #[graphql(
+        guard = "SignedIn",
+        complexity = "kernel::cost::page(first, child_complexity)"
+    )]
     async fn my_tasks(
         &self,
         ctx: &Context<'_>,

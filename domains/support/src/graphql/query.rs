@@ -45,7 +45,10 @@ pub struct TicketQuery;
 #[Object]
 impl TicketQuery {
     /// Tickets you may see, newest first: staff all, clients their organization's.
-    #[graphql(guard = "SignedIn")]
+    #[graphql(
+        guard = "SignedIn",
+        complexity = "kernel::cost::page(first, child_complexity)"
+    )]
     async fn tickets(
         &self,
         ctx: &Context<'_>,

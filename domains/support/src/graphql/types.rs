@@ -26,6 +26,10 @@ pub(crate) fn id(value: Uuid) -> ID {
     ID(value.to_string())
 }
 
+/// Cost of `Ticket.sla` besides its selection: the SLA engine walks the
+/// ticket's history through the business calendar.
+pub const SLA_COST: usize = 10;
+
 /// A support ticket of a client organization.
 pub struct TicketNode(pub Ticket);
 
@@ -100,6 +104,7 @@ impl TicketNode {
     }
 
     /// The thread, oldest first. Internal notes appear only for staff.
+    #[graphql(complexity = "kernel::cost::list(child_complexity)")]
     async fn comments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<TicketCommentNode>> {
         let key = CommentsKey {
             ticket_id: self.0.id,
@@ -116,11 +121,14 @@ impl TicketNode {
     }
 
     /// The SLA now.
+    #[graphql(complexity = "SLA_COST + child_complexity")]
     async fn sla(&self, ctx: &Context<'_>) -> async_graphql::Result<SlaNode> {
         Ok(SlaNode(service(ctx).sla(self.0.id).await?))
     }
 
     /// Files attached to the ticket, oldest first (staff-only files for staff only).
+    // Two statements of its own per ticket (the access check, the files).
+    #[graphql(complexity = "2 * kernel::cost::STATEMENT + kernel::cost::list(child_complexity)")]
     async fn attachments(
         &self,
         ctx: &Context<'_>,

@@ -18,6 +18,7 @@ pub struct KbQuery;
 #[Object]
 impl KbQuery {
     /// Knowledge base categories by position (then creation order). Public.
+    #[graphql(complexity = "kernel::cost::page(first, child_complexity)")]
     async fn kb_categories(
         &self,
         ctx: &Context<'_>,
@@ -37,6 +38,7 @@ impl KbQuery {
     /// Knowledge base articles, most recently published first (drafts by
     /// creation time). Everyone sees published articles without signing in;
     /// staff who write the knowledge base also see drafts and may filter on status.
+    #[graphql(complexity = "kernel::cost::page(first, child_complexity)")]
     async fn kb_articles(
         &self,
         ctx: &Context<'_>,
@@ -81,6 +83,8 @@ impl KbQuery {
     /// Full-text search over published knowledge base articles (English
     /// stemming), best match first: title matches rank above body matches,
     /// ties go to the most recently published. A blank query is BAD_USER_INPUT.
+    // One statement more than a page: the rate-limit counter.
+    #[graphql(complexity = "kernel::cost::page(first, child_complexity) + kernel::cost::STATEMENT")]
     async fn search_knowledge_base(
         &self,
         ctx: &Context<'_>,
