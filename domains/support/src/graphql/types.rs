@@ -7,13 +7,14 @@ use async_graphql::{Context, ID, Object};
 use auth::graphql::loaders::{OrganizationLoader, UserLoader};
 use auth::graphql::types::{OrganizationNode, UserNode};
 use chrono::{DateTime, Utc};
-use kernel::caller;
+use kernel::{AppError, caller};
 use uuid::Uuid;
 
 use crate::loaders::{CommentsKey, CommentsLoader};
 use crate::model::{Ticket, TicketComment, TicketPriority, TicketStatus};
 use crate::policy;
 use crate::service::TicketService;
+use crate::sla::SlaSnapshot;
 use crate::sla::graphql::types::SlaNode;
 
 /// The ticket service the domain installed.
@@ -30,8 +31,9 @@ pub(crate) fn id(value: Uuid) -> ID {
 /// ticket's history through the business calendar.
 pub const SLA_COST: usize = 10;
 
-/// A support ticket of a client organization.
-pub struct TicketNode(pub Ticket);
+/// A support ticket of a client organization, with its SLA when a page
+/// computed the SLAs of all its tickets at once.
+pub struct TicketNode(pub Ticket, pub Option<SlaSnapshot>);
 
 #[Object(name = "Ticket")]
 impl TicketNode {
@@ -123,7 +125,15 @@ impl TicketNode {
     /// The SLA now.
     #[graphql(complexity = "SLA_COST + child_complexity")]
     async fn sla(&self, ctx: &Context<'_>) -> async_graphql::Result<SlaNode> {
-        Ok(SlaNode(service(ctx).sla(self.0.id).await?))
+        if let Some(snapshot) = self.1 {
+            return Ok(SlaNode(snapshot));
+        }
+        let snapshot = service(ctx)
+            .slas(&[self.0.id])
+            .await?
+            .remove(&self.0.id)
+            .ok_or_else(|| AppError::internal("no SLA computed for a ticket"))?;
+        Ok(SlaNode(snapshot))
     }
 
     /// Files attached to the ticket, oldest first (staff-only files for staff only).
