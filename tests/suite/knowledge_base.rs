@@ -630,3 +630,45 @@ async fn only_staff_write_and_anonymous_writers_must_sign_in() {
         "NOT_FOUND"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn anonymous_searches_from_one_address_are_rate_limited_and_signed_in_staff_are_not() {
+    let app = TestApp::spawn().await;
+    let staff = app.persona(Role::Employee).await;
+    let (category, _) = create_category(&app, &staff, "Accounts").await;
+    let (id, _) = create_article(
+        &app,
+        &staff,
+        &category,
+        "Forgot password",
+        "Use the reset link on the sign-in page.",
+    )
+    .await;
+    app.data(&staff, PUBLISH, json!({ "id": id })).await;
+
+    // A script hammering the public search from one address.
+    let mut refused = None;
+    for attempt in 1..=200 {
+        let body = app
+            .graphql(None, SEARCH, json!({ "q": format!("password {attempt}") }))
+            .await;
+        if let Some(error) = body["errors"].get(0) {
+            refused = Some((attempt, error.clone()));
+            break;
+        }
+    }
+    let (attempt, error) = refused.expect("anonymous search is never limited");
+    assert!(attempt > 10, "limited after only {attempt} searches");
+    assert_eq!(error["extensions"]["code"], "RATE_LIMITED", "{error}");
+    let retry = error["extensions"]["retryAfterSeconds"]
+        .as_u64()
+        .expect("retryAfterSeconds");
+    assert!((1..=60).contains(&retry), "{retry}");
+
+    // Signed-in staff from the same address still search.
+    let found = app.data(&staff, SEARCH, json!({ "q": "password" })).await;
+    assert_eq!(
+        found["searchKnowledgeBase"][0]["article"]["slug"],
+        "forgot-password"
+    );
+}

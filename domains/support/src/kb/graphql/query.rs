@@ -1,6 +1,7 @@
 //! Knowledge base queries.
 
 use async_graphql::{Context, Object};
+use kernel::RequestMeta;
 use kernel::ids::parse_id;
 use kernel::pagination::{PageRequest, max_page_size, page_size};
 
@@ -96,8 +97,9 @@ impl KbQuery {
         first: Option<i32>,
     ) -> async_graphql::Result<Vec<KbSearchHitNode>> {
         let limit = page_size(first, max_page_size(ctx))?;
+        let meta = ctx.data_opt::<RequestMeta>().cloned().unwrap_or_default();
         Ok(knowledge_base(ctx)
-            .search(&query, limit)
+            .search(viewer(ctx), &meta, &query, limit)
             .await?
             .into_iter()
             .map(KbSearchHitNode)
