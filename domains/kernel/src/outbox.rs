@@ -12,7 +12,10 @@
 //! exponential backoff; a permanent error, an unknown kind or the last allowed
 //! attempt ends in `failed` with `last_error`, which admins can list with
 //! [`failed_jobs`]. Payloads may carry secrets (reset links, tokens): they are
-//! never logged, and handlers must not put them in their error messages.
+//! never logged, and handlers must not put them in their error messages. Each
+//! kind declares its secret parts ([`JobHandler::secrets`]); the worker clears
+//! them when the job is done or failed for good, keeping the rest for admins
+//! (a job that will be retried keeps everything it needs).
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
@@ -81,12 +84,51 @@ impl JobError {
     }
 }
 
+/// The parts of a job's payload that must not outlive the job: cleared once
+/// it is done or failed for good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayloadSecrets {
+    /// Nothing is secret; the payload stays as it is (ids, keys of rows).
+    None,
+    /// These top-level fields are secret (set to `null`); the others stay.
+    Fields(&'static [&'static str]),
+    /// The whole payload is secret (it becomes `{}`).
+    All,
+}
+
+impl PayloadSecrets {
+    /// The payload as kept after the job: its secret parts cleared.
+    pub fn clear(self, payload: &serde_json::Value) -> serde_json::Value {
+        match (self, payload) {
+            (Self::None, _) => payload.clone(),
+            (Self::Fields(fields), serde_json::Value::Object(object)) => {
+                let mut kept = object.clone();
+                for field in fields {
+                    if let Some(value) = kept.get_mut(*field) {
+                        *value = serde_json::Value::Null;
+                    }
+                }
+                serde_json::Value::Object(kept)
+            }
+            // A payload that is not an object has no fields to keep.
+            (Self::Fields(_) | Self::All, _) => serde_json::Value::Object(Default::default()),
+        }
+    }
+}
+
 /// Runs the jobs of one kind. The message of a [`JobError`] is stored in
 /// `last_error` and logged: it must not contain secrets from the payload.
 #[async_trait]
 pub trait JobHandler: Send + Sync + 'static {
     /// The `jobs.kind` this handler runs, e.g. `"mail.send"`.
     fn kind(&self) -> &'static str;
+
+    /// Which parts of this kind's payload are secret (links, codes, message
+    /// bodies), cleared when the job is done or failed for good. Unless a kind
+    /// says otherwise, its whole payload is: declare what admins may keep.
+    fn secrets(&self) -> PayloadSecrets {
+        PayloadSecrets::All
+    }
 
     /// Does the work. Called at least once per job; possibly again after a crash.
     async fn handle(&self, payload: &serde_json::Value) -> Result<(), JobError>;
@@ -180,7 +222,7 @@ RETURNING id, kind, payload, attempts, max_attempts";
 // attempt number is the fencing token, so a worker whose lease expired and
 // whose job was claimed again cannot overwrite the newer attempt.
 const DONE_SQL: &str = "\
-UPDATE jobs SET status = 'done', finished_at = now(), locked_until = NULL
+UPDATE jobs SET status = 'done', finished_at = now(), locked_until = NULL, payload = $3
  WHERE id = $1 AND status = 'running' AND attempts = $2";
 
 const RETRY_SQL: &str = "\
@@ -189,7 +231,8 @@ UPDATE jobs SET status = 'pending', run_at = now() + make_interval(secs => $3),
  WHERE id = $1 AND status = 'running' AND attempts = $2";
 
 const FAILED_SQL: &str = "\
-UPDATE jobs SET status = 'failed', finished_at = now(), locked_until = NULL, last_error = $3
+UPDATE jobs SET status = 'failed', finished_at = now(), locked_until = NULL, last_error = $3,
+       payload = $4
  WHERE id = $1 AND status = 'running' AND attempts = $2";
 
 enum Outcome {
@@ -259,12 +302,19 @@ impl OutboxWorker {
 
     async fn process(&self, job: ClaimedJob) -> Result<(), OutboxError> {
         let outcome = self.execute(&job).await;
+        // A kind nobody here handles may hold anything: clear it all.
+        let kept = self
+            .handlers
+            .get(job.kind.as_str())
+            .map_or(PayloadSecrets::All, |handler| handler.secrets())
+            .clear(&job.payload);
         let mut conn = self.db.get().await?;
         let updated = match &outcome {
             Outcome::Done => {
                 diesel::sql_query(DONE_SQL)
                     .bind::<SqlUuid, _>(job.id)
                     .bind::<Integer, _>(job.attempts)
+                    .bind::<Jsonb, _>(&kept)
                     .execute(&mut conn)
                     .await?
             }
@@ -291,6 +341,7 @@ impl OutboxWorker {
                     .bind::<SqlUuid, _>(job.id)
                     .bind::<Integer, _>(job.attempts)
                     .bind::<Text, _>(error)
+                    .bind::<Jsonb, _>(&kept)
                     .execute(&mut conn)
                     .await?
             }
@@ -448,6 +499,22 @@ mod tests {
         within(4, 60);
         within(1000, 60);
         within(0, 10);
+    }
+
+    #[test]
+    fn secret_parts_are_cleared_and_the_rest_is_kept() {
+        let payload =
+            serde_json::json!({ "to": "a@example.com", "text": "code 123", "html": null });
+        assert_eq!(
+            PayloadSecrets::Fields(&["text", "html", "absent"]).clear(&payload),
+            serde_json::json!({ "to": "a@example.com", "text": null, "html": null })
+        );
+        assert_eq!(PayloadSecrets::None.clear(&payload), payload);
+        assert_eq!(PayloadSecrets::All.clear(&payload), serde_json::json!({}));
+        assert_eq!(
+            PayloadSecrets::Fields(&["text"]).clear(&serde_json::json!("code 123")),
+            serde_json::json!({})
+        );
     }
 
     #[test]
