@@ -629,3 +629,68 @@ async fn finished_and_failed_jobs_keep_no_secret_payload_parts_and_retried_jobs_
     // A job that will be tried again still has what it needs.
     assert_eq!(rows[3].payload["text"], code);
 }
+
+#[derive(Debug, diesel::QueryableByName)]
+struct Remaining {
+    #[diesel(sql_type = Text)]
+    what: String,
+}
+
+async fn remaining(conn: &mut AsyncPgConnection) -> Vec<String> {
+    let mut rows: Vec<String> = diesel::sql_query(
+        "SELECT payload->>'what' AS what FROM jobs \
+         UNION ALL SELECT key AS what FROM rate_limit_counters",
+    )
+    .load::<Remaining>(conn)
+    .await
+    .expect("remaining rows")
+    .into_iter()
+    .map(|row| row.what)
+    .collect();
+    rows.sort();
+    rows
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ended_jobs_and_old_rate_limit_windows_are_pruned_after_their_retention() {
+    let app = fluxorae_tests::TestApp::spawn().await;
+    let mut conn = app.db().await;
+    exec(
+        &mut conn,
+        "INSERT INTO jobs (id, kind, payload, status, finished_at, run_at, created_at) VALUES
+           (gen_random_uuid(), 'test.old', '{\"what\": \"done long ago\"}', 'done', now() - interval '40 days', now() - interval '40 days', now() - interval '40 days'),
+           (gen_random_uuid(), 'test.old', '{\"what\": \"failed long ago\"}', 'failed', now() - interval '40 days', now() - interval '40 days', now() - interval '40 days'),
+           (gen_random_uuid(), 'test.new', '{\"what\": \"done yesterday\"}', 'done', now() - interval '1 day', now() - interval '1 day', now() - interval '1 day'),
+           (gen_random_uuid(), 'test.new', '{\"what\": \"pending since long ago\"}', 'pending', NULL, now() + interval '1 day', now() - interval '40 days')",
+    )
+    .await;
+    // Clear whatever the app counted so far (the personas' sign-ins), then an
+    // hourly window of two days ago and the current one.
+    exec(&mut conn, "DELETE FROM rate_limit_counters").await;
+    exec(
+        &mut conn,
+        "INSERT INTO rate_limit_counters (key, window_start, hits, last_hit_at) VALUES
+           ('window two days ago', date_trunc('hour', now()) - interval '2 days', 3, now() - interval '2 days'),
+           ('window now', date_trunc('hour', now()), 1, now())",
+    )
+    .await;
+
+    // Another instance starts; its housekeeping runs at start, then hourly.
+    let second = app
+        .spawn_alongside(|config| config.outbox_enabled = false)
+        .await;
+    let expected = ["done yesterday", "pending since long ago", "window now"];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let rows = remaining(&mut conn).await;
+        if rows == expected {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "after the default retention (30 days for jobs, a day for windows): {rows:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    second.stop().await;
+}

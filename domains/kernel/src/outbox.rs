@@ -30,6 +30,7 @@ use futures_util::{FutureExt, StreamExt};
 use uuid::Uuid;
 
 use crate::db::{Db, PoolError};
+use crate::domain::PeriodicTask;
 use crate::schema::jobs;
 
 /// Re-exported so implementors of [`JobHandler`] need no direct dependency.
@@ -458,6 +459,51 @@ pub struct FailedJob {
     pub created_at: DateTime<Utc>,
     /// When it was given up.
     pub finished_at: Option<DateTime<Utc>>,
+}
+
+// The statuses are literal so that the partial index `jobs_ended_idx` serves it.
+const PRUNE_SQL: &str = "DELETE FROM jobs WHERE status IN ('done', 'failed') AND finished_at < $1";
+
+/// Deletes jobs that ended (done or failed) more than `retention` ago;
+/// answers how many. Pending and running jobs are never touched.
+pub async fn prune_ended(
+    conn: &mut AsyncPgConnection,
+    retention: Duration,
+) -> Result<usize, diesel::result::Error> {
+    let Some(cutoff) = chrono::Duration::from_std(retention)
+        .ok()
+        .and_then(|retention| Utc::now().checked_sub_signed(retention))
+    else {
+        // A retention longer than time itself keeps everything.
+        return Ok(0);
+    };
+    diesel::sql_query(PRUNE_SQL)
+        .bind::<diesel::sql_types::Timestamptz, _>(cutoff)
+        .execute(conn)
+        .await
+}
+
+/// Name of the periodic task that prunes ended jobs.
+pub const PRUNE_TASK: &str = "outbox.prune_ended_jobs";
+
+/// The hourly task that deletes jobs ended more than `retention` ago
+/// (`JOB_RETENTION_DAYS`); safe to run in several instances at once.
+pub fn pruning_task(db: Db, retention: Duration) -> PeriodicTask {
+    PeriodicTask {
+        name: PRUNE_TASK,
+        every: Duration::from_secs(3600),
+        run: Arc::new(move || {
+            let db = db.clone();
+            Box::pin(async move {
+                let mut conn = db.get().await?;
+                let pruned = prune_ended(&mut conn, retention).await?;
+                if pruned > 0 {
+                    tracing::info!(pruned, "pruned ended outbox jobs");
+                }
+                Ok(())
+            })
+        }),
+    }
 }
 
 /// The most recently failed jobs, newest first.
