@@ -71,6 +71,8 @@ pub struct Config {
     pub outbox_poll: Duration,
     /// `OUTBOX_ENABLED`: run the outbox worker in this process.
     pub outbox_enabled: bool,
+    /// `JOB_RETENTION_DAYS`: how long done and failed jobs are kept (0: for ever).
+    pub job_retention: Option<Duration>,
     /// `EVENT_BUS`: where live updates travel.
     pub event_bus: EventBusKind,
     /// `TRUSTED_PROXY_HOPS`: proxies in front of the API whose `X-Forwarded-For` entries are trusted.
@@ -150,7 +152,7 @@ impl Default for QueryLimitsConfig {
     fn default() -> Self {
         Self {
             max_depth: 12,
-            max_complexity: 1000,
+            max_complexity: 5000,
             max_aliases: 30,
             max_tokens: 2000,
             introspection: Introspection::On,
@@ -251,6 +253,10 @@ impl Config {
                 .unwrap_or_else(|| "Fluxorae <no-reply@fluxorae.local>".into()),
             outbox_poll: Duration::from_millis(env.parse("OUTBOX_POLL_MS", 1000)?),
             outbox_enabled: env.parse_bool("OUTBOX_ENABLED", true)?,
+            job_retention: match env.parse::<u64>("JOB_RETENTION_DAYS", 30)? {
+                0 => None,
+                days => Some(Duration::from_secs(days.saturating_mul(24 * 3600))),
+            },
             trusted_proxy_hops: env.parse("TRUSTED_PROXY_HOPS", 0)?,
             event_bus: match env.get("EVENT_BUS").as_deref() {
                 None | Some("memory") => EventBusKind::Memory,

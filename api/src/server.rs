@@ -273,10 +273,15 @@ pub async fn serve(
         .config
         .outbox_enabled
         .then(|| tokio::spawn(state.outbox.clone().run(state.shutdown.subscribe())));
+    let housekeeping = state
+        .config
+        .job_retention
+        .map(|retention| kernel::outbox::pruning_task(state.db.clone(), retention));
     let periodic: Vec<_> = state
         .domains
         .periodic()
         .into_iter()
+        .chain(housekeeping)
         .map(|task| tokio::spawn(run_periodically(task, state.shutdown.subscribe())))
         .collect();
     let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
@@ -310,8 +315,9 @@ pub async fn serve(
     Ok(())
 }
 
-/// Runs a domain's periodic task every `task.every` until shutdown; a failed
-/// run is logged and the next one comes at its time.
+/// Runs a periodic task (a domain's, or the outbox's pruning) every
+/// `task.every`, the first run at start, until shutdown; a failed run is
+/// logged and the next one comes at its time.
 async fn run_periodically(task: PeriodicTask, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     let mut interval = tokio::time::interval(task.every);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

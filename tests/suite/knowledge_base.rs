@@ -298,9 +298,15 @@ async fn search_ranks_title_matches_first_and_highlights_the_body() {
         assert_eq!(error_fields(&error), ["query"]);
     }
     assert_eq!(
-        app.error_code(None, SEARCH, json!({ "q": "password", "first": 100_000 }))
+        app.error_code(None, SEARCH, json!({ "q": "password", "first": 101 }))
             .await,
         "BAD_USER_INPUT"
+    );
+    // A page far past the maximum costs more than any operation may.
+    assert_eq!(
+        app.error_code(None, SEARCH, json!({ "q": "password", "first": 100_000 }))
+            .await,
+        "GRAPHQL_VALIDATION_FAILED"
     );
 }
 
@@ -505,13 +511,19 @@ async fn lists_page_with_cursors_within_the_page_size_limit() {
     assert_eq!(second["kbCategories"]["edges"][0]["node"]["slug"], "faq");
     assert_eq!(second["kbCategories"]["pageInfo"]["hasNextPage"], false);
 
-    for first in [0, 101, 100_000] {
+    for first in [0, 101] {
         assert_eq!(
             app.error_code(None, page, json!({ "first": first })).await,
             "BAD_USER_INPUT",
             "first: {first}"
         );
     }
+    // A page far past the maximum costs more than any operation may.
+    assert_eq!(
+        app.error_code(None, page, json!({ "first": 100_000 }))
+            .await,
+        "GRAPHQL_VALIDATION_FAILED"
+    );
     let bad_cursor = app
         .failure(None, page, json!({ "after": "not-a-cursor" }))
         .await;
@@ -616,5 +628,47 @@ async fn only_staff_write_and_anonymous_writers_must_sign_in() {
         )
         .await,
         "NOT_FOUND"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn anonymous_searches_from_one_address_are_rate_limited_and_signed_in_staff_are_not() {
+    let app = TestApp::spawn().await;
+    let staff = app.persona(Role::Employee).await;
+    let (category, _) = create_category(&app, &staff, "Accounts").await;
+    let (id, _) = create_article(
+        &app,
+        &staff,
+        &category,
+        "Forgot password",
+        "Use the reset link on the sign-in page.",
+    )
+    .await;
+    app.data(&staff, PUBLISH, json!({ "id": id })).await;
+
+    // A script hammering the public search from one address.
+    let mut refused = None;
+    for attempt in 1..=200 {
+        let body = app
+            .graphql(None, SEARCH, json!({ "q": format!("password {attempt}") }))
+            .await;
+        if let Some(error) = body["errors"].get(0) {
+            refused = Some((attempt, error.clone()));
+            break;
+        }
+    }
+    let (attempt, error) = refused.expect("anonymous search is never limited");
+    assert!(attempt > 10, "limited after only {attempt} searches");
+    assert_eq!(error["extensions"]["code"], "RATE_LIMITED", "{error}");
+    let retry = error["extensions"]["retryAfterSeconds"]
+        .as_u64()
+        .expect("retryAfterSeconds");
+    assert!((1..=60).contains(&retry), "{retry}");
+
+    // Signed-in staff from the same address still search.
+    let found = app.data(&staff, SEARCH, json!({ "q": "password" })).await;
+    assert_eq!(
+        found["searchKnowledgeBase"][0]["article"]["slug"],
+        "forgot-password"
     );
 }

@@ -500,3 +500,197 @@ async fn outbox_permanent_errors_and_exhausted_retries_end_failed() {
     expected.sort();
     assert_eq!(failed_ids, expected);
 }
+
+#[derive(Debug, diesel::QueryableByName)]
+struct PayloadRow {
+    #[diesel(sql_type = Text)]
+    kind: String,
+    #[diesel(sql_type = Text)]
+    status: String,
+    #[diesel(sql_type = diesel::sql_types::Jsonb)]
+    payload: Value,
+}
+
+async fn payloads(conn: &mut AsyncPgConnection) -> Vec<PayloadRow> {
+    diesel::sql_query("SELECT kind, status, payload FROM jobs ORDER BY created_at, id")
+        .load(conn)
+        .await
+        .expect("list payloads")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sent_password_reset_email_leaves_no_reset_link_in_the_outbox() {
+    let smtp = SmtpServer::start().await;
+    let url = smtp.url();
+    let app = fluxorae_tests::TestApp::spawn_with(move |config| {
+        config.mail_url = url;
+        config.outbox_enabled = false;
+    })
+    .await;
+    let user = app.persona(kernel::Role::Client).await;
+    app.data(
+        None,
+        "mutation($email: String!) { requestPasswordReset(input: { email: $email }) }",
+        json!({ "email": user.email }),
+    )
+    .await;
+    app.drain_outbox().await;
+    let mail = smtp.wait_for(1, Duration::from_secs(5)).await.remove(0);
+    let marker = "/reset-password?token=";
+    let start = mail.text.find(marker).expect("a reset link") + marker.len();
+    let token: String = mail.text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    assert!(token.len() > 20, "{token}");
+
+    let mut conn = app.db().await;
+    let rows = payloads(&mut conn).await;
+    let reset = rows
+        .iter()
+        .find(|row| row.kind == mailer::SEND_EMAIL && row.payload["to"] == user.email.as_str())
+        .expect("the reset email's job");
+    assert_eq!(reset.status, "done");
+    for row in &rows {
+        assert!(
+            !row.payload.to_string().contains(&token),
+            "a {} job ({}) still holds the reset token: {}",
+            row.kind,
+            row.status,
+            row.payload
+        );
+    }
+    // What admins need to tell which email it was stays.
+    assert_eq!(reset.payload["subject"], mail.subject.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn finished_and_failed_jobs_keep_no_secret_payload_parts_and_retried_jobs_keep_theirs() {
+    let db = TestDatabase::create().await;
+    let mut conn = db.connect().await;
+    let log_mail: Arc<dyn Mailer> = Arc::new(LogMailer);
+    let smtp_down: Arc<dyn Mailer> =
+        Arc::new(SmtpMailer::new("smtp://127.0.0.1:9", FROM).expect("smtp mailer"));
+    let code = "Your sign-in code is 482913";
+    let secret = |to: &str| Email {
+        to: to.into(),
+        subject: "Your sign-in code".into(),
+        text: code.into(),
+        html: Some(format!("<p>{code}</p>")),
+    };
+    mailer::enqueue_email(&mut conn, &secret("sent@example.com"))
+        .await
+        .expect("enqueue");
+    mailer::enqueue_email(&mut conn, &secret("not an address"))
+        .await
+        .expect("enqueue");
+    outbox::enqueue(&mut conn, "test.unknown", json!({ "code": "482913" }))
+        .await
+        .expect("enqueue");
+    worker(&db, vec![Arc::new(SendEmailHandler(log_mail))], fast())
+        .run_once()
+        .await
+        .expect("run");
+    mailer::enqueue_email(&mut conn, &secret("later@example.com"))
+        .await
+        .expect("enqueue");
+    worker(&db, vec![Arc::new(SendEmailHandler(smtp_down))], fast())
+        .run_once()
+        .await
+        .expect("run while the server is down");
+
+    let rows = payloads(&mut conn).await;
+    let statuses: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|row| (row.kind.as_str(), row.status.as_str()))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            (mailer::SEND_EMAIL, "done"),
+            (mailer::SEND_EMAIL, "failed"),
+            ("test.unknown", "failed"),
+            (mailer::SEND_EMAIL, "pending"),
+        ]
+    );
+    for row in &rows[..3] {
+        assert!(
+            !row.payload.to_string().contains("482913"),
+            "a {} job still holds the code: {}",
+            row.status,
+            row.payload
+        );
+    }
+    // Recipient and subject stay for diagnosis; a kind nobody handles keeps nothing.
+    assert_eq!(rows[0].payload["to"], "sent@example.com");
+    assert_eq!(rows[1].payload["to"], "not an address");
+    assert_eq!(rows[1].payload["subject"], "Your sign-in code");
+    assert_eq!(rows[2].payload, json!({}));
+    // A job that will be tried again still has what it needs.
+    assert_eq!(rows[3].payload["text"], code);
+}
+
+#[derive(Debug, diesel::QueryableByName)]
+struct Remaining {
+    #[diesel(sql_type = Text)]
+    what: String,
+}
+
+async fn remaining(conn: &mut AsyncPgConnection) -> Vec<String> {
+    let mut rows: Vec<String> = diesel::sql_query(
+        "SELECT payload->>'what' AS what FROM jobs \
+         UNION ALL SELECT key AS what FROM rate_limit_counters",
+    )
+    .load::<Remaining>(conn)
+    .await
+    .expect("remaining rows")
+    .into_iter()
+    .map(|row| row.what)
+    .collect();
+    rows.sort();
+    rows
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ended_jobs_and_old_rate_limit_windows_are_pruned_after_their_retention() {
+    let app = fluxorae_tests::TestApp::spawn().await;
+    let mut conn = app.db().await;
+    exec(
+        &mut conn,
+        "INSERT INTO jobs (id, kind, payload, status, finished_at, run_at, created_at) VALUES
+           (gen_random_uuid(), 'test.old', '{\"what\": \"done long ago\"}', 'done', now() - interval '40 days', now() - interval '40 days', now() - interval '40 days'),
+           (gen_random_uuid(), 'test.old', '{\"what\": \"failed long ago\"}', 'failed', now() - interval '40 days', now() - interval '40 days', now() - interval '40 days'),
+           (gen_random_uuid(), 'test.new', '{\"what\": \"done yesterday\"}', 'done', now() - interval '1 day', now() - interval '1 day', now() - interval '1 day'),
+           (gen_random_uuid(), 'test.new', '{\"what\": \"pending since long ago\"}', 'pending', NULL, now() + interval '1 day', now() - interval '40 days')",
+    )
+    .await;
+    // Clear whatever the app counted so far (the personas' sign-ins), then an
+    // hourly window of two days ago and the current one.
+    exec(&mut conn, "DELETE FROM rate_limit_counters").await;
+    exec(
+        &mut conn,
+        "INSERT INTO rate_limit_counters (key, window_start, hits, last_hit_at) VALUES
+           ('window two days ago', date_trunc('hour', now()) - interval '2 days', 3, now() - interval '2 days'),
+           ('window now', date_trunc('hour', now()), 1, now())",
+    )
+    .await;
+
+    // Another instance starts; its housekeeping runs at start, then hourly.
+    let second = app
+        .spawn_alongside(|config| config.outbox_enabled = false)
+        .await;
+    let expected = ["done yesterday", "pending since long ago", "window now"];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let rows = remaining(&mut conn).await;
+        if rows == expected {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "after the default retention (30 days for jobs, a day for windows): {rows:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    second.stop().await;
+}

@@ -248,3 +248,229 @@ fn the_breaking_change_check_sees_a_removed_field() {
         "{changes:?}"
     );
 }
+
+/// One field of an object type in the SDL.
+struct SdlField {
+    owner: String,
+    name: String,
+    /// Arguments: name, named type, and whether a value must be given.
+    args: Vec<(String, String, bool)>,
+    /// The named type it returns, lists and non-null unwrapped.
+    returns: String,
+    list: bool,
+}
+
+/// Every field of every object type of the schema, by type.
+fn sdl_fields(sdl: &str) -> BTreeMap<String, Vec<SdlField>> {
+    use async_graphql::parser::types::{BaseType, Type, TypeKind, TypeSystemDefinition};
+    fn named(ty: &Type) -> (String, bool) {
+        match &ty.base {
+            BaseType::Named(name) => (name.to_string(), false),
+            BaseType::List(inner) => (named(inner).0, true),
+        }
+    }
+    let document = async_graphql::parser::parse_schema(sdl).expect("sdl parses");
+    let mut types = BTreeMap::new();
+    for definition in document.definitions {
+        if let TypeSystemDefinition::Type(ty) = definition
+            && let TypeKind::Object(object) = &ty.node.kind
+        {
+            let owner = ty.node.name.node.to_string();
+            let fields = object
+                .fields
+                .iter()
+                .map(|field| {
+                    let field = &field.node;
+                    let (returns, list) = named(&field.ty.node);
+                    SdlField {
+                        owner: owner.clone(),
+                        name: field.name.node.to_string(),
+                        args: field
+                            .arguments
+                            .iter()
+                            .map(|arg| {
+                                let arg = &arg.node;
+                                let required = !arg.ty.node.nullable && arg.default_value.is_none();
+                                (arg.name.node.to_string(), named(&arg.ty.node).0, required)
+                            })
+                            .collect(),
+                        returns,
+                        list,
+                    }
+                })
+                .collect();
+            types.insert(owner, fields);
+        }
+    }
+    types
+}
+
+/// A literal for a required argument of a scalar type, or `None` when the
+/// guard cannot make one up.
+fn placeholder(scalar: &str) -> Option<&'static str> {
+    match scalar {
+        "ID" => Some("\"00000000-0000-0000-0000-000000000000\""),
+        "String" => Some("\"x\""),
+        "Int" => Some("1"),
+        "Boolean" => Some("false"),
+        _ => None,
+    }
+}
+
+/// The complexity async-graphql computes for `document` on the real schema.
+async fn complexity_of(
+    schema: &async_graphql::Schema<
+        fluxorae::schema::Query,
+        fluxorae::schema::Mutation,
+        fluxorae::schema::Subscription,
+    >,
+    document: &str,
+) -> usize {
+    let response = schema.execute(document).await;
+    assert!(
+        response.errors.is_empty(),
+        "{document}: {:?}",
+        response.errors
+    );
+    let analyzer = response
+        .extensions
+        .get("analyzer")
+        .expect("analyzer extension");
+    let async_graphql::Value::Object(analyzer) = analyzer else {
+        panic!("analyzer: {analyzer:?}");
+    };
+    match analyzer.get("complexity") {
+        Some(async_graphql::Value::Number(number)) => {
+            number.as_u64().expect("whole complexity") as usize
+        }
+        other => panic!("complexity: {other:?}"),
+    }
+}
+
+/// Every field that pages with `first` (every connection, and lists such as
+/// `searchKnowledgeBase`) costs its selection once per row it may return:
+/// `first` times, or the default page size when `first` is omitted. A
+/// domain that adds a list without `kernel::cost::page` fails here.
+#[tokio::test]
+async fn every_paged_field_costs_its_selection_once_per_row_of_the_page() {
+    let limits = fluxorae::config::QueryLimitsConfig {
+        max_complexity: usize::MAX,
+        ..Default::default()
+    };
+    let schema = fluxorae::schema::builder(&limits)
+        .extension(async_graphql::extensions::Analyzer)
+        .finish();
+    let types = sdl_fields(&schema.sdl());
+
+    // Every connection takes `first`.
+    for field in types.values().flatten() {
+        if field.returns.ends_with("Connection") {
+            assert!(
+                field.args.iter().any(|(name, _, _)| name == "first"),
+                "{}.{} returns a connection without `first`",
+                field.owner,
+                field.name
+            );
+        }
+    }
+    let paged: BTreeSet<(String, String)> = types
+        .values()
+        .flatten()
+        .filter(|field| field.args.iter().any(|(name, _, _)| name == "first"))
+        .map(|field| (field.owner.clone(), field.name.clone()))
+        .collect();
+
+    // Walk from Query through single objects (never through a list or a
+    // page, whose own multiplier would blur the measure), shortest path first.
+    let mut visited = BTreeSet::new();
+    let mut queue = std::collections::VecDeque::from([("Query".to_string(), Vec::<String>::new())]);
+    let mut checked = BTreeSet::new();
+    while let Some((owner, path)) = queue.pop_front() {
+        if !visited.insert(owner.clone()) {
+            continue;
+        }
+        for field in types.get(&owner).into_iter().flatten() {
+            let mut args = Vec::new();
+            let mut possible = true;
+            for (name, scalar, required) in &field.args {
+                if *required && name != "first" {
+                    match placeholder(scalar) {
+                        Some(literal) => args.push(format!("{name}: {literal}")),
+                        None => possible = false,
+                    }
+                }
+            }
+            if !possible {
+                continue;
+            }
+            let call = |extra: Option<String>| {
+                let all: Vec<String> = args.iter().cloned().chain(extra).collect();
+                if all.is_empty() {
+                    field.name.clone()
+                } else {
+                    format!("{}({})", field.name, all.join(", "))
+                }
+            };
+            if paged.contains(&(owner.clone(), field.name.clone())) {
+                // One field per row: a connection's `nodes`, or a list item's
+                // first scalar (`__typename` costs nothing).
+                let items = types.get(&field.returns).expect("an object type");
+                let selection = if items.iter().any(|f| f.name == "nodes") {
+                    "{ nodes { __typename } }".to_string()
+                } else {
+                    let scalar = items
+                        .iter()
+                        .find(|f| f.args.is_empty() && !types.contains_key(&f.returns))
+                        .expect("a scalar field");
+                    format!("{{ {} }}", scalar.name)
+                };
+                // The outermost field is skipped: complexity is computed, nothing runs.
+                let document = |first: Option<usize>| {
+                    let mut steps = path.clone();
+                    steps.push(call(first.map(|n| format!("first: {n}"))));
+                    let mut inner = selection.clone();
+                    for (depth, step) in steps.iter().enumerate().rev() {
+                        let skip = if depth == 0 { " @skip(if: true)" } else { "" };
+                        inner = format!("{{ {step}{skip} {inner} }}");
+                    }
+                    inner
+                };
+                let one = complexity_of(&schema, &document(Some(1))).await;
+                let two = complexity_of(&schema, &document(Some(2))).await;
+                let hundred = complexity_of(&schema, &document(Some(100))).await;
+                let default = complexity_of(&schema, &document(None)).await;
+                let twenty = complexity_of(
+                    &schema,
+                    &document(Some(kernel::pagination::DEFAULT_PAGE_SIZE)),
+                )
+                .await;
+                let row = two.saturating_sub(one);
+                let at = format!("{owner}.{} (via `{}`)", field.name, document(Some(1)));
+                assert!(
+                    row > 0,
+                    "{at}: a second row costs nothing ({one} for 1 and 2)"
+                );
+                assert_eq!(
+                    hundred - one,
+                    99 * row,
+                    "{at}: 100 rows do not cost 100 times one"
+                );
+                assert_eq!(
+                    default, twenty,
+                    "{at}: an omitted `first` is not the default page"
+                );
+                checked.insert((owner.clone(), field.name.clone()));
+            } else if !field.list && !field.returns.starts_with("__") {
+                let mut next = path.clone();
+                next.push(call(None));
+                queue.push_back((field.returns.clone(), next));
+            }
+        }
+    }
+    // Mutations and subscriptions are not walked: their results are the same types.
+    let unchecked: Vec<_> = paged.difference(&checked).collect();
+    assert!(
+        unchecked.is_empty(),
+        "paged fields the guard could not reach from Query through single objects: {unchecked:?}"
+    );
+}

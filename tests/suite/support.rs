@@ -752,3 +752,98 @@ async fn an_assignee_who_stops_being_staff_gets_no_internal_notes_and_loses_the_
         colleague.user_id.to_string()
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn thirty_aliased_pages_of_ticket_slas_are_refused_before_a_single_sla_is_computed() {
+    // No background worker, so that every counted statement is the request's.
+    let app = TestApp::spawn_with(|config| config.outbox_enabled = false).await;
+    let admin = app.persona(Role::Admin).await;
+    let client = app.persona(Role::Client).await;
+    for n in 0..3 {
+        open_ticket(&app, &client, &format!("Ticket {n}"), "HIGH").await;
+    }
+    let aliases: Vec<String> = (1..=30)
+        .map(|n| format!("a{n}: tickets(first: 100) {{ edges {{ node {{ sla {{ state }} }} }} }}"))
+        .collect();
+    let document = format!("{{ {} }}", aliases.join(" "));
+
+    let before = app.state.queries.get();
+    let (_, body) = app
+        .post_graphql(Some(&admin.token), &document, json!({}))
+        .await;
+    let statements = app.state.queries.get() - before;
+
+    assert!(body.get("data").is_none(), "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED",
+        "{body}"
+    );
+    let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("complex"), "{body}");
+    // Only the bearer token's session lookup runs; no ticket is read.
+    assert!(
+        statements <= 2,
+        "{statements} statements for a refused document"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_page_of_tickets_with_their_slas_costs_the_same_statements_for_any_number_of_tickets() {
+    // No background worker, so that every counted statement is the query's.
+    let app = TestApp::spawn_with(|config| config.outbox_enabled = false).await;
+    let sla =
+        "sla { state firstResponseDueAt resolutionDueAt resolutionRemainingSeconds pausedSeconds }";
+    let pages = [
+        format!("{{ tickets(first: 100) {{ edges {{ node {{ id {sla} }} }} }} }}"),
+        format!("{{ tickets(first: 100) {{ nodes {{ id {sla} }} }} }}"),
+    ];
+    let one = format!("query($id: ID!) {{ ticket(id: $id) {{ {sla} }} }}");
+    let mut counts = Vec::new();
+    for size in [3usize, 40] {
+        let client = app
+            .persona_in(Role::Client, Some(&format!("Client of {size}")))
+            .await;
+        for n in 0..size {
+            let priority = ["URGENT", "HIGH", "NORMAL", "LOW"][n % 4];
+            open_ticket(&app, &client, &format!("Ticket {n}"), priority).await;
+        }
+        for page in &pages {
+            let before = app.state.queries.get();
+            let body = app.data(&client.token, page, json!({})).await;
+            counts.push(app.state.queries.get() - before);
+
+            let nodes: Vec<&Value> = match body["tickets"]["edges"].as_array() {
+                Some(edges) => edges.iter().map(|edge| &edge["node"]).collect(),
+                None => body["tickets"]["nodes"]
+                    .as_array()
+                    .expect("nodes")
+                    .iter()
+                    .collect(),
+            };
+            assert_eq!(nodes.len(), size);
+            // Each ticket's SLA is its own, the same as when read alone.
+            for node in nodes.iter().take(8) {
+                let alone = app
+                    .data(&client.token, &one, json!({ "id": node["id"] }))
+                    .await;
+                let (paged, alone) = (&node["sla"], &alone["ticket"]["sla"]);
+                for field in [
+                    "state",
+                    "firstResponseDueAt",
+                    "resolutionDueAt",
+                    "pausedSeconds",
+                ] {
+                    assert_eq!(paged[field], alone[field], "{field}: {paged} / {alone}");
+                }
+            }
+        }
+    }
+    // The session, the page (count and rows) and one read of the SLA rules
+    // and histories, whatever the size: one read per ticket would be 40 or more.
+    assert!(
+        counts
+            .iter()
+            .all(|count| *count <= 8 && *count == counts[0]),
+        "statements for 3 and 40 tickets, by edges and by nodes: {counts:?}"
+    );
+}

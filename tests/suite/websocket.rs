@@ -329,7 +329,8 @@ async fn succeeds(app: &TestApp, token: Option<&str>, query: &str, variables: Va
     response["data"].clone()
 }
 
-/// The token in the password-reset link last emailed to `email`.
+/// The token in the password-reset link last queued for `email` (while the
+/// email is unsent: a sent one keeps no link in the outbox).
 async fn emailed_reset_token(app: &TestApp, email: &str) -> String {
     use diesel_async::RunQueryDsl;
     #[derive(diesel::QueryableByName)]
@@ -441,8 +442,11 @@ async fn stays_open_for(ws: &mut fluxorae_tests::WsClient, duration: std::time::
 #[tokio::test(flavor = "multi_thread")]
 async fn every_revocation_closes_the_users_socket_at_once_and_no_one_elses() {
     // The periodic re-check never runs in this test: only the session event can close a socket.
+    // No outbox worker either: the reset email waits in the outbox, where the
+    // test reads its link (a sent email keeps no link there).
     let app = TestApp::spawn_with(|config| {
         config.ws_revalidate = std::time::Duration::from_secs(3600);
+        config.outbox_enabled = false;
     })
     .await;
     let admin = app.persona(kernel::Role::Admin).await;

@@ -8,7 +8,7 @@ use chrono::Utc;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use kernel::Db;
-use kernel::outbox::{JobError, JobHandler, async_trait};
+use kernel::outbox::{JobError, JobHandler, PayloadSecrets, async_trait};
 use kernel::schema::files;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use uuid::Uuid;
@@ -84,6 +84,11 @@ pub struct ScanFileHandler {
 impl JobHandler for ScanFileHandler {
     fn kind(&self) -> &'static str {
         SCAN_FILE
+    }
+
+    // Only the file's id.
+    fn secrets(&self) -> PayloadSecrets {
+        PayloadSecrets::None
     }
 
     async fn handle(&self, payload: &serde_json::Value) -> Result<(), JobError> {

@@ -3,6 +3,7 @@
 
 pub mod calendar;
 pub mod config;
+pub mod cost;
 pub mod db;
 pub mod domain;
 pub mod error;

@@ -17,7 +17,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::outbox::{self, JobError, JobHandler};
+use crate::outbox::{self, JobError, JobHandler, PayloadSecrets};
 
 /// Job kind of an outgoing email.
 pub const SEND_EMAIL: &str = "mail.send";
@@ -282,6 +282,12 @@ pub struct SendEmailHandler(pub Arc<dyn Mailer>);
 impl JobHandler for SendEmailHandler {
     fn kind(&self) -> &'static str {
         SEND_EMAIL
+    }
+
+    // Bodies carry reset links, invitations and one-time codes; recipient and
+    // subject are what admins need to tell which email a job was.
+    fn secrets(&self) -> PayloadSecrets {
+        PayloadSecrets::Fields(&["text", "html"])
     }
 
     async fn handle(&self, payload: &serde_json::Value) -> Result<(), JobError> {

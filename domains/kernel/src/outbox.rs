@@ -12,7 +12,10 @@
 //! exponential backoff; a permanent error, an unknown kind or the last allowed
 //! attempt ends in `failed` with `last_error`, which admins can list with
 //! [`failed_jobs`]. Payloads may carry secrets (reset links, tokens): they are
-//! never logged, and handlers must not put them in their error messages.
+//! never logged, and handlers must not put them in their error messages. Each
+//! kind declares its secret parts ([`JobHandler::secrets`]); the worker clears
+//! them when the job is done or failed for good, keeping the rest for admins
+//! (a job that will be retried keeps everything it needs).
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
@@ -27,6 +30,7 @@ use futures_util::{FutureExt, StreamExt};
 use uuid::Uuid;
 
 use crate::db::{Db, PoolError};
+use crate::domain::PeriodicTask;
 use crate::schema::jobs;
 
 /// Re-exported so implementors of [`JobHandler`] need no direct dependency.
@@ -81,12 +85,51 @@ impl JobError {
     }
 }
 
+/// The parts of a job's payload that must not outlive the job: cleared once
+/// it is done or failed for good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayloadSecrets {
+    /// Nothing is secret; the payload stays as it is (ids, keys of rows).
+    None,
+    /// These top-level fields are secret (set to `null`); the others stay.
+    Fields(&'static [&'static str]),
+    /// The whole payload is secret (it becomes `{}`).
+    All,
+}
+
+impl PayloadSecrets {
+    /// The payload as kept after the job: its secret parts cleared.
+    pub fn clear(self, payload: &serde_json::Value) -> serde_json::Value {
+        match (self, payload) {
+            (Self::None, _) => payload.clone(),
+            (Self::Fields(fields), serde_json::Value::Object(object)) => {
+                let mut kept = object.clone();
+                for field in fields {
+                    if let Some(value) = kept.get_mut(*field) {
+                        *value = serde_json::Value::Null;
+                    }
+                }
+                serde_json::Value::Object(kept)
+            }
+            // A payload that is not an object has no fields to keep.
+            (Self::Fields(_) | Self::All, _) => serde_json::Value::Object(Default::default()),
+        }
+    }
+}
+
 /// Runs the jobs of one kind. The message of a [`JobError`] is stored in
 /// `last_error` and logged: it must not contain secrets from the payload.
 #[async_trait]
 pub trait JobHandler: Send + Sync + 'static {
     /// The `jobs.kind` this handler runs, e.g. `"mail.send"`.
     fn kind(&self) -> &'static str;
+
+    /// Which parts of this kind's payload are secret (links, codes, message
+    /// bodies), cleared when the job is done or failed for good. Unless a kind
+    /// says otherwise, its whole payload is: declare what admins may keep.
+    fn secrets(&self) -> PayloadSecrets {
+        PayloadSecrets::All
+    }
 
     /// Does the work. Called at least once per job; possibly again after a crash.
     async fn handle(&self, payload: &serde_json::Value) -> Result<(), JobError>;
@@ -180,7 +223,7 @@ RETURNING id, kind, payload, attempts, max_attempts";
 // attempt number is the fencing token, so a worker whose lease expired and
 // whose job was claimed again cannot overwrite the newer attempt.
 const DONE_SQL: &str = "\
-UPDATE jobs SET status = 'done', finished_at = now(), locked_until = NULL
+UPDATE jobs SET status = 'done', finished_at = now(), locked_until = NULL, payload = $3
  WHERE id = $1 AND status = 'running' AND attempts = $2";
 
 const RETRY_SQL: &str = "\
@@ -189,7 +232,8 @@ UPDATE jobs SET status = 'pending', run_at = now() + make_interval(secs => $3),
  WHERE id = $1 AND status = 'running' AND attempts = $2";
 
 const FAILED_SQL: &str = "\
-UPDATE jobs SET status = 'failed', finished_at = now(), locked_until = NULL, last_error = $3
+UPDATE jobs SET status = 'failed', finished_at = now(), locked_until = NULL, last_error = $3,
+       payload = $4
  WHERE id = $1 AND status = 'running' AND attempts = $2";
 
 enum Outcome {
@@ -259,12 +303,19 @@ impl OutboxWorker {
 
     async fn process(&self, job: ClaimedJob) -> Result<(), OutboxError> {
         let outcome = self.execute(&job).await;
+        // A kind nobody here handles may hold anything: clear it all.
+        let kept = self
+            .handlers
+            .get(job.kind.as_str())
+            .map_or(PayloadSecrets::All, |handler| handler.secrets())
+            .clear(&job.payload);
         let mut conn = self.db.get().await?;
         let updated = match &outcome {
             Outcome::Done => {
                 diesel::sql_query(DONE_SQL)
                     .bind::<SqlUuid, _>(job.id)
                     .bind::<Integer, _>(job.attempts)
+                    .bind::<Jsonb, _>(&kept)
                     .execute(&mut conn)
                     .await?
             }
@@ -291,6 +342,7 @@ impl OutboxWorker {
                     .bind::<SqlUuid, _>(job.id)
                     .bind::<Integer, _>(job.attempts)
                     .bind::<Text, _>(error)
+                    .bind::<Jsonb, _>(&kept)
                     .execute(&mut conn)
                     .await?
             }
@@ -409,6 +461,51 @@ pub struct FailedJob {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
+// The statuses are literal so that the partial index `jobs_ended_idx` serves it.
+const PRUNE_SQL: &str = "DELETE FROM jobs WHERE status IN ('done', 'failed') AND finished_at < $1";
+
+/// Deletes jobs that ended (done or failed) more than `retention` ago;
+/// answers how many. Pending and running jobs are never touched.
+pub async fn prune_ended(
+    conn: &mut AsyncPgConnection,
+    retention: Duration,
+) -> Result<usize, diesel::result::Error> {
+    let Some(cutoff) = chrono::Duration::from_std(retention)
+        .ok()
+        .and_then(|retention| Utc::now().checked_sub_signed(retention))
+    else {
+        // A retention longer than time itself keeps everything.
+        return Ok(0);
+    };
+    diesel::sql_query(PRUNE_SQL)
+        .bind::<diesel::sql_types::Timestamptz, _>(cutoff)
+        .execute(conn)
+        .await
+}
+
+/// Name of the periodic task that prunes ended jobs.
+pub const PRUNE_TASK: &str = "outbox.prune_ended_jobs";
+
+/// The hourly task that deletes jobs ended more than `retention` ago
+/// (`JOB_RETENTION_DAYS`); safe to run in several instances at once.
+pub fn pruning_task(db: Db, retention: Duration) -> PeriodicTask {
+    PeriodicTask {
+        name: PRUNE_TASK,
+        every: Duration::from_secs(3600),
+        run: Arc::new(move || {
+            let db = db.clone();
+            Box::pin(async move {
+                let mut conn = db.get().await?;
+                let pruned = prune_ended(&mut conn, retention).await?;
+                if pruned > 0 {
+                    tracing::info!(pruned, "pruned ended outbox jobs");
+                }
+                Ok(())
+            })
+        }),
+    }
+}
+
 /// The most recently failed jobs, newest first.
 pub async fn failed_jobs(
     conn: &mut AsyncPgConnection,
@@ -448,6 +545,22 @@ mod tests {
         within(4, 60);
         within(1000, 60);
         within(0, 10);
+    }
+
+    #[test]
+    fn secret_parts_are_cleared_and_the_rest_is_kept() {
+        let payload =
+            serde_json::json!({ "to": "a@example.com", "text": "code 123", "html": null });
+        assert_eq!(
+            PayloadSecrets::Fields(&["text", "html", "absent"]).clear(&payload),
+            serde_json::json!({ "to": "a@example.com", "text": null, "html": null })
+        );
+        assert_eq!(PayloadSecrets::None.clear(&payload), payload);
+        assert_eq!(PayloadSecrets::All.clear(&payload), serde_json::json!({}));
+        assert_eq!(
+            PayloadSecrets::Fields(&["text"]).clear(&serde_json::json!("code 123")),
+            serde_json::json!({})
+        );
     }
 
     #[test]

@@ -67,6 +67,9 @@ const PERMISSIONS: &[Permission] = &[
 pub struct SupportConfig {
     /// `SLA_SCAN_SECS`: how often SLA warnings and breaches are checked (0 turns it off here).
     pub sla_scan_interval: Option<Duration>,
+    /// `KB_SEARCH_PER_IP_PER_MINUTE`: knowledge base searches one address may
+    /// run per minute without signing in.
+    pub kb_search_per_ip_per_minute: u32,
 }
 
 impl Support {
@@ -87,6 +90,7 @@ impl Domain for Support {
                 0 => None,
                 seconds => Some(Duration::from_secs(seconds)),
             },
+            kb_search_per_ip_per_minute: env.parse("KB_SEARCH_PER_IP_PER_MINUTE", 60)?,
         })
     }
 
@@ -94,7 +98,10 @@ impl Domain for Support {
         Ok(Self {
             tickets: Arc::new(TicketService::new(deps.db.clone(), deps.bus.clone())),
             sla_admin: Arc::new(sla::SlaAdmin::new(deps.db.clone())),
-            knowledge_base: Arc::new(kb::KnowledgeBase::new(deps.db.clone())),
+            knowledge_base: Arc::new(kb::KnowledgeBase::new(
+                deps.db.clone(),
+                config.kb_search_per_ip_per_minute,
+            )),
             config: config.clone(),
         })
     }

@@ -174,14 +174,19 @@ pub async fn find_visible_comment(
     }
 }
 
-/// A ticket's history, oldest first (not scoped: the caller checked the ticket).
-pub async fn history(
+/// The histories of tickets, by ticket, each oldest first (not scoped: the
+/// caller checked the tickets).
+pub async fn histories(
     conn: &mut AsyncPgConnection,
-    ticket_id: Uuid,
+    ticket_ids: &[Uuid],
 ) -> Result<Vec<TicketEvent>, AppError> {
     Ok(ticket_events::table
-        .filter(ticket_events::ticket_id.eq(ticket_id))
-        .order((ticket_events::occurred_at.asc(), ticket_events::id.asc()))
+        .filter(ticket_events::ticket_id.eq_any(ticket_ids))
+        .order((
+            ticket_events::ticket_id.asc(),
+            ticket_events::occurred_at.asc(),
+            ticket_events::id.asc(),
+        ))
         .select(TicketEvent::as_select())
         .load(conn)
         .await?)

@@ -78,7 +78,10 @@ impl AuthQuery {
     }
 
     /// Users, newest first (staff).
-    #[graphql(guard = "RequirePermission(\"auth:user.read\")")]
+    #[graphql(
+        guard = "RequirePermission(\"auth:user.read\")",
+        complexity = "kernel::cost::page(first, child_complexity)"
+    )]
     async fn users(
         &self,
         ctx: &Context<'_>,
@@ -118,7 +121,10 @@ impl AuthQuery {
     }
 
     /// Organizations you may see: staff all; others their own (partners also the clients they referred).
-    #[graphql(guard = "SignedIn")]
+    #[graphql(
+        guard = "SignedIn",
+        complexity = "kernel::cost::page(first, child_complexity)"
+    )]
     async fn organizations(
         &self,
         ctx: &Context<'_>,
@@ -134,7 +140,10 @@ impl AuthQuery {
     }
 
     /// The audit log, newest first (admins).
-    #[graphql(guard = "RequirePermission(\"auth:audit.read\")")]
+    #[graphql(
+        guard = "RequirePermission(\"auth:audit.read\")",
+        complexity = "kernel::cost::page(first, child_complexity)"
+    )]
     async fn audit_log(
         &self,
         ctx: &Context<'_>,

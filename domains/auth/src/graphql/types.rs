@@ -87,6 +87,7 @@ impl UserNode {
     }
 
     /// Active sessions, newest first; only for the user themself.
+    #[graphql(complexity = "kernel::cost::STATEMENT + kernel::cost::list(child_complexity)")]
     async fn sessions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SessionNode>> {
         require_self(ctx, self.0.id)?;
         let current = caller(ctx)?.session_id;

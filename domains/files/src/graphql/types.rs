@@ -35,6 +35,8 @@ impl FileNode {
     }
 
     /// The project, for a project file or a file of one of its tasks.
+    // Two statements of its own for a task's file (the task, its project).
+    #[graphql(complexity = "2 * kernel::cost::STATEMENT")]
     async fn project_id(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ID>> {
         Ok(match self.0.owner_kind {
             FileOwnerKind::Project => Some(id(self.0.owner_id)),

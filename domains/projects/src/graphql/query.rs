@@ -44,7 +44,10 @@ impl ProjectsQuery {
     /// Projects you may see, newest first: staff all, clients their
     /// organization's, freelancers those they are members of, partners those of
     /// clients they referred.
-    #[graphql(guard = "SignedIn")]
+    #[graphql(
+        guard = "SignedIn",
+        complexity = "kernel::cost::page(first, child_complexity)"
+    )]
     async fn projects(
         &self,
         ctx: &Context<'_>,
@@ -86,7 +89,10 @@ impl ProjectsQuery {
 
     /// Tasks assigned to you in projects you may see, open ones unless
     /// `includeDone`: soonest due first (undated last), then most urgent.
-    #[graphql(guard = "SignedIn")]
+    #[graphql(
+        guard = "SignedIn",
+        complexity = "kernel::cost::page(first, child_complexity)"
+    )]
     async fn my_tasks(
         &self,
         ctx: &Context<'_>,

@@ -79,6 +79,7 @@ impl ProjectNode {
     }
 
     /// People working on the project.
+    #[graphql(complexity = "kernel::cost::list(child_complexity)")]
     async fn members(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ProjectMemberNode>> {
         let loader = ctx.data_unchecked::<DataLoader<MembersLoader>>();
         Ok(loader
@@ -91,6 +92,7 @@ impl ProjectNode {
     }
 
     /// Milestones, soonest due first.
+    #[graphql(complexity = "kernel::cost::list(child_complexity)")]
     async fn milestones(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<MilestoneNode>> {
         let loader = ctx.data_unchecked::<DataLoader<ProjectMilestonesLoader>>();
         Ok(loader
@@ -104,6 +106,10 @@ impl ProjectNode {
 
     /// Files of the project and of its tasks, newest first (staff-only
     /// files for staff only).
+    // Two statements of its own per project (its tasks, the access check).
+    #[graphql(
+        complexity = "kernel::cost::page(first, child_complexity) + 2 * kernel::cost::STATEMENT"
+    )]
     async fn files(
         &self,
         ctx: &Context<'_>,
@@ -116,7 +122,8 @@ impl ProjectNode {
     }
 
     /// The Kanban board: every column with its tasks in order.
-    #[graphql(complexity = "10 * child_complexity")]
+    // Three statements of its own per project (tasks, assignees, milestones).
+    #[graphql(complexity = "3 * kernel::cost::STATEMENT + kernel::cost::list(child_complexity)")]
     async fn board(&self, ctx: &Context<'_>) -> async_graphql::Result<Board> {
         let tasks = ctx
             .data_unchecked::<Arc<ProjectsService>>()

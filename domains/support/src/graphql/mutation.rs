@@ -83,7 +83,10 @@ impl TicketMutation {
                 .map(|v| parse_id(v, "input.organizationId"))
                 .transpose()?,
         };
-        Ok(TicketNode(service(ctx).create(caller(ctx)?, input).await?))
+        Ok(TicketNode(
+            service(ctx).create(caller(ctx)?, input).await?,
+            None,
+        ))
     }
 
     /// Changes status, priority or assignee (staff).
@@ -105,6 +108,7 @@ impl TicketMutation {
         };
         Ok(TicketNode(
             service(ctx).update(caller(ctx)?, ticket, update).await?,
+            None,
         ))
     }
 

@@ -1,5 +1,7 @@
 //! The support domain's query root.
 
+use std::collections::HashMap;
+
 use async_graphql::{Context, ID, InputObject, MergedObject, Object};
 use kernel::ids::parse_id;
 use kernel::pagination::{PageConnection, PageRequest, max_page_size};
@@ -35,6 +37,14 @@ pub struct TicketFilterInput {
     pub search: Option<String>,
 }
 
+/// Whether the page's tickets are asked for their SLA, through `edges` or
+/// `nodes`: then one batched read computes them all.
+fn selects_sla(ctx: &Context<'_>) -> bool {
+    let page = ctx.look_ahead();
+    page.field("edges").field("node").field("sla").exists()
+        || page.field("nodes").field("sla").exists()
+}
+
 /// A page of tickets.
 pub type TicketConnection = PageConnection<Uuid, TicketNode>;
 
@@ -45,7 +55,10 @@ pub struct TicketQuery;
 #[Object]
 impl TicketQuery {
     /// Tickets you may see, newest first: staff all, clients their organization's.
-    #[graphql(guard = "SignedIn")]
+    #[graphql(
+        guard = "SignedIn",
+        complexity = "kernel::cost::page(first, child_complexity)"
+    )]
     async fn tickets(
         &self,
         ctx: &Context<'_>,
@@ -70,14 +83,30 @@ impl TicketQuery {
         let tickets = service(ctx)
             .list(caller(ctx)?, &filter, page.after, page.limit)
             .await?;
-        Ok(page.connection(tickets, |row| row.id, TicketNode))
+        let slas = if selects_sla(ctx) {
+            let ids: Vec<Uuid> = tickets.rows.iter().map(|row| row.id).collect();
+            service(ctx).slas(&ids).await?
+        } else {
+            HashMap::new()
+        };
+        Ok(page.connection(
+            tickets,
+            |row| row.id,
+            |row| {
+                let sla = slas.get(&row.id).copied();
+                TicketNode(row, sla)
+            },
+        ))
     }
 
     /// One ticket you may see, with its thread and SLA.
     #[graphql(guard = "SignedIn")]
     async fn ticket(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<TicketNode> {
         let id = parse_id(&id, "id")?;
-        Ok(TicketNode(service(ctx).ticket(caller(ctx)?, id).await?))
+        Ok(TicketNode(
+            service(ctx).ticket(caller(ctx)?, id).await?,
+            None,
+        ))
     }
 
     /// Email categories you turned off (ticket_created, ticket_reply, ticket_status, ticket_assigned, sla_warning).

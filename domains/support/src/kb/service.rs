@@ -2,6 +2,9 @@
 //! writes for staff with `support:kb.write`.
 
 use std::collections::HashSet;
+use std::time::Duration;
+
+use auth::rate_limit::{self, Budget};
 
 use chrono::Utc;
 use diesel::prelude::*;
@@ -11,7 +14,7 @@ use kernel::error::violated_constraint;
 use kernel::pagination::Page;
 use kernel::schema::{kb_articles, kb_categories};
 use kernel::validate::required_text;
-use kernel::{AppError, Db, ErrorCode, FieldError, Principal};
+use kernel::{AppError, Db, ErrorCode, FieldError, Principal, RequestMeta};
 use uuid::Uuid;
 
 use super::model::{
@@ -266,12 +269,17 @@ async fn check_category(
 #[derive(Clone)]
 pub struct KnowledgeBase {
     db: Db,
+    search_per_ip_per_minute: u32,
 }
 
 impl KnowledgeBase {
-    /// A knowledge base on the pool.
-    pub fn new(db: Db) -> Self {
-        Self { db }
+    /// A knowledge base on the pool; anonymous callers may search
+    /// `search_per_ip_per_minute` times a minute from one address.
+    pub fn new(db: Db, search_per_ip_per_minute: u32) -> Self {
+        Self {
+            db,
+            search_per_ip_per_minute,
+        }
     }
 
     async fn conn(&self) -> Result<kernel::DbConn, AppError> {
@@ -311,8 +319,25 @@ impl KnowledgeBase {
     }
 
     /// Published articles matching `query`, best first (see [`repo::search`]).
-    pub async fn search(&self, query: &str, limit: usize) -> Result<Vec<SearchHit>, AppError> {
+    /// Without a viewer, each search counts against the caller's address
+    /// (`RATE_LIMITED` past `search_per_ip_per_minute`): full-text ranking and
+    /// snippets are the most expensive public read.
+    pub async fn search(
+        &self,
+        viewer: Option<&Principal>,
+        meta: &RequestMeta,
+        query: &str,
+        limit: usize,
+    ) -> Result<Vec<SearchHit>, AppError> {
         let mut conn = self.conn().await?;
+        if viewer.is_none() {
+            let budget = Budget {
+                key: format!("kb-search:ip:{}", meta.ip.as_deref().unwrap_or("unknown")),
+                limit: self.search_per_ip_per_minute,
+                window: Duration::from_secs(60),
+            };
+            rate_limit::consume(&mut conn, &budget).await?;
+        }
         repo::search(&mut conn, query, limit).await
     }
 

@@ -7,6 +7,7 @@ mod comments;
 mod sla_scan;
 mod ticket;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -22,7 +23,7 @@ use uuid::Uuid;
 pub use ticket::{TicketDraft, TicketUpdate};
 
 use crate::events::{QUEUE_TOPIC, TicketChange, ticket_topic};
-use crate::model::{HistoryKind, Ticket};
+use crate::model::{HistoryKind, Ticket, TicketEvent};
 use crate::repo::{self, TicketFilter};
 use crate::sla::{SlaRules, SlaSnapshot};
 
@@ -78,12 +79,23 @@ impl TicketService {
         repo::list_visible(&mut conn, principal.scope(), filter, after, limit).await
     }
 
-    /// The SLA of a ticket now.
-    pub async fn sla(&self, ticket_id: Uuid) -> Result<SlaSnapshot, AppError> {
+    /// The SLAs of tickets now (the caller sees them), from one read of the
+    /// rules and one of their histories, however many tickets.
+    pub async fn slas(&self, ticket_ids: &[Uuid]) -> Result<HashMap<Uuid, SlaSnapshot>, AppError> {
         let mut conn = self.db.get().await?;
         let rules = SlaRules::load(&mut conn).await?;
-        let events = repo::history(&mut conn, ticket_id).await?;
-        rules.compute(&events, Utc::now())
+        let mut histories: HashMap<Uuid, Vec<TicketEvent>> = HashMap::new();
+        for event in repo::histories(&mut conn, ticket_ids).await? {
+            histories.entry(event.ticket_id).or_default().push(event);
+        }
+        let now = Utc::now();
+        ticket_ids
+            .iter()
+            .map(|id| {
+                let history = histories.get(id).map_or(&[][..], Vec::as_slice);
+                Ok((*id, rules.compute(history, now)?))
+            })
+            .collect()
     }
 
     /// Notification preferences of the caller: the categories turned off.
@@ -132,7 +144,7 @@ async fn record_event(
 /// Recomputes the ticket's SLA facts from its history and stores them.
 async fn refresh_sla(conn: &mut AsyncPgConnection, ticket_id: Uuid) -> Result<Ticket, AppError> {
     let rules = SlaRules::load(conn).await?;
-    let events = repo::history(conn, ticket_id).await?;
+    let events = repo::histories(conn, &[ticket_id]).await?;
     let snapshot = rules.compute(&events, Utc::now())?;
     Ok(diesel::update(tickets::table.find(ticket_id))
         .set((

@@ -1,6 +1,7 @@
 //! Knowledge base queries.
 
 use async_graphql::{Context, Object};
+use kernel::RequestMeta;
 use kernel::ids::parse_id;
 use kernel::pagination::{PageRequest, max_page_size, page_size};
 
@@ -18,6 +19,7 @@ pub struct KbQuery;
 #[Object]
 impl KbQuery {
     /// Knowledge base categories by position (then creation order). Public.
+    #[graphql(complexity = "kernel::cost::page(first, child_complexity)")]
     async fn kb_categories(
         &self,
         ctx: &Context<'_>,
@@ -37,6 +39,7 @@ impl KbQuery {
     /// Knowledge base articles, most recently published first (drafts by
     /// creation time). Everyone sees published articles without signing in;
     /// staff who write the knowledge base also see drafts and may filter on status.
+    #[graphql(complexity = "kernel::cost::page(first, child_complexity)")]
     async fn kb_articles(
         &self,
         ctx: &Context<'_>,
@@ -81,6 +84,8 @@ impl KbQuery {
     /// Full-text search over published knowledge base articles (English
     /// stemming), best match first: title matches rank above body matches,
     /// ties go to the most recently published. A blank query is BAD_USER_INPUT.
+    // One statement more than a page: the rate-limit counter.
+    #[graphql(complexity = "kernel::cost::page(first, child_complexity) + kernel::cost::STATEMENT")]
     async fn search_knowledge_base(
         &self,
         ctx: &Context<'_>,
@@ -92,8 +97,9 @@ impl KbQuery {
         first: Option<i32>,
     ) -> async_graphql::Result<Vec<KbSearchHitNode>> {
         let limit = page_size(first, max_page_size(ctx))?;
+        let meta = ctx.data_opt::<RequestMeta>().cloned().unwrap_or_default();
         Ok(knowledge_base(ctx)
-            .search(&query, limit)
+            .search(viewer(ctx), &meta, &query, limit)
             .await?
             .into_iter()
             .map(KbSearchHitNode)

@@ -125,6 +125,9 @@ impl KbArticleNode {
     }
 }
 
+/// Cost of `KbSearchHit.snippet`: `ts_headline` over the article's body.
+pub const SNIPPET_COST: usize = 5;
+
 /// One result of `searchKnowledgeBase`.
 pub struct KbSearchHitNode(pub SearchHit);
 
@@ -147,6 +150,7 @@ impl KbSearchHitNode {
     /// and HTML-escaped, with the matched words wrapped in `<mark>`...`</mark>`
     /// (the only markup; safe to render as HTML). The body's beginning when only
     /// the title matched.
+    #[graphql(complexity = "SNIPPET_COST")]
     async fn snippet(&self) -> &str {
         &self.0.snippet
     }

@@ -1,0 +1,2 @@
+-- Cleared secrets cannot come back, and nothing needs them: nothing to undo.
+SELECT 1;
