@@ -14,7 +14,7 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use kernel::{AppError, Authenticator, Db, Viewer};
+use kernel::{AppError, Authenticator, Db, ErrorCode, Viewer};
 use serde_json::{Map, Value, json};
 
 use crate::config::Config;
@@ -154,6 +154,39 @@ fn unauthenticated(media: MediaType, error: &AppError) -> Response {
         HeaderValue::from_static("Bearer error=\"invalid_token\""),
     );
     response
+}
+
+/// 503 `SERVICE_UNAVAILABLE` with `Retry-After` and the request id: the
+/// credentials could not be checked now (the database is down or
+/// restarting). Never 401, which clients take as "signed out".
+pub fn unavailable(media: MediaType, error: &AppError, request_id: &str) -> Response {
+    error.log_if_internal();
+    let seconds = error
+        .retry_after_seconds()
+        .unwrap_or(kernel::error::UNAVAILABLE_RETRY_AFTER_SECONDS);
+    let body = json!({ "errors": [{
+        "message": format!("{} (request id {request_id})", kernel::error::UNAVAILABLE_MESSAGE),
+        "extensions": {
+            "code": ErrorCode::ServiceUnavailable.as_str(),
+            "requestId": request_id,
+            "retryAfterSeconds": seconds,
+        },
+    }] });
+    let mut response = json_response(StatusCode::SERVICE_UNAVAILABLE, media, &body);
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    response
+}
+
+/// The answer when the `Authorization` header gave no viewer: 401 with a
+/// challenge only when the token is invalid, 503 when it could not be checked.
+fn authentication_failed(media: MediaType, error: &AppError, request_id: &str) -> Response {
+    if error.code() == ErrorCode::Unauthenticated {
+        unauthenticated(media, error)
+    } else {
+        unavailable(media, error, request_id)
+    }
 }
 
 /// The caller named by the `Authorization` header. No header is anonymous; a
@@ -360,11 +393,11 @@ pub async fn graphql_post(
         Ok(body) => body,
         Err(_) => return bad_request(media, "The request body is not valid JSON"),
     };
+    let meta = request_meta(&headers, Some(peer), state.config.trusted_proxy_hops);
     let viewer = match viewer_from_headers(&headers, state.authenticator()).await {
         Ok(viewer) => viewer,
-        Err(error) => return unauthenticated(media, &error),
+        Err(error) => return authentication_failed(media, &error, &meta.request_id),
     };
-    let meta = request_meta(&headers, Some(peer), state.config.trusted_proxy_hops);
     match body {
         Value::Object(params) => match request_from_params(&params) {
             Ok(request) => graphql_response(media, execute(&state, &viewer, &meta, request).await),
@@ -505,11 +538,11 @@ pub async fn graphql_get(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
+    let meta = request_meta(&headers, Some(peer), state.config.trusted_proxy_hops);
     let viewer = match viewer_from_headers(&headers, state.authenticator()).await {
         Ok(viewer) => viewer,
-        Err(error) => return unauthenticated(media, &error),
+        Err(error) => return authentication_failed(media, &error, &meta.request_id),
     };
-    let meta = request_meta(&headers, Some(peer), state.config.trusted_proxy_hops);
     graphql_response(media, execute(&state, &viewer, &meta, request).await)
 }
 

@@ -3,6 +3,7 @@
 mod audit_log;
 mod auth_flows;
 mod auth_security;
+mod database_outage;
 mod embedded_database;
 mod files;
 mod http_transport;
