@@ -227,3 +227,47 @@ async fn health_is_alive_and_readiness_checks_migrations() {
     let ready = app.http.get(app.url("/readyz")).send().await.expect("send");
     assert_eq!(ready.status(), 503);
 }
+
+/// `POST /auth/login` for an unknown account with the given `X-Forwarded-For`
+/// lines, in order; the status.
+async fn login_forwarded_for(app: &TestApp, lines: &[&str]) -> u16 {
+    let mut request = app.http.post(app.url("/auth/login")).json(&json!({
+        "email": format!("nobody-{}@example.test", uuid::Uuid::new_v4().simple()),
+        "password": "Wrong Password 4242",
+    }));
+    for line in lines {
+        request = request.header("x-forwarded-for", *line);
+    }
+    request.send().await.expect("send").status().as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_cannot_choose_its_address_with_an_x_forwarded_for_line_of_its_own() {
+    // One proxy in front; it appends the client's real address as a line of
+    // its own below whatever lines the client sent.
+    let app = TestApp::spawn_with(|config| {
+        config.trusted_proxy_hops = 1;
+        config.domains.auth.rate_limits.login_per_ip_per_minute = 3;
+    })
+    .await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    if 60 - now % 60 < 20 {
+        // All attempts must land in one window of the per-minute budget.
+        tokio::time::sleep(std::time::Duration::from_secs(60 - now % 60 + 1)).await;
+    }
+    let mut statuses = Vec::new();
+    for attempt in 0..5 {
+        let spoofed = format!("198.51.100.{attempt}");
+        statuses.push(login_forwarded_for(&app, &[&spoofed, "203.0.113.7"]).await);
+    }
+    assert_eq!(
+        statuses,
+        [401, 401, 401, 429, 429],
+        "the budget belongs to the address the proxy saw, whatever the client wrote above it"
+    );
+    // Another real client behind the same proxy has a budget of its own.
+    assert_eq!(login_forwarded_for(&app, &["203.0.113.8"]).await, 401);
+}
