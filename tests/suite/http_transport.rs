@@ -271,3 +271,64 @@ async fn a_client_cannot_choose_its_address_with_an_x_forwarded_for_line_of_its_
     // Another real client behind the same proxy has a budget of its own.
     assert_eq!(login_forwarded_for(&app, &["203.0.113.8"]).await, 401);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_chosen_request_id_is_replaced_by_ours_and_logged_beside_it() {
+    use std::process::{Command, Stdio};
+    let database = fluxorae_tests::TestDatabase::create().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("free port");
+    let log =
+        std::env::temp_dir().join(format!("fluxorae-request-id-{}.log", uuid::Uuid::new_v4()));
+    let mut server = Command::new(fluxorae_tests::fluxorae_binary())
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .env("APP_ENV", "test")
+        .env("DATABASE_URL", &database.url)
+        .env("RUN_MIGRATIONS", "false")
+        .env("LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .env("OUTBOX_ENABLED", "false")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"))
+        .spawn()
+        .expect("start fluxorae serve");
+    let client = fluxorae_tests::http_client();
+    let url = format!("http://127.0.0.1:{port}/graphql");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let response = loop {
+        let sent = client
+            .post(&url)
+            .header("x-request-id", "chosen-by-the-client")
+            .json(&json!({ "query": "{ apiVersion }" }))
+            .send()
+            .await;
+        match sent {
+            Ok(response) => break response,
+            Err(_) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(error) => panic!("the server did not answer: {error}"),
+        }
+    };
+    assert_eq!(response.status(), 200);
+    let ours = response.headers()["x-request-id"]
+        .to_str()
+        .expect("ascii")
+        .to_string();
+    let _ = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status();
+    let _ = server.wait();
+    assert_ne!(ours, "chosen-by-the-client");
+    assert!(uuid::Uuid::parse_str(&ours).is_ok(), "{ours}");
+    let lines = std::fs::read_to_string(&log).expect("read log");
+    let _ = std::fs::remove_file(&log);
+    let logged = lines
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|line| line["span"]["client_request_id"] == "chosen-by-the-client")
+        .unwrap_or_else(|| panic!("no log line names the client's request id:\n{lines}"));
+    assert_eq!(logged["span"]["request_id"], ours.as_str(), "{logged}");
+}
