@@ -57,6 +57,11 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     /// `COOKIE_SECURE`: mark session cookies `Secure`.
     pub cookie_secure: bool,
+    /// `HSTS_MAX_AGE_SECS`: `Strict-Transport-Security` max-age on every
+    /// response (default one year in production, 0 = not sent, elsewhere).
+    pub hsts_max_age_secs: u64,
+    /// `HSTS_INCLUDE_SUBDOMAINS`: add `includeSubDomains` to that header.
+    pub hsts_include_subdomains: bool,
     /// `MAIL_URL`: `log`, `file:DIR` or an SMTP URL.
     pub mail_url: String,
     /// `MAIL_FROM`: sender of every email.
@@ -173,6 +178,11 @@ impl Config {
                 .filter(|origin| !origin.is_empty())
                 .collect(),
             cookie_secure: env.parse_bool("COOKIE_SECURE", true)?,
+            hsts_max_age_secs: env.parse(
+                "HSTS_MAX_AGE_SECS",
+                if production { 365 * 24 * 3600 } else { 0 },
+            )?,
+            hsts_include_subdomains: env.parse_bool("HSTS_INCLUDE_SUBDOMAINS", false)?,
             mail_url: env.get("MAIL_URL").unwrap_or_else(|| {
                 if production {
                     "log".into()
@@ -233,6 +243,7 @@ mod tests {
         assert!(config.graphiql_enabled);
         assert_eq!(config.log_format, LogFormat::Pretty);
         assert!(config.database_url.is_none());
+        assert_eq!(config.hsts_max_age_secs, 0, "no HSTS on http://localhost");
     }
 
     #[test]
@@ -255,6 +266,7 @@ mod tests {
         assert!(!config.domains.auth.open_registration);
         assert!(!config.graphiql_enabled);
         assert_eq!(config.log_format, LogFormat::Json);
+        assert_eq!(config.hsts_max_age_secs, 365 * 24 * 3600);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use axum::Router;
-use axum::http::{HeaderName, HeaderValue, Request};
+use axum::http::{HeaderName, HeaderValue, Request, header};
 use axum::routing::get;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use kernel::events::InProcessBus;
@@ -183,6 +183,20 @@ async fn set_aside_client_request_id(
     request
 }
 
+/// The `Strict-Transport-Security` value, when configured (browsers heed it
+/// only over HTTPS, so an HTTPS deployment turns it on).
+fn strict_transport_security(config: &Config) -> Option<HeaderValue> {
+    if config.hsts_max_age_secs == 0 {
+        return None;
+    }
+    let subdomains = if config.hsts_include_subdomains {
+        "; includeSubDomains"
+    } else {
+        ""
+    };
+    HeaderValue::from_str(&format!("max-age={}{subdomains}", config.hsts_max_age_secs)).ok()
+}
+
 /// Every route with its middleware.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.body_limit_bytes;
@@ -224,7 +238,10 @@ pub fn router(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(
             HeaderName::from_static("referrer-policy"),
             HeaderValue::from_static("no-referrer"),
-        ));
+        ))
+        .option_layer(strict_transport_security(&state.config).map(|value| {
+            SetResponseHeaderLayer::if_not_present(header::STRICT_TRANSPORT_SECURITY, value)
+        }));
     let api = Router::new()
         .route("/graphql", get(http::graphql_get).post(http::graphql_post))
         .route("/graphql/ws", get(ws::graphql_ws))
@@ -232,7 +249,13 @@ pub fn router(state: AppState) -> Router {
         .merge(rest::routes())
         .route("/readyz", get(http::readyz))
         .with_state(state.clone())
-        .layer(RequestBodyLimitLayer::new(body_limit));
+        .layer(RequestBodyLimitLayer::new(body_limit))
+        // Answers carry tokens (login, refresh, verifyMfa) and personal
+        // data: no browser or proxy may keep them (RFC 6749 section 5.1).
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ));
     // Domain routes (webhooks, signed storage URLs) enforce their own limits.
     api.merge(state.domains.routes()).layer(middleware)
 }

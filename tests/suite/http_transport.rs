@@ -332,3 +332,86 @@ async fn a_client_chosen_request_id_is_replaced_by_ours_and_logged_beside_it() {
         .unwrap_or_else(|| panic!("no log line names the client's request id:\n{lines}"));
     assert_eq!(logged["span"]["request_id"], ours.as_str(), "{logged}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn answers_that_carry_tokens_may_not_be_stored_by_any_cache() {
+    let app = TestApp::spawn().await;
+    let persona = app.persona(kernel::Role::Client).await;
+    let credentials = json!({ "email": persona.email, "password": persona.password });
+    let login = app
+        .http
+        .post(app.url("/auth/login"))
+        .json(&credentials)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(login.status(), 200);
+    let cache_control = |response: &reqwest::Response| {
+        response
+            .headers()
+            .get("cache-control")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_string)
+    };
+    assert_eq!(
+        cache_control(&login).as_deref(),
+        Some("no-store"),
+        "REST login"
+    );
+    let body: Value = login.json().await.expect("json");
+    let refresh = app
+        .http
+        .post(app.url("/auth/refresh"))
+        .json(&json!({ "refreshToken": body["refreshToken"] }))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(refresh.status(), 200);
+    assert_eq!(
+        cache_control(&refresh).as_deref(),
+        Some("no-store"),
+        "REST refresh"
+    );
+    let graphql = app
+        .http
+        .post(app.url("/graphql"))
+        .json(&json!({
+            "query": "mutation($input: LoginInput!) { login(input: $input) { accessToken } }",
+            "variables": { "input": credentials },
+        }))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(
+        cache_control(&graphql).as_deref(),
+        Some("no-store"),
+        "GraphQL login"
+    );
+    let body: Value = graphql.json().await.expect("json");
+    assert!(body["data"]["login"]["accessToken"].is_string(), "{body}");
+    // Not an HTTPS deployment: no HSTS unless configured.
+    let plain = app
+        .http
+        .get(app.url("/healthz"))
+        .send()
+        .await
+        .expect("send");
+    assert!(plain.headers().get("strict-transport-security").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_https_deployment_sends_strict_transport_security_as_configured() {
+    let app = TestApp::spawn_with(|config| {
+        config.hsts_max_age_secs = 63_072_000;
+        config.hsts_include_subdomains = true;
+    })
+    .await;
+    for path in ["/healthz", "/graphql?query=%7B__typename%7D"] {
+        let response = app.http.get(app.url(path)).send().await.expect("send");
+        assert_eq!(
+            response.headers()["strict-transport-security"],
+            "max-age=63072000; includeSubDomains",
+            "{path}"
+        );
+    }
+}
