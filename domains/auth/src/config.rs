@@ -83,6 +83,8 @@ impl Default for RateLimits {
 pub struct AuthConfig {
     /// `iss` of access tokens.
     pub issuer: String,
+    /// `aud` of access tokens (`JWT_AUDIENCE`); verification requires it.
+    pub audience: String,
     /// Verification keys; tokens name theirs with `kid`.
     pub signing_keys: Vec<SigningKey>,
     /// The key new tokens are signed with.
@@ -175,6 +177,7 @@ impl AuthConfig {
     pub fn with_key(kid: &str, secret: Vec<u8>) -> Self {
         Self {
             issuer: "fluxorae".into(),
+            audience: "fluxorae-api".into(),
             signing_keys: vec![SigningKey {
                 kid: kid.into(),
                 secret,
@@ -212,6 +215,9 @@ impl AuthConfig {
             ));
         }
         config.signing_keys = keys;
+        if let Some(audience) = env.get("JWT_AUDIENCE") {
+            config.audience = audience.trim().to_string();
+        }
         config.access_ttl = Duration::from_secs(env.parse("ACCESS_TOKEN_TTL_SECS", 900)?);
         config.refresh_ttl =
             Duration::from_secs(env.parse::<u64>("SESSION_TTL_DAYS", 30)? * 24 * 3600);
