@@ -20,7 +20,7 @@ pub enum LogFormat {
 }
 
 /// Everything the server reads from its environment.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Config {
     /// `APP_ENV`: development (default), test or production.
     pub environment: Environment,
@@ -76,6 +76,71 @@ pub struct Config {
     pub trusted_proxy_hops: usize,
     /// Every domain's own section.
     pub domains: DomainConfigs,
+}
+
+/// Credentials in `DATABASE_URL` and `MAIL_URL` are redacted, and so is every
+/// secret of the domain sections, so the configuration can be logged. The
+/// destructuring is exhaustive: a new field must be listed here, and decided.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use kernel::config::redact_url;
+        let Self {
+            environment,
+            bind_addr,
+            database_url,
+            data_dir,
+            db_pool_size,
+            run_migrations,
+            graphiql_enabled,
+            limits,
+            body_limit_bytes,
+            log_format,
+            ws_init_timeout,
+            ws_keepalive,
+            ws_revalidate,
+            ws_max_subscriptions,
+            shutdown_grace,
+            allowed_origins,
+            cookie_secure,
+            hsts_max_age_secs,
+            hsts_include_subdomains,
+            mail_url,
+            mail_from,
+            outbox_poll,
+            outbox_enabled,
+            event_bus,
+            trusted_proxy_hops,
+            domains,
+        } = self;
+        f.debug_struct("Config")
+            .field("environment", environment)
+            .field("bind_addr", bind_addr)
+            .field("database_url", &database_url.as_deref().map(redact_url))
+            .field("data_dir", data_dir)
+            .field("db_pool_size", db_pool_size)
+            .field("run_migrations", run_migrations)
+            .field("graphiql_enabled", graphiql_enabled)
+            .field("limits", limits)
+            .field("body_limit_bytes", body_limit_bytes)
+            .field("log_format", log_format)
+            .field("ws_init_timeout", ws_init_timeout)
+            .field("ws_keepalive", ws_keepalive)
+            .field("ws_revalidate", ws_revalidate)
+            .field("ws_max_subscriptions", ws_max_subscriptions)
+            .field("shutdown_grace", shutdown_grace)
+            .field("allowed_origins", allowed_origins)
+            .field("cookie_secure", cookie_secure)
+            .field("hsts_max_age_secs", hsts_max_age_secs)
+            .field("hsts_include_subdomains", hsts_include_subdomains)
+            .field("mail_url", &redact_url(mail_url))
+            .field("mail_from", mail_from)
+            .field("outbox_poll", outbox_poll)
+            .field("outbox_enabled", outbox_enabled)
+            .field("event_bus", event_bus)
+            .field("trusted_proxy_hops", trusted_proxy_hops)
+            .field("domains", domains)
+            .finish()
+    }
 }
 
 /// Backend of the event bus.
@@ -267,6 +332,79 @@ mod tests {
         assert!(!config.graphiql_enabled);
         assert_eq!(config.log_format, LogFormat::Json);
         assert_eq!(config.hsts_max_age_secs, 365 * 24 * 3600);
+    }
+
+    /// Whether `text` shows `secret`, as text or as the byte list `Vec<u8>` prints.
+    fn shows(text: &str, secret: &str) -> bool {
+        let bytes = format!("{:?}", secret.as_bytes());
+        text.contains(secret) || text.contains(bytes.trim_matches(['[', ']']))
+    }
+
+    #[test]
+    fn debug_output_of_the_configuration_shows_no_secret() {
+        let jwt = "jwt-secret-0123456789abcdef0123456789";
+        let common = [
+            ("APP_ENV", "test"),
+            (
+                "DATABASE_URL",
+                "postgres://fluxorae:db-pass-4242@db.internal:5432/fluxorae",
+            ),
+            (
+                "MAIL_URL",
+                "smtps://apikey:mail-pass-5151@smtp.example.com:465",
+            ),
+        ];
+        let keys = format!("k1:{jwt}");
+        let mut local = common.to_vec();
+        local.extend([
+            ("JWT_KEYS", keys.as_str()),
+            (
+                "STORAGE_SIGNING_SECRET",
+                "storage-secret-0123456789abcdef01234",
+            ),
+            ("SMS_PROVIDER", "twilio"),
+            ("TWILIO_ACCOUNT_SID", "AC123"),
+            ("TWILIO_AUTH_TOKEN", "twilio-token-6161"),
+            ("TWILIO_FROM", "+15005550006"),
+        ]);
+        let mut s3 = common.to_vec();
+        s3.extend([
+            ("STORAGE_BACKEND", "s3"),
+            ("S3_BUCKET", "files"),
+            ("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "aws-secret-7171"),
+            ("AWS_SESSION_TOKEN", "aws-session-8181"),
+            ("SMS_PROVIDER", "msg91"),
+            ("MSG91_AUTH_KEY", "msg91-key-9191"),
+            ("MSG91_TEMPLATE_ID", "template"),
+        ]);
+        let secrets = [
+            jwt,
+            "db-pass-4242",
+            "mail-pass-5151",
+            "storage-secret-0123456789abcdef01234",
+            "twilio-token-6161",
+            "aws-secret-7171",
+            "aws-session-8181",
+            "msg91-key-9191",
+        ];
+        for pairs in [local, s3] {
+            let config = config(&pairs).expect("config");
+            for text in [format!("{config:?}"), format!("{config:#?}")] {
+                for secret in secrets {
+                    assert!(!shows(&text, secret), "{secret} in {text}");
+                }
+            }
+            // Redacted, not dropped: what is configured is still readable.
+            let text = format!("{config:?}");
+            assert!(text.contains("db.internal"), "{text}");
+            assert!(text.contains("smtp.example.com"), "{text}");
+        }
+        // The generated storage secret of the test environment is hidden too.
+        let generated = config(&[("APP_ENV", "test")]).expect("config");
+        let secret =
+            String::from_utf8(generated.domains.files.storage_secret.clone()).expect("hex");
+        assert!(!shows(&format!("{generated:?}"), &secret));
     }
 
     #[test]

@@ -116,7 +116,7 @@ pub struct AuthConfig {
 }
 
 /// Which SMS provider sends one-time codes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum SmsSettings {
     /// Development: the code is written to the log.
     Log,
@@ -144,6 +144,41 @@ pub enum SmsSettings {
         /// `MSG91_BASE_URL`.
         base_url: Option<String>,
     },
+}
+
+impl std::fmt::Debug for SmsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use kernel::config::REDACTED;
+        match self {
+            Self::Log => f.write_str("Log"),
+            Self::Twilio {
+                account_sid,
+                auth_token: _,
+                from,
+                base_url,
+            } => f
+                .debug_struct("Twilio")
+                .field("account_sid", account_sid)
+                .field("auth_token", &REDACTED)
+                .field("from", from)
+                .field("base_url", base_url)
+                .finish(),
+            Self::Msg91 {
+                auth_key: _,
+                template_id,
+                dlt_entity_id,
+                dlt_template_id,
+                base_url,
+            } => f
+                .debug_struct("Msg91")
+                .field("auth_key", &REDACTED)
+                .field("template_id", template_id)
+                .field("dlt_entity_id", dlt_entity_id)
+                .field("dlt_template_id", dlt_template_id)
+                .field("base_url", base_url)
+                .finish(),
+        }
+    }
 }
 
 impl SmsSettings {
