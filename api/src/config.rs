@@ -196,15 +196,62 @@ impl Config {
     }
 
     /// Reads the server's settings and every domain's section from `env`.
+    /// Production refuses the development defaults that would leak or split
+    /// state, naming the variable: the private PostgreSQL (it trusts every
+    /// local user), mail to the log, no explicit browser origins, and local
+    /// file storage behind several instances.
     pub fn from_env_view(env: &Env) -> Result<Self, ConfigError> {
         let environment = env.environment();
         let production = env.is_production();
         let defaults = QueryLimitsConfig::default();
         let data_dir = env.data_dir();
-        Ok(Self {
+        let database_url = env.get("DATABASE_URL");
+        if production && database_url.is_none() {
+            return Err(ConfigError::new(
+                "DATABASE_URL",
+                "is required in production (the private PostgreSQL trusts every local user)",
+            ));
+        }
+        let mail_url = match env.get("MAIL_URL") {
+            Some(url) if production && url.trim() == "log" => {
+                return Err(ConfigError::new(
+                    "MAIL_URL",
+                    "log is refused in production (reset links and codes would be lost); use an SMTP URL",
+                ));
+            }
+            Some(url) => url,
+            None if production => {
+                return Err(ConfigError::new(
+                    "MAIL_URL",
+                    "is required in production: an SMTP URL",
+                ));
+            }
+            None => format!("file:{}", data_dir.join("mail").display()),
+        };
+        let allowed_origins = if production {
+            env.get("ALLOWED_ORIGINS").ok_or_else(|| {
+                ConfigError::new(
+                    "ALLOWED_ORIGINS",
+                    "is required in production: the browser origins that may use cookie sessions",
+                )
+            })?
+        } else {
+            env.get("ALLOWED_ORIGINS")
+                .or_else(|| env.get("APP_URL"))
+                .unwrap_or_else(|| "http://localhost:3000".into())
+        };
+        let allowed_origins: Vec<String> = allowed_origins
+            .split(',')
+            .map(|origin| origin.trim().trim_end_matches('/').to_string())
+            .filter(|origin| !origin.is_empty())
+            .collect();
+        if production && allowed_origins.is_empty() {
+            return Err(ConfigError::new("ALLOWED_ORIGINS", "names no origin"));
+        }
+        let config = Self {
             environment,
             bind_addr: env.parse("BIND_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
-            database_url: env.get("DATABASE_URL"),
+            database_url,
             db_pool_size: env.parse("DB_POOL_SIZE", 16)?,
             run_migrations: env.parse_bool("RUN_MIGRATIONS", true)?,
             graphiql_enabled: env.parse_bool("GRAPHIQL_ENABLED", !production)?,
@@ -234,27 +281,14 @@ impl Config {
             ws_revalidate: Duration::from_secs(env.parse("WS_REVALIDATE_SECS", 30)?.max(1)),
             ws_max_subscriptions: env.parse("WS_MAX_SUBSCRIPTIONS", 100)?,
             shutdown_grace: Duration::from_secs(env.parse("SHUTDOWN_GRACE_SECS", 20)?),
-            allowed_origins: env
-                .get("ALLOWED_ORIGINS")
-                .or_else(|| env.get("APP_URL"))
-                .unwrap_or_else(|| "http://localhost:3000".into())
-                .split(',')
-                .map(|origin| origin.trim().trim_end_matches('/').to_string())
-                .filter(|origin| !origin.is_empty())
-                .collect(),
+            allowed_origins,
             cookie_secure: env.parse_bool("COOKIE_SECURE", true)?,
             hsts_max_age_secs: env.parse(
                 "HSTS_MAX_AGE_SECS",
                 if production { 365 * 24 * 3600 } else { 0 },
             )?,
             hsts_include_subdomains: env.parse_bool("HSTS_INCLUDE_SUBDOMAINS", false)?,
-            mail_url: env.get("MAIL_URL").unwrap_or_else(|| {
-                if production {
-                    "log".into()
-                } else {
-                    format!("file:{}", data_dir.join("mail").display())
-                }
-            }),
+            mail_url,
             mail_from: env
                 .get("MAIL_FROM")
                 .unwrap_or_else(|| "Fluxorae <no-reply@fluxorae.local>".into()),
@@ -273,7 +307,20 @@ impl Config {
             },
             domains: DomainConfigs::from_env(env)?,
             data_dir,
-        })
+        };
+        if production
+            && config.event_bus == EventBusKind::Postgres
+            && matches!(
+                config.domains.files.storage,
+                files::StorageSettings::Local { .. }
+            )
+        {
+            return Err(ConfigError::new(
+                "STORAGE_BACKEND",
+                "local is refused with EVENT_BUS=postgres in production: several instances need shared storage (s3)",
+            ));
+        }
+        Ok(config)
     }
 }
 
@@ -311,23 +358,85 @@ mod tests {
         assert_eq!(config.hsts_max_age_secs, 0, "no HSTS on http://localhost");
     }
 
+    /// A production environment that starts, plus `extra` (which wins).
+    fn production(extra: &[(&'static str, &'static str)]) -> Result<Config, ConfigError> {
+        let mut pairs: Vec<(&str, &str)> = vec![
+            ("APP_ENV", "production"),
+            ("JWT_KEYS", "k1:0123456789abcdef0123456789abcdef"),
+            ("STORAGE_SIGNING_SECRET", "fedcba9876543210fedcba9876543210"),
+            (
+                "DATABASE_URL",
+                "postgres://fluxorae:pw@db.internal/fluxorae",
+            ),
+            ("MAIL_URL", "smtps://apikey:pw@smtp.example.com:465"),
+            ("SMS_PROVIDER", "msg91"),
+            ("MSG91_AUTH_KEY", "key"),
+            ("MSG91_TEMPLATE_ID", "template"),
+            ("ALLOWED_ORIGINS", "https://portal.example"),
+        ];
+        pairs.retain(|(name, _)| !extra.iter().any(|(other, _)| other == name));
+        pairs.extend(extra.iter().filter(|(_, value)| !value.is_empty()));
+        config(&pairs)
+    }
+
+    #[test]
+    fn production_refuses_defaults_that_leak_codes_or_split_state_naming_the_variable() {
+        production(&[]).expect("a complete production configuration starts");
+        let refusals: [(&[(&str, &str)], &str); 10] = [
+            (&[("SMS_PROVIDER", "log")], "SMS_PROVIDER"),
+            (&[("SMS_PROVIDER", "")], "SMS_PROVIDER"),
+            (&[("MAIL_URL", "log")], "MAIL_URL"),
+            (&[("MAIL_URL", "")], "MAIL_URL"),
+            (&[("DATABASE_URL", "")], "DATABASE_URL"),
+            (&[("EVENT_BUS", "postgres")], "STORAGE_BACKEND"),
+            (
+                &[("EVENT_BUS", "postgres"), ("STORAGE_BACKEND", "local")],
+                "STORAGE_BACKEND",
+            ),
+            (&[("ALLOWED_ORIGINS", "")], "ALLOWED_ORIGINS"),
+            (
+                &[
+                    ("ALLOWED_ORIGINS", ""),
+                    ("APP_URL", "https://portal.example"),
+                ],
+                "ALLOWED_ORIGINS",
+            ),
+            (&[("ALLOWED_ORIGINS", " , ")], "ALLOWED_ORIGINS"),
+        ];
+        for (extra, variable) in refusals {
+            let error = production(extra).expect_err(&format!("{extra:?} must be refused"));
+            assert_eq!(error.name, variable, "{extra:?}: {error}");
+            assert!(error.to_string().contains(variable), "{error}");
+        }
+        // Several instances with shared storage are fine.
+        production(&[
+            ("EVENT_BUS", "postgres"),
+            ("STORAGE_BACKEND", "s3"),
+            ("S3_BUCKET", "files"),
+            ("AWS_ACCESS_KEY_ID", "AKIA"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+        ])
+        .expect("postgres bus with S3 storage");
+        // Outside production the development defaults still need nothing.
+        let test = config(&[
+            ("APP_ENV", "test"),
+            ("SMS_PROVIDER", "log"),
+            ("MAIL_URL", "log"),
+        ]);
+        assert!(test.is_ok());
+    }
+
     #[test]
     fn production_turns_the_explorer_off_and_logs_json() {
         assert!(
-            config(&[("APP_ENV", "production")]).is_err(),
+            production(&[("JWT_KEYS", "")]).is_err(),
             "production needs JWT_KEYS"
         );
-        let key = "k1:0123456789abcdef0123456789abcdef";
         assert!(
-            config(&[("APP_ENV", "production"), ("JWT_KEYS", key)]).is_err(),
+            production(&[("STORAGE_SIGNING_SECRET", "")]).is_err(),
             "production with local storage needs STORAGE_SIGNING_SECRET"
         );
-        let config = config(&[
-            ("APP_ENV", "production"),
-            ("JWT_KEYS", key),
-            ("STORAGE_SIGNING_SECRET", "fedcba9876543210fedcba9876543210"),
-        ])
-        .expect("production");
+        let config = production(&[]).expect("production");
         assert!(!config.domains.auth.open_registration);
         assert!(!config.graphiql_enabled);
         assert_eq!(config.log_format, LogFormat::Json);

@@ -10,6 +10,7 @@ mod http_transport;
 mod knowledge_base;
 mod mfa;
 mod outbox;
+mod production_config;
 mod projects;
 mod rbac;
 mod schema_guards;

@@ -185,6 +185,16 @@ impl SmsSettings {
     /// `SMS_PROVIDER` and the chosen provider's variables.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         match env.get("SMS_PROVIDER").as_deref() {
+            // The log transport writes one-time codes where operators and log
+            // collectors read them.
+            None if env.is_production() => Err(ConfigError::new(
+                "SMS_PROVIDER",
+                "is required in production: twilio or msg91 (log writes one-time codes to the log)",
+            )),
+            Some("log") if env.is_production() => Err(ConfigError::new(
+                "SMS_PROVIDER",
+                "log writes one-time codes to the log and is refused in production; use twilio or msg91",
+            )),
             None | Some("log") => Ok(Self::Log),
             Some("twilio") => Ok(Self::Twilio {
                 account_sid: env.required("TWILIO_ACCOUNT_SID")?,
