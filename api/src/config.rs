@@ -20,7 +20,7 @@ pub enum LogFormat {
 }
 
 /// Everything the server reads from its environment.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Config {
     /// `APP_ENV`: development (default), test or production.
     pub environment: Environment,
@@ -63,6 +63,11 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     /// `COOKIE_SECURE`: mark session cookies `Secure`.
     pub cookie_secure: bool,
+    /// `HSTS_MAX_AGE_SECS`: `Strict-Transport-Security` max-age on every
+    /// response (default one year in production, 0 = not sent, elsewhere).
+    pub hsts_max_age_secs: u64,
+    /// `HSTS_INCLUDE_SUBDOMAINS`: add `includeSubDomains` to that header.
+    pub hsts_include_subdomains: bool,
     /// `MAIL_URL`: `log`, `file:DIR` or an SMTP URL.
     pub mail_url: String,
     /// `MAIL_FROM`: sender of every email.
@@ -79,6 +84,77 @@ pub struct Config {
     pub trusted_proxy_hops: usize,
     /// Every domain's own section.
     pub domains: DomainConfigs,
+}
+
+/// Credentials in `DATABASE_URL` and `MAIL_URL` are redacted, and so is every
+/// secret of the domain sections, so the configuration can be logged. The
+/// destructuring is exhaustive: a new field must be listed here, and decided.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use kernel::config::redact_url;
+        let Self {
+            environment,
+            bind_addr,
+            database_url,
+            data_dir,
+            db_pool_size,
+            run_migrations,
+            graphiql_enabled,
+            persisted_queries,
+            persisted_queries_manifest,
+            limits,
+            body_limit_bytes,
+            log_format,
+            ws_init_timeout,
+            ws_keepalive,
+            ws_revalidate,
+            ws_max_subscriptions,
+            shutdown_grace,
+            allowed_origins,
+            cookie_secure,
+            hsts_max_age_secs,
+            hsts_include_subdomains,
+            mail_url,
+            mail_from,
+            outbox_poll,
+            outbox_enabled,
+            job_retention,
+            event_bus,
+            trusted_proxy_hops,
+            domains,
+        } = self;
+        f.debug_struct("Config")
+            .field("environment", environment)
+            .field("bind_addr", bind_addr)
+            .field("database_url", &database_url.as_deref().map(redact_url))
+            .field("data_dir", data_dir)
+            .field("db_pool_size", db_pool_size)
+            .field("run_migrations", run_migrations)
+            .field("graphiql_enabled", graphiql_enabled)
+            .field("persisted_queries", persisted_queries)
+            .field("persisted_queries_manifest", persisted_queries_manifest)
+            .field("limits", limits)
+            .field("body_limit_bytes", body_limit_bytes)
+            .field("log_format", log_format)
+            .field("ws_init_timeout", ws_init_timeout)
+            .field("ws_keepalive", ws_keepalive)
+            .field("ws_revalidate", ws_revalidate)
+            .field("ws_max_subscriptions", ws_max_subscriptions)
+            .field("shutdown_grace", shutdown_grace)
+            .field("allowed_origins", allowed_origins)
+            .field("cookie_secure", cookie_secure)
+            .field("hsts_max_age_secs", hsts_max_age_secs)
+            .field("hsts_include_subdomains", hsts_include_subdomains)
+            .field("mail_url", &redact_url(mail_url))
+            .field("mail_from", mail_from)
+            .field("outbox_poll", outbox_poll)
+            .field("outbox_enabled", outbox_enabled)
+            .field("job_retention", job_retention)
+            .field("event_bus", event_bus)
+            .field("trusted_proxy_hops", trusted_proxy_hops)
+            .field("domains", domains)
+            .finish()
+    }
 }
 
 /// Backend of the event bus.
@@ -183,15 +259,62 @@ impl Config {
     }
 
     /// Reads the server's settings and every domain's section from `env`.
+    /// Production refuses the development defaults that would leak or split
+    /// state, naming the variable: the private PostgreSQL (it trusts every
+    /// local user), mail to the log, no explicit browser origins, and local
+    /// file storage behind several instances.
     pub fn from_env_view(env: &Env) -> Result<Self, ConfigError> {
         let environment = env.environment();
         let production = env.is_production();
         let defaults = QueryLimitsConfig::default();
         let data_dir = env.data_dir();
-        Ok(Self {
+        let database_url = env.get("DATABASE_URL");
+        if production && database_url.is_none() {
+            return Err(ConfigError::new(
+                "DATABASE_URL",
+                "is required in production (the private PostgreSQL trusts every local user)",
+            ));
+        }
+        let mail_url = match env.get("MAIL_URL") {
+            Some(url) if production && url.trim() == "log" => {
+                return Err(ConfigError::new(
+                    "MAIL_URL",
+                    "log is refused in production (reset links and codes would be lost); use an SMTP URL",
+                ));
+            }
+            Some(url) => url,
+            None if production => {
+                return Err(ConfigError::new(
+                    "MAIL_URL",
+                    "is required in production: an SMTP URL",
+                ));
+            }
+            None => format!("file:{}", data_dir.join("mail").display()),
+        };
+        let allowed_origins = if production {
+            env.get("ALLOWED_ORIGINS").ok_or_else(|| {
+                ConfigError::new(
+                    "ALLOWED_ORIGINS",
+                    "is required in production: the browser origins that may use cookie sessions",
+                )
+            })?
+        } else {
+            env.get("ALLOWED_ORIGINS")
+                .or_else(|| env.get("APP_URL"))
+                .unwrap_or_else(|| "http://localhost:3000".into())
+        };
+        let allowed_origins: Vec<String> = allowed_origins
+            .split(',')
+            .map(|origin| origin.trim().trim_end_matches('/').to_string())
+            .filter(|origin| !origin.is_empty())
+            .collect();
+        if production && allowed_origins.is_empty() {
+            return Err(ConfigError::new("ALLOWED_ORIGINS", "names no origin"));
+        }
+        let config = Self {
             environment,
             bind_addr: env.parse("BIND_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
-            database_url: env.get("DATABASE_URL"),
+            database_url,
             db_pool_size: env.parse("DB_POOL_SIZE", 16)?,
             run_migrations: env.parse_bool("RUN_MIGRATIONS", true)?,
             graphiql_enabled: env.parse_bool("GRAPHIQL_ENABLED", !production)?,
@@ -232,22 +355,14 @@ impl Config {
             ws_revalidate: Duration::from_secs(env.parse("WS_REVALIDATE_SECS", 30)?.max(1)),
             ws_max_subscriptions: env.parse("WS_MAX_SUBSCRIPTIONS", 100)?,
             shutdown_grace: Duration::from_secs(env.parse("SHUTDOWN_GRACE_SECS", 20)?),
-            allowed_origins: env
-                .get("ALLOWED_ORIGINS")
-                .or_else(|| env.get("APP_URL"))
-                .unwrap_or_else(|| "http://localhost:3000".into())
-                .split(',')
-                .map(|origin| origin.trim().trim_end_matches('/').to_string())
-                .filter(|origin| !origin.is_empty())
-                .collect(),
+            allowed_origins,
             cookie_secure: env.parse_bool("COOKIE_SECURE", true)?,
-            mail_url: env.get("MAIL_URL").unwrap_or_else(|| {
-                if production {
-                    "log".into()
-                } else {
-                    format!("file:{}", data_dir.join("mail").display())
-                }
-            }),
+            hsts_max_age_secs: env.parse(
+                "HSTS_MAX_AGE_SECS",
+                if production { 365 * 24 * 3600 } else { 0 },
+            )?,
+            hsts_include_subdomains: env.parse_bool("HSTS_INCLUDE_SUBDOMAINS", false)?,
+            mail_url,
             mail_from: env
                 .get("MAIL_FROM")
                 .unwrap_or_else(|| "Fluxorae <no-reply@fluxorae.local>".into()),
@@ -270,7 +385,20 @@ impl Config {
             },
             domains: DomainConfigs::from_env(env)?,
             data_dir,
-        })
+        };
+        if production
+            && config.event_bus == EventBusKind::Postgres
+            && matches!(
+                config.domains.files.storage,
+                files::StorageSettings::Local { .. }
+            )
+        {
+            return Err(ConfigError::new(
+                "STORAGE_BACKEND",
+                "local is refused with EVENT_BUS=postgres in production: several instances need shared storage (s3)",
+            ));
+        }
+        Ok(config)
     }
 }
 
@@ -305,29 +433,93 @@ mod tests {
         assert!(config.graphiql_enabled);
         assert_eq!(config.log_format, LogFormat::Pretty);
         assert!(config.database_url.is_none());
+        assert_eq!(config.hsts_max_age_secs, 0, "no HSTS on http://localhost");
+    }
+
+    /// A production environment that starts, plus `extra` (which wins).
+    fn production(extra: &[(&'static str, &'static str)]) -> Result<Config, ConfigError> {
+        let mut pairs: Vec<(&str, &str)> = vec![
+            ("APP_ENV", "production"),
+            ("JWT_KEYS", "k1:0123456789abcdef0123456789abcdef"),
+            ("STORAGE_SIGNING_SECRET", "fedcba9876543210fedcba9876543210"),
+            (
+                "DATABASE_URL",
+                "postgres://fluxorae:pw@db.internal/fluxorae",
+            ),
+            ("MAIL_URL", "smtps://apikey:pw@smtp.example.com:465"),
+            ("SMS_PROVIDER", "msg91"),
+            ("MSG91_AUTH_KEY", "key"),
+            ("MSG91_TEMPLATE_ID", "template"),
+            ("ALLOWED_ORIGINS", "https://portal.example"),
+        ];
+        pairs.retain(|(name, _)| !extra.iter().any(|(other, _)| other == name));
+        pairs.extend(extra.iter().filter(|(_, value)| !value.is_empty()));
+        config(&pairs)
+    }
+
+    #[test]
+    fn production_refuses_defaults_that_leak_codes_or_split_state_naming_the_variable() {
+        production(&[]).expect("a complete production configuration starts");
+        let refusals: [(&[(&str, &str)], &str); 10] = [
+            (&[("SMS_PROVIDER", "log")], "SMS_PROVIDER"),
+            (&[("SMS_PROVIDER", "")], "SMS_PROVIDER"),
+            (&[("MAIL_URL", "log")], "MAIL_URL"),
+            (&[("MAIL_URL", "")], "MAIL_URL"),
+            (&[("DATABASE_URL", "")], "DATABASE_URL"),
+            (&[("EVENT_BUS", "postgres")], "STORAGE_BACKEND"),
+            (
+                &[("EVENT_BUS", "postgres"), ("STORAGE_BACKEND", "local")],
+                "STORAGE_BACKEND",
+            ),
+            (&[("ALLOWED_ORIGINS", "")], "ALLOWED_ORIGINS"),
+            (
+                &[
+                    ("ALLOWED_ORIGINS", ""),
+                    ("APP_URL", "https://portal.example"),
+                ],
+                "ALLOWED_ORIGINS",
+            ),
+            (&[("ALLOWED_ORIGINS", " , ")], "ALLOWED_ORIGINS"),
+        ];
+        for (extra, variable) in refusals {
+            let error = production(extra).expect_err(&format!("{extra:?} must be refused"));
+            assert_eq!(error.name, variable, "{extra:?}: {error}");
+            assert!(error.to_string().contains(variable), "{error}");
+        }
+        // Several instances with shared storage are fine.
+        production(&[
+            ("EVENT_BUS", "postgres"),
+            ("STORAGE_BACKEND", "s3"),
+            ("S3_BUCKET", "files"),
+            ("AWS_ACCESS_KEY_ID", "AKIA"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+        ])
+        .expect("postgres bus with S3 storage");
+        // Outside production the development defaults still need nothing.
+        let test = config(&[
+            ("APP_ENV", "test"),
+            ("SMS_PROVIDER", "log"),
+            ("MAIL_URL", "log"),
+        ]);
+        assert!(test.is_ok());
     }
 
     #[test]
     fn production_turns_the_explorer_off_and_logs_json() {
         assert!(
-            config(&[("APP_ENV", "production")]).is_err(),
+            production(&[("JWT_KEYS", "")]).is_err(),
             "production needs JWT_KEYS"
         );
-        let key = "k1:0123456789abcdef0123456789abcdef";
         assert!(
-            config(&[("APP_ENV", "production"), ("JWT_KEYS", key)]).is_err(),
+            production(&[("STORAGE_SIGNING_SECRET", "")]).is_err(),
             "production with local storage needs STORAGE_SIGNING_SECRET"
         );
-        let config = config(&[
-            ("APP_ENV", "production"),
-            ("JWT_KEYS", key),
-            ("STORAGE_SIGNING_SECRET", "fedcba9876543210fedcba9876543210"),
-        ])
-        .expect("production");
+        let config = production(&[]).expect("production");
         assert!(!config.domains.auth.open_registration);
         assert!(!config.graphiql_enabled);
         assert_eq!(config.log_format, LogFormat::Json);
         assert_eq!(config.limits.introspection, Introspection::Authenticated);
+        assert_eq!(config.hsts_max_age_secs, 365 * 24 * 3600);
     }
 
     #[test]
@@ -358,6 +550,79 @@ mod tests {
         assert!(Introspection::Authenticated.allows(true));
         assert!(!Introspection::Authenticated.allows(false));
         assert!(!Introspection::Off.allows(true));
+    }
+
+    /// Whether `text` shows `secret`, as text or as the byte list `Vec<u8>` prints.
+    fn shows(text: &str, secret: &str) -> bool {
+        let bytes = format!("{:?}", secret.as_bytes());
+        text.contains(secret) || text.contains(bytes.trim_matches(['[', ']']))
+    }
+
+    #[test]
+    fn debug_output_of_the_configuration_shows_no_secret() {
+        let jwt = "jwt-secret-0123456789abcdef0123456789";
+        let common = [
+            ("APP_ENV", "test"),
+            (
+                "DATABASE_URL",
+                "postgres://fluxorae:db-pass-4242@db.internal:5432/fluxorae",
+            ),
+            (
+                "MAIL_URL",
+                "smtps://apikey:mail-pass-5151@smtp.example.com:465",
+            ),
+        ];
+        let keys = format!("k1:{jwt}");
+        let mut local = common.to_vec();
+        local.extend([
+            ("JWT_KEYS", keys.as_str()),
+            (
+                "STORAGE_SIGNING_SECRET",
+                "storage-secret-0123456789abcdef01234",
+            ),
+            ("SMS_PROVIDER", "twilio"),
+            ("TWILIO_ACCOUNT_SID", "AC123"),
+            ("TWILIO_AUTH_TOKEN", "twilio-token-6161"),
+            ("TWILIO_FROM", "+15005550006"),
+        ]);
+        let mut s3 = common.to_vec();
+        s3.extend([
+            ("STORAGE_BACKEND", "s3"),
+            ("S3_BUCKET", "files"),
+            ("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "aws-secret-7171"),
+            ("AWS_SESSION_TOKEN", "aws-session-8181"),
+            ("SMS_PROVIDER", "msg91"),
+            ("MSG91_AUTH_KEY", "msg91-key-9191"),
+            ("MSG91_TEMPLATE_ID", "template"),
+        ]);
+        let secrets = [
+            jwt,
+            "db-pass-4242",
+            "mail-pass-5151",
+            "storage-secret-0123456789abcdef01234",
+            "twilio-token-6161",
+            "aws-secret-7171",
+            "aws-session-8181",
+            "msg91-key-9191",
+        ];
+        for pairs in [local, s3] {
+            let config = config(&pairs).expect("config");
+            for text in [format!("{config:?}"), format!("{config:#?}")] {
+                for secret in secrets {
+                    assert!(!shows(&text, secret), "{secret} in {text}");
+                }
+            }
+            // Redacted, not dropped: what is configured is still readable.
+            let text = format!("{config:?}");
+            assert!(text.contains("db.internal"), "{text}");
+            assert!(text.contains("smtp.example.com"), "{text}");
+        }
+        // The generated storage secret of the test environment is hidden too.
+        let generated = config(&[("APP_ENV", "test")]).expect("config");
+        let secret =
+            String::from_utf8(generated.domains.files.storage_secret.clone()).expect("hex");
+        assert!(!shows(&format!("{generated:?}"), &secret));
     }
 
     #[test]

@@ -46,6 +46,7 @@ const LOG_TAIL_BYTES: u64 = 4096;
 #[derive(Debug, Clone)]
 pub struct EmbeddedPostgres {
     data_dir: PathBuf,
+    port: Option<u16>,
 }
 
 impl EmbeddedPostgres {
@@ -56,7 +57,16 @@ impl EmbeddedPostgres {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Self {
             data_dir: data_dir.into(),
+            port: None,
         }
+    }
+
+    /// Starts the server on `port` instead of a free one, so that a cluster
+    /// stopped and started again is found at the same address (tests of a
+    /// database outage); a server already running keeps its port.
+    pub fn on_port(mut self, port: u16) -> Self {
+        self.port = Some(port);
+        self
     }
 
     /// Ensures a cluster runs on data_dir: initdb on first use, start when not running,
@@ -89,7 +99,7 @@ impl EmbeddedPostgres {
                 lock_path,
             });
         }
-        let port = ctl.start()?;
+        let port = ctl.start(self.port)?;
         Ok(RunningPostgres {
             port,
             started_here: true,
@@ -717,14 +727,17 @@ impl Ctl {
         }
     }
 
-    /// Starts the server on a free loopback port and returns that port.
-    fn start(&self) -> Result<u16, EmbeddedPgError> {
+    /// Starts the server on the `fixed` port, or on a free loopback port, and returns the port.
+    fn start(&self, fixed: Option<u16>) -> Result<u16, EmbeddedPgError> {
         let data_dir = self.data_dir_str()?.to_owned();
         let log_file = self.log_file();
         let log_str = log_file.to_str().unwrap_or_default().to_owned();
         let mut attempt = 1;
         loop {
-            let port = free_port()?;
+            let port = match fixed {
+                Some(port) => port,
+                None => free_port()?,
+            };
             let log_offset = fs::metadata(&log_file).map(|meta| meta.len()).unwrap_or(0);
             let out = self.run(
                 "pg_ctl start",
@@ -750,7 +763,7 @@ impl Ctl {
                 return Ok(actual.unwrap_or(port));
             }
             let log = read_from(&log_file, log_offset);
-            if attempt < START_ATTEMPTS && is_port_conflict(&log) {
+            if fixed.is_none() && attempt < START_ATTEMPTS && is_port_conflict(&log) {
                 attempt += 1;
                 continue;
             }

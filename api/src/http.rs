@@ -14,7 +14,7 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use kernel::{AppError, Authenticator, Db, Viewer};
+use kernel::{AppError, Authenticator, Db, ErrorCode, Viewer};
 use serde_json::{Map, Value, json};
 
 use crate::config::Config;
@@ -158,6 +158,39 @@ fn unauthenticated(media: MediaType, error: &AppError) -> Response {
     response
 }
 
+/// 503 `SERVICE_UNAVAILABLE` with `Retry-After` and the request id: the
+/// credentials could not be checked now (the database is down or
+/// restarting). Never 401, which clients take as "signed out".
+pub fn unavailable(media: MediaType, error: &AppError, request_id: &str) -> Response {
+    error.log_if_internal();
+    let seconds = error
+        .retry_after_seconds()
+        .unwrap_or(kernel::error::UNAVAILABLE_RETRY_AFTER_SECONDS);
+    let body = json!({ "errors": [{
+        "message": format!("{} (request id {request_id})", kernel::error::UNAVAILABLE_MESSAGE),
+        "extensions": {
+            "code": ErrorCode::ServiceUnavailable.as_str(),
+            "requestId": request_id,
+            "retryAfterSeconds": seconds,
+        },
+    }] });
+    let mut response = json_response(StatusCode::SERVICE_UNAVAILABLE, media, &body);
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    response
+}
+
+/// The answer when the `Authorization` header gave no viewer: 401 with a
+/// challenge only when the token is invalid, 503 when it could not be checked.
+fn authentication_failed(media: MediaType, error: &AppError, request_id: &str) -> Response {
+    if error.code() == ErrorCode::Unauthenticated {
+        unauthenticated(media, error)
+    } else {
+        unavailable(media, error, request_id)
+    }
+}
+
 /// The caller named by the `Authorization` header. No header is anonymous; a
 /// malformed or invalid one is an error, never anonymous.
 pub async fn viewer_from_headers(
@@ -194,6 +227,8 @@ pub fn bearer_token(authorization: &str) -> Option<&str> {
 /// With `trusted_proxy_hops` proxies in front (`TRUSTED_PROXY_HOPS`), the
 /// client is the address the outermost of them appended to `X-Forwarded-For`;
 /// entries further left are whatever the client claimed and are ignored.
+/// Every `X-Forwarded-For` line counts, in order: a proxy may append its
+/// entry as a line of its own below the lines the client sent.
 pub fn request_meta(
     headers: &HeaderMap,
     peer: Option<SocketAddr>,
@@ -207,22 +242,34 @@ pub fn request_meta(
     };
     RequestMeta {
         request_id: text("x-request-id").unwrap_or_default(),
-        ip: client_ip(text("x-forwarded-for").as_deref(), peer, trusted_proxy_hops),
+        ip: client_ip(&forwarded_for(headers), peer, trusted_proxy_hops),
         user_agent: text("user-agent"),
     }
 }
 
-fn client_ip(forwarded: Option<&str>, peer: Option<SocketAddr>, hops: usize) -> Option<String> {
+/// The `X-Forwarded-For` entries of every header line, first line first.
+/// A line that is not text makes the chain unreadable: no entry is trusted.
+fn forwarded_for(headers: &HeaderMap) -> Vec<String> {
+    let mut entries = Vec::new();
+    for line in headers.get_all("x-forwarded-for") {
+        let Ok(line) = line.to_str() else {
+            return Vec::new();
+        };
+        entries.extend(
+            line.split(',')
+                .map(str::trim)
+                .filter(|entry| !entry.is_empty())
+                .map(str::to_string),
+        );
+    }
+    entries
+}
+
+fn client_ip(entries: &[String], peer: Option<SocketAddr>, hops: usize) -> Option<String> {
     let peer_ip = peer.map(|peer| peer.ip().to_string());
     if hops == 0 {
         return peer_ip;
     }
-    let entries: Vec<&str> = forwarded
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|entry| !entry.is_empty())
-        .collect();
     match entries.len().checked_sub(hops) {
         Some(index) => entries
             .get(index)
@@ -421,11 +468,11 @@ pub async fn graphql_post(
         Ok(body) => body,
         Err(_) => return bad_request(media, "The request body is not valid JSON"),
     };
+    let meta = request_meta(&headers, Some(peer), state.config.trusted_proxy_hops);
     let viewer = match viewer_from_headers(&headers, state.authenticator()).await {
         Ok(viewer) => viewer,
-        Err(error) => return unauthenticated(media, &error),
+        Err(error) => return authentication_failed(media, &error, &meta.request_id),
     };
-    let meta = request_meta(&headers, Some(peer), state.config.trusted_proxy_hops);
     match body {
         Value::Object(params) => match request_from_params(&params, &state.persisted) {
             Ok(request) => graphql_response(media, execute(&state, &viewer, &meta, request).await),
@@ -566,11 +613,11 @@ pub async fn graphql_get(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
+    let meta = request_meta(&headers, Some(peer), state.config.trusted_proxy_hops);
     let viewer = match viewer_from_headers(&headers, state.authenticator()).await {
         Ok(viewer) => viewer,
-        Err(error) => return unauthenticated(media, &error),
+        Err(error) => return authentication_failed(media, &error, &meta.request_id),
     };
-    let meta = request_meta(&headers, Some(peer), state.config.trusted_proxy_hops);
     graphql_response(media, execute(&state, &viewer, &meta, request).await)
 }
 
@@ -610,21 +657,30 @@ mod tests {
         negotiate(Some(&HeaderValue::from_str(value).expect("header")))
     }
 
+    fn forwarded(lines: &[&str]) -> Vec<String> {
+        let mut headers = HeaderMap::new();
+        for line in lines {
+            headers.append("x-forwarded-for", HeaderValue::from_str(line).expect("h"));
+        }
+        forwarded_for(&headers)
+    }
+
     #[test]
     fn the_client_address_comes_from_trusted_proxies_only() {
         let peer = Some(SocketAddr::from(([10, 0, 0, 5], 443)));
-        let forwarded = Some("6.6.6.6, 203.0.113.7");
-        assert_eq!(client_ip(forwarded, peer, 0).as_deref(), Some("10.0.0.5"));
+        let chain = forwarded(&["6.6.6.6, 203.0.113.7"]);
+        assert_eq!(client_ip(&chain, peer, 0).as_deref(), Some("10.0.0.5"));
+        assert_eq!(client_ip(&chain, peer, 1).as_deref(), Some("203.0.113.7"));
+        assert_eq!(client_ip(&chain, peer, 2).as_deref(), Some("6.6.6.6"));
+        assert_eq!(client_ip(&chain, peer, 3).as_deref(), Some("10.0.0.5"));
         assert_eq!(
-            client_ip(forwarded, peer, 1).as_deref(),
-            Some("203.0.113.7")
-        );
-        assert_eq!(client_ip(forwarded, peer, 2).as_deref(), Some("6.6.6.6"));
-        assert_eq!(client_ip(forwarded, peer, 3).as_deref(), Some("10.0.0.5"));
-        assert_eq!(
-            client_ip(Some("not-an-ip"), peer, 1).as_deref(),
+            client_ip(&forwarded(&["not-an-ip"]), peer, 1).as_deref(),
             Some("10.0.0.5")
         );
+        // The proxy's own line comes last, below the client's lines.
+        let lines = forwarded(&["6.6.6.6", "7.7.7.7, 8.8.8.8", "203.0.113.7"]);
+        assert_eq!(client_ip(&lines, peer, 1).as_deref(), Some("203.0.113.7"));
+        assert_eq!(client_ip(&lines, peer, 2).as_deref(), Some("8.8.8.8"));
     }
 
     #[test]

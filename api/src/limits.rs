@@ -149,6 +149,13 @@ fn sanitize(mut response: Response, request_id: Option<&str>) -> Response {
                 error.message = INTERNAL_MESSAGE.to_string();
             }
             error.extensions = Some(extensions);
+        } else if let Some(request_id) = request_id.filter(|id| !id.is_empty())
+            && let Some(extensions) = error.extensions.as_mut()
+            && extensions.get("code") == Some(&async_graphql::Value::from("SERVICE_UNAVAILABLE"))
+        {
+            // Like an internal error, an outage names the request for support.
+            extensions.set("requestId", request_id);
+            error.message = format!("{} (request id {request_id})", error.message);
         }
     }
     response

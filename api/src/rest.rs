@@ -374,8 +374,11 @@ async fn refresh(
     match state.auth().refresh(&token, &meta).await {
         Ok(session) => Ok(session_response(&state, &headers, StatusCode::OK, &session)),
         Err(error) => {
+            // Only a verdict on the token ends the cookie session; an outage
+            // (503) leaves the cookies for the retry.
+            let signed_out = error.code() == kernel::ErrorCode::Unauthenticated;
             let mut response = error.into_response();
-            if caller.browser {
+            if caller.browser && signed_out {
                 clear_cookies(&state, &mut response);
             }
             Ok(response)

@@ -171,11 +171,50 @@ pub async fn build_state(config: Config, database_url: &str) -> anyhow::Result<A
     })
 }
 
+/// The `x-request-id` a client sent, kept for the log only.
+#[derive(Debug, Clone)]
+pub struct ClientRequestId(pub String);
+
+/// Longest client request id written to the log.
+const CLIENT_REQUEST_ID_MAX: usize = 128;
+
+/// Removes the client's `x-request-id` so that every request gets an id of
+/// ours (a client-chosen id could collide with, or impersonate, another
+/// request in logs, audit entries and support conversations); the client's
+/// value is logged beside ours as `client_request_id`.
+async fn set_aside_client_request_id(
+    mut request: axum::extract::Request,
+) -> axum::extract::Request {
+    if let Some(value) = request.headers_mut().remove("x-request-id") {
+        let text: String = String::from_utf8_lossy(value.as_bytes())
+            .chars()
+            .take(CLIENT_REQUEST_ID_MAX)
+            .collect();
+        request.extensions_mut().insert(ClientRequestId(text));
+    }
+    request
+}
+
+/// The `Strict-Transport-Security` value, when configured (browsers heed it
+/// only over HTTPS, so an HTTPS deployment turns it on).
+fn strict_transport_security(config: &Config) -> Option<HeaderValue> {
+    if config.hsts_max_age_secs == 0 {
+        return None;
+    }
+    let subdomains = if config.hsts_include_subdomains {
+        "; includeSubDomains"
+    } else {
+        ""
+    };
+    HeaderValue::from_str(&format!("max-age={}{subdomains}", config.hsts_max_age_secs)).ok()
+}
+
 /// Every route with its middleware.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.body_limit_bytes;
     let request_id = HeaderName::from_static("x-request-id");
     let middleware = ServiceBuilder::new()
+        .layer(axum::middleware::map_request(set_aside_client_request_id))
         .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
         .layer(
             TraceLayer::new_for_http()
@@ -185,11 +224,16 @@ pub fn router(state: AppState) -> Router {
                         .get("x-request-id")
                         .and_then(|value| value.to_str().ok())
                         .unwrap_or_default();
+                    let client_request_id = request
+                        .extensions()
+                        .get::<ClientRequestId>()
+                        .map(|id| id.0.as_str());
                     tracing::info_span!(
                         "request",
                         method = %request.method(),
                         path = %request.uri().path(),
                         request_id = %request_id,
+                        client_request_id,
                     )
                 })
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
@@ -211,7 +255,10 @@ pub fn router(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
-        ));
+        ))
+        .option_layer(strict_transport_security(&state.config).map(|value| {
+            SetResponseHeaderLayer::if_not_present(header::STRICT_TRANSPORT_SECURITY, value)
+        }));
     let cors = cors_layer(&state.config);
     let api = Router::new()
         .route("/graphql", get(http::graphql_get).post(http::graphql_post))
@@ -221,7 +268,13 @@ pub fn router(state: AppState) -> Router {
         .merge(rest::routes())
         .route("/readyz", get(http::readyz))
         .with_state(state.clone())
-        .layer(RequestBodyLimitLayer::new(body_limit));
+        .layer(RequestBodyLimitLayer::new(body_limit))
+        // Answers carry tokens (login, refresh, verifyMfa) and personal
+        // data: no browser or proxy may keep them (RFC 6749 section 5.1).
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ));
     // Domain routes (webhooks, signed storage URLs) enforce their own limits.
     api.merge(state.domains.routes())
         .layer(cors)

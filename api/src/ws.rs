@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use futures_util::{Stream, StreamExt};
 use kernel::events::{Delivery, DeliveryStream, SESSIONS_TOPIC, SessionChange};
-use kernel::{ErrorCode, Viewer};
+use kernel::{AppError, ErrorCode, Viewer};
 use serde_json::{Value, json};
 use tokio_stream::StreamMap;
 
@@ -41,6 +41,10 @@ pub mod close_code {
     pub const DUPLICATE_SUBSCRIBER: u16 = 4409;
     /// More than one `connection_init`.
     pub const TOO_MANY_INITS: u16 = 4429;
+    /// The credentials of `connection_init` could not be checked now (the
+    /// database is down or restarting): reconnect later with the same token.
+    /// graphql-ws clients retry on it, unlike 4500.
+    pub const SERVICE_UNAVAILABLE: u16 = 4503;
 }
 
 /// RFC 6455 close code for a message over the size limit.
@@ -384,6 +388,9 @@ impl Connection {
                 self.viewer = Some(viewer);
                 self.send(json!({ "type": "connection_ack" })).await
             }
+            Err(error) if error.code() != ErrorCode::Unauthenticated => {
+                self.init_unavailable(&error).await
+            }
             Err(error) => match self.protocol {
                 Protocol::TransportWs => {
                     Next::Close(close_code::FORBIDDEN, error.message().to_string())
@@ -396,6 +403,37 @@ impl Connection {
                 }
             },
         }
+    }
+
+    /// `connection_init` whose token could not be checked now: an error for
+    /// the legacy protocol, then a close the client retries on; never
+    /// 4401/4403, which clients take as "signed out".
+    async fn init_unavailable(&mut self, error: &AppError) -> Next {
+        error.log_if_internal();
+        let request_id = self.meta.request_id.clone();
+        let seconds = error
+            .retry_after_seconds()
+            .unwrap_or(kernel::error::UNAVAILABLE_RETRY_AFTER_SECONDS);
+        if self.protocol == Protocol::LegacyWs {
+            let payload = json!({
+                "message": kernel::error::UNAVAILABLE_MESSAGE,
+                "extensions": {
+                    "code": ErrorCode::ServiceUnavailable.as_str(),
+                    "requestId": request_id,
+                    "retryAfterSeconds": seconds,
+                },
+            });
+            if let Next::Stop = self
+                .send(json!({ "type": "connection_error", "payload": payload }))
+                .await
+            {
+                return Next::Stop;
+            }
+        }
+        Next::Close(
+            close_code::SERVICE_UNAVAILABLE,
+            format!("Service unavailable, retry in {seconds} s (request id {request_id})"),
+        )
     }
 
     async fn on_subscribe(&mut self, id: String, payload: &serde_json::Map<String, Value>) -> Next {

@@ -3,6 +3,7 @@
 //! websocket helpers.
 
 pub mod mail;
+pub mod private_cluster;
 pub mod s3;
 
 use std::net::SocketAddr;
@@ -319,6 +320,12 @@ impl TestApp {
         let database = TestDatabase::create().await;
         let url = database.url.clone();
         Self::start(Some(database), url, adjust).await
+    }
+
+    /// A server on the database at `database_url`, which the test owns (a
+    /// [`private_cluster::PrivateCluster`] it stops and restarts).
+    pub async fn spawn_on(database_url: &str, adjust: impl FnOnce(&mut Config)) -> Self {
+        Self::start(None, database_url.to_string(), adjust).await
     }
 
     /// A second server instance on this app's database, as when several API

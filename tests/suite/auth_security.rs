@@ -706,6 +706,26 @@ async fn forged_foreign_expired_and_malformed_tokens_are_refused_on_http_and_web
             ),
         ),
         (
+            "for another audience",
+            sign_jwt(
+                &header,
+                &with(&|claims| claims["aud"] = json!("fluxorae-billing-worker")),
+                Alg::Hs256,
+                &secret,
+            ),
+        ),
+        (
+            "without an audience",
+            sign_jwt(
+                &header,
+                &with(&|claims| {
+                    claims.as_object_mut().expect("claims object").remove("aud");
+                }),
+                Alg::Hs256,
+                &secret,
+            ),
+        ),
+        (
             "without exp",
             sign_jwt(
                 &header,

@@ -254,3 +254,191 @@ async fn root_fields_answer_in_the_order_they_were_selected() {
     assert!(position("me") < position("projects"), "{body}");
     assert!(position("projects") < position("version"), "{body}");
 }
+
+/// `POST /auth/login` for an unknown account with the given `X-Forwarded-For`
+/// lines, in order; the status.
+async fn login_forwarded_for(app: &TestApp, lines: &[&str]) -> u16 {
+    let mut request = app.http.post(app.url("/auth/login")).json(&json!({
+        "email": format!("nobody-{}@example.test", uuid::Uuid::new_v4().simple()),
+        "password": "Wrong Password 4242",
+    }));
+    for line in lines {
+        request = request.header("x-forwarded-for", *line);
+    }
+    request.send().await.expect("send").status().as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_cannot_choose_its_address_with_an_x_forwarded_for_line_of_its_own() {
+    // One proxy in front; it appends the client's real address as a line of
+    // its own below whatever lines the client sent.
+    let app = TestApp::spawn_with(|config| {
+        config.trusted_proxy_hops = 1;
+        config.domains.auth.rate_limits.login_per_ip_per_minute = 3;
+    })
+    .await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    if 60 - now % 60 < 20 {
+        // All attempts must land in one window of the per-minute budget.
+        tokio::time::sleep(std::time::Duration::from_secs(60 - now % 60 + 1)).await;
+    }
+    let mut statuses = Vec::new();
+    for attempt in 0..5 {
+        let spoofed = format!("198.51.100.{attempt}");
+        statuses.push(login_forwarded_for(&app, &[&spoofed, "203.0.113.7"]).await);
+    }
+    assert_eq!(
+        statuses,
+        [401, 401, 401, 429, 429],
+        "the budget belongs to the address the proxy saw, whatever the client wrote above it"
+    );
+    // Another real client behind the same proxy has a budget of its own.
+    assert_eq!(login_forwarded_for(&app, &["203.0.113.8"]).await, 401);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_chosen_request_id_is_replaced_by_ours_and_logged_beside_it() {
+    use std::process::{Command, Stdio};
+    let database = fluxorae_tests::TestDatabase::create().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("free port");
+    let log =
+        std::env::temp_dir().join(format!("fluxorae-request-id-{}.log", uuid::Uuid::new_v4()));
+    let mut server = Command::new(fluxorae_tests::fluxorae_binary())
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .env("APP_ENV", "test")
+        .env("DATABASE_URL", &database.url)
+        .env("RUN_MIGRATIONS", "false")
+        .env("LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .env("OUTBOX_ENABLED", "false")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"))
+        .spawn()
+        .expect("start fluxorae serve");
+    let client = fluxorae_tests::http_client();
+    let url = format!("http://127.0.0.1:{port}/graphql");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let response = loop {
+        let sent = client
+            .post(&url)
+            .header("x-request-id", "chosen-by-the-client")
+            .json(&json!({ "query": "{ apiVersion }" }))
+            .send()
+            .await;
+        match sent {
+            Ok(response) => break response,
+            Err(_) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(error) => panic!("the server did not answer: {error}"),
+        }
+    };
+    assert_eq!(response.status(), 200);
+    let ours = response.headers()["x-request-id"]
+        .to_str()
+        .expect("ascii")
+        .to_string();
+    let _ = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status();
+    let _ = server.wait();
+    assert_ne!(ours, "chosen-by-the-client");
+    assert!(uuid::Uuid::parse_str(&ours).is_ok(), "{ours}");
+    let lines = std::fs::read_to_string(&log).expect("read log");
+    let _ = std::fs::remove_file(&log);
+    let logged = lines
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|line| line["span"]["client_request_id"] == "chosen-by-the-client")
+        .unwrap_or_else(|| panic!("no log line names the client's request id:\n{lines}"));
+    assert_eq!(logged["span"]["request_id"], ours.as_str(), "{logged}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn answers_that_carry_tokens_may_not_be_stored_by_any_cache() {
+    let app = TestApp::spawn().await;
+    let persona = app.persona(kernel::Role::Client).await;
+    let credentials = json!({ "email": persona.email, "password": persona.password });
+    let login = app
+        .http
+        .post(app.url("/auth/login"))
+        .json(&credentials)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(login.status(), 200);
+    let cache_control = |response: &reqwest::Response| {
+        response
+            .headers()
+            .get("cache-control")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_string)
+    };
+    assert_eq!(
+        cache_control(&login).as_deref(),
+        Some("no-store"),
+        "REST login"
+    );
+    let body: Value = login.json().await.expect("json");
+    let refresh = app
+        .http
+        .post(app.url("/auth/refresh"))
+        .json(&json!({ "refreshToken": body["refreshToken"] }))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(refresh.status(), 200);
+    assert_eq!(
+        cache_control(&refresh).as_deref(),
+        Some("no-store"),
+        "REST refresh"
+    );
+    let graphql = app
+        .http
+        .post(app.url("/graphql"))
+        .json(&json!({
+            "query": "mutation($input: LoginInput!) { login(input: $input) { accessToken } }",
+            "variables": { "input": credentials },
+        }))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(
+        cache_control(&graphql).as_deref(),
+        Some("no-store"),
+        "GraphQL login"
+    );
+    let body: Value = graphql.json().await.expect("json");
+    assert!(body["data"]["login"]["accessToken"].is_string(), "{body}");
+    // Not an HTTPS deployment: no HSTS unless configured.
+    let plain = app
+        .http
+        .get(app.url("/healthz"))
+        .send()
+        .await
+        .expect("send");
+    assert!(plain.headers().get("strict-transport-security").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_https_deployment_sends_strict_transport_security_as_configured() {
+    let app = TestApp::spawn_with(|config| {
+        config.hsts_max_age_secs = 63_072_000;
+        config.hsts_include_subdomains = true;
+    })
+    .await;
+    for path in ["/healthz", "/graphql?query=%7B__typename%7D"] {
+        let response = app.http.get(app.url(path)).send().await.expect("send");
+        assert_eq!(
+            response.headers()["strict-transport-security"],
+            "max-age=63072000; includeSubDomains",
+            "{path}"
+        );
+    }
+}

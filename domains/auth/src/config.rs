@@ -83,6 +83,8 @@ impl Default for RateLimits {
 pub struct AuthConfig {
     /// `iss` of access tokens.
     pub issuer: String,
+    /// `aud` of access tokens (`JWT_AUDIENCE`); verification requires it.
+    pub audience: String,
     /// Verification keys; tokens name theirs with `kid`.
     pub signing_keys: Vec<SigningKey>,
     /// The key new tokens are signed with.
@@ -114,7 +116,7 @@ pub struct AuthConfig {
 }
 
 /// Which SMS provider sends one-time codes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum SmsSettings {
     /// Development: the code is written to the log.
     Log,
@@ -144,10 +146,55 @@ pub enum SmsSettings {
     },
 }
 
+impl std::fmt::Debug for SmsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use kernel::config::REDACTED;
+        match self {
+            Self::Log => f.write_str("Log"),
+            Self::Twilio {
+                account_sid,
+                auth_token: _,
+                from,
+                base_url,
+            } => f
+                .debug_struct("Twilio")
+                .field("account_sid", account_sid)
+                .field("auth_token", &REDACTED)
+                .field("from", from)
+                .field("base_url", base_url)
+                .finish(),
+            Self::Msg91 {
+                auth_key: _,
+                template_id,
+                dlt_entity_id,
+                dlt_template_id,
+                base_url,
+            } => f
+                .debug_struct("Msg91")
+                .field("auth_key", &REDACTED)
+                .field("template_id", template_id)
+                .field("dlt_entity_id", dlt_entity_id)
+                .field("dlt_template_id", dlt_template_id)
+                .field("base_url", base_url)
+                .finish(),
+        }
+    }
+}
+
 impl SmsSettings {
     /// `SMS_PROVIDER` and the chosen provider's variables.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         match env.get("SMS_PROVIDER").as_deref() {
+            // The log transport writes one-time codes where operators and log
+            // collectors read them.
+            None if env.is_production() => Err(ConfigError::new(
+                "SMS_PROVIDER",
+                "is required in production: twilio or msg91 (log writes one-time codes to the log)",
+            )),
+            Some("log") if env.is_production() => Err(ConfigError::new(
+                "SMS_PROVIDER",
+                "log writes one-time codes to the log and is refused in production; use twilio or msg91",
+            )),
             None | Some("log") => Ok(Self::Log),
             Some("twilio") => Ok(Self::Twilio {
                 account_sid: env.required("TWILIO_ACCOUNT_SID")?,
@@ -175,6 +222,7 @@ impl AuthConfig {
     pub fn with_key(kid: &str, secret: Vec<u8>) -> Self {
         Self {
             issuer: "fluxorae".into(),
+            audience: "fluxorae-api".into(),
             signing_keys: vec![SigningKey {
                 kid: kid.into(),
                 secret,
@@ -212,6 +260,9 @@ impl AuthConfig {
             ));
         }
         config.signing_keys = keys;
+        if let Some(audience) = env.get("JWT_AUDIENCE") {
+            config.audience = audience.trim().to_string();
+        }
         config.access_ttl = Duration::from_secs(env.parse("ACCESS_TOKEN_TTL_SECS", 900)?);
         config.refresh_ttl =
             Duration::from_secs(env.parse::<u64>("SESSION_TTL_DAYS", 30)? * 24 * 3600);

@@ -34,6 +34,9 @@ pub struct AccessClaims {
     pub sid: Uuid,
     /// Issuer.
     pub iss: String,
+    /// Audience: the API the token is for; a token minted for another
+    /// service with a shared key is refused.
+    pub aud: String,
     /// Issued at (unix seconds).
     pub iat: i64,
     /// Not before (unix seconds).
@@ -48,6 +51,7 @@ pub struct AccessTokens {
     decoding: HashMap<String, DecodingKey>,
     active_kid: String,
     issuer: String,
+    audience: String,
     ttl: chrono::Duration,
 }
 
@@ -78,6 +82,7 @@ impl AccessTokens {
             decoding,
             active_kid: config.active_kid.clone(),
             issuer: config.issuer.clone(),
+            audience: config.audience.clone(),
             ttl: chrono::Duration::from_std(config.access_ttl).map_err(|e| e.to_string())?,
         })
     }
@@ -94,6 +99,7 @@ impl AccessTokens {
             sub: user_id,
             sid: session_id,
             iss: self.issuer.clone(),
+            aud: self.audience.clone(),
             iat: now.timestamp(),
             nbf: now.timestamp(),
             exp: expires_at.timestamp(),
@@ -109,7 +115,8 @@ impl AccessTokens {
     }
 
     /// The claims of a valid token; `UNAUTHENTICATED` for a bad signature, an
-    /// unknown `kid`, another algorithm, an expired or not-yet-valid token.
+    /// unknown `kid`, another algorithm, another issuer or audience (or none),
+    /// an expired or not-yet-valid token.
     pub fn verify(&self, token: &str) -> Result<AccessClaims, AppError> {
         let invalid = || AppError::unauthenticated("Invalid or expired access token");
         let header = jsonwebtoken::decode_header(token).map_err(|_| invalid())?;
@@ -125,7 +132,8 @@ impl AccessTokens {
         validation.leeway = 5;
         validation.validate_nbf = true;
         validation.set_issuer(&[&self.issuer]);
-        validation.set_required_spec_claims(&["exp", "nbf", "iss", "sub"]);
+        validation.set_audience(&[&self.audience]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
         jsonwebtoken::decode::<AccessClaims>(token, key, &validation)
             .map(|data| data.claims)
             .map_err(|_| invalid())
@@ -258,6 +266,16 @@ mod tests {
 
         let other = AccessTokens::new(&AuthConfig::with_key("k1", vec![8; 32])).expect("keys");
         assert!(other.verify(&token).is_err());
+
+        let elsewhere = AuthConfig {
+            audience: "another-service".into(),
+            ..AuthConfig::with_key("k1", vec![7; 32])
+        };
+        let (foreign, _) = AccessTokens::new(&elsewhere)
+            .expect("keys")
+            .issue(Uuid::from_u128(1), Uuid::from_u128(2), Utc::now())
+            .expect("issue");
+        assert!(tokens.verify(&foreign).is_err(), "same key, other audience");
     }
 
     #[test]

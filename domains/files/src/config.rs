@@ -8,7 +8,7 @@ use kernel::{ConfigError, Env};
 use crate::policy::UploadPolicy;
 
 /// Where uploaded files are kept.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum StorageSettings {
     /// Development: files under a folder, served by the API through signed URLs.
     Local {
@@ -36,8 +36,39 @@ pub enum StorageSettings {
     },
 }
 
+impl std::fmt::Debug for StorageSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use kernel::config::REDACTED;
+        match self {
+            Self::Local { dir, base_url } => f
+                .debug_struct("Local")
+                .field("dir", dir)
+                .field("base_url", base_url)
+                .finish(),
+            Self::S3 {
+                endpoint,
+                region,
+                bucket,
+                access_key,
+                secret_key: _,
+                session_token,
+                path_style,
+            } => f
+                .debug_struct("S3")
+                .field("endpoint", endpoint)
+                .field("region", region)
+                .field("bucket", bucket)
+                .field("access_key", access_key)
+                .field("secret_key", &REDACTED)
+                .field("session_token", &session_token.as_ref().map(|_| REDACTED))
+                .field("path_style", path_style)
+                .finish(),
+        }
+    }
+}
+
 /// The files section.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct FilesConfig {
     /// `STORAGE_BACKEND` and its variables.
     pub storage: StorageSettings,
@@ -47,6 +78,23 @@ pub struct FilesConfig {
     pub clamav_addr: Option<String>,
     /// `STORAGE_SIGNING_SECRET`: signs the local store's URLs (generated outside production).
     pub storage_secret: Vec<u8>,
+}
+
+impl std::fmt::Debug for FilesConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Self {
+            storage,
+            uploads,
+            clamav_addr,
+            storage_secret: _,
+        } = self;
+        f.debug_struct("FilesConfig")
+            .field("storage", storage)
+            .field("uploads", uploads)
+            .field("clamav_addr", clamav_addr)
+            .field("storage_secret", &kernel::config::REDACTED)
+            .finish()
+    }
 }
 
 impl FilesConfig {

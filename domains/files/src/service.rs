@@ -265,14 +265,10 @@ impl FilesService {
         let file = crate::repo::find(conn, file_id)
             .await?
             .ok_or_else(not_found)?;
-        let access =
-            owners
-                .access(conn, principal, file.owner())
-                .await
-                .map_err(|error| match error.code() {
-                    kernel::ErrorCode::InternalServerError => error,
-                    _ => not_found(),
-                })?;
+        let access = owners
+            .access(conn, principal, file.owner())
+            .await
+            .map_err(|error| error.unless_server_failure(not_found))?;
         if !policy::visible(&file, &access) {
             return Err(not_found());
         }

@@ -160,6 +160,44 @@ impl Env {
     }
 }
 
+/// What `Debug` shows in place of a secret.
+pub const REDACTED: &str = "<redacted>";
+
+/// `url` with the password of its user part and any `password=` query
+/// value replaced by [`REDACTED`], for `Debug` and logs; text without a
+/// scheme (`log`, `file:DIR`) is returned as it is.
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|index| index + 3) else {
+        return url.to_string();
+    };
+    let (scheme, rest) = url.split_at(scheme_end);
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let authority = match authority.rsplit_once('@') {
+        Some((user, host)) => match user.split_once(':') {
+            Some((name, _)) => format!("{name}:{REDACTED}@{host}"),
+            None => format!("{user}@{host}"),
+        },
+        None => authority.to_string(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((name, _)) if name.eq_ignore_ascii_case("password") => {
+                        format!("{name}={REDACTED}")
+                    }
+                    _ => pair.to_string(),
+                })
+                .collect();
+            format!("{path}?{}", query.join("&"))
+        }
+        None => tail.to_string(),
+    };
+    format!("{scheme}{authority}{tail}")
+}
+
 /// 32 random bytes as hex.
 pub fn random_secret() -> String {
     hex::encode(rand::random::<[u8; 32]>())
@@ -221,6 +259,20 @@ mod tests {
         );
         assert!(env.parse_bool("F", true).is_err());
         assert!(self::env(&[("APP_ENV", "staging")]).is_err());
+    }
+
+    #[test]
+    fn urls_lose_their_passwords_and_keep_the_rest() {
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db:5432/app?sslmode=require&password=x"),
+            "postgres://app:<redacted>@db:5432/app?sslmode=require&password=<redacted>"
+        );
+        assert_eq!(
+            redact_url("smtps://apikey:k@smtp.example.com:465"),
+            "smtps://apikey:<redacted>@smtp.example.com:465"
+        );
+        assert_eq!(redact_url("smtp://relay:25"), "smtp://relay:25");
+        assert_eq!(redact_url("file:.data/mail"), "file:.data/mail");
     }
 
     #[test]

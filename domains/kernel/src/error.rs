@@ -26,6 +26,10 @@ pub enum ErrorCode {
     RateLimited,
     /// Something failed on our side; details are in the server log only.
     InternalServerError,
+    /// A dependency (the database) cannot be reached right now; retry after
+    /// `extensions.retryAfterSeconds`. Never a verdict on the caller's
+    /// credentials or rights: a client keeps its session.
+    ServiceUnavailable,
 }
 
 impl ErrorCode {
@@ -39,7 +43,15 @@ impl ErrorCode {
             Self::Conflict => "CONFLICT",
             Self::RateLimited => "RATE_LIMITED",
             Self::InternalServerError => "INTERNAL_SERVER_ERROR",
+            Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
         }
+    }
+
+    /// Whether the error says "we could not answer" rather than anything
+    /// about the request: such an error must never be turned into a
+    /// `NOT_FOUND`, `FORBIDDEN` or `UNAUTHENTICATED` answer.
+    pub fn is_server_failure(self) -> bool {
+        matches!(self, Self::InternalServerError | Self::ServiceUnavailable)
     }
 
     /// The HTTP status that REST endpoints answer with for this code.
@@ -52,6 +64,7 @@ impl ErrorCode {
             Self::Conflict => 409,
             Self::RateLimited => 429,
             Self::InternalServerError => 500,
+            Self::ServiceUnavailable => 503,
         }
     }
 }
@@ -67,6 +80,12 @@ pub struct FieldError {
 
 /// The message clients see for any internal failure.
 pub const INTERNAL_MESSAGE: &str = "Internal server error";
+
+/// The message clients see while the database cannot be reached.
+pub const UNAVAILABLE_MESSAGE: &str = "The service is briefly unavailable; try again shortly";
+
+/// Seconds a client is told to wait before retrying after `SERVICE_UNAVAILABLE`.
+pub const UNAVAILABLE_RETRY_AFTER_SECONDS: u64 = 5;
 
 /// An error of a use case.
 #[derive(Debug)]
@@ -147,6 +166,39 @@ impl AppError {
         let mut error = Self::new(ErrorCode::InternalServerError, INTERNAL_MESSAGE);
         error.cause = Some(cause.into());
         error
+    }
+
+    /// A dependency cannot be reached now (the database is down or
+    /// restarting); `cause` is logged, never shown, and the client is told
+    /// when to retry.
+    pub fn unavailable(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        let mut error = Self::new(ErrorCode::ServiceUnavailable, UNAVAILABLE_MESSAGE);
+        error.retry_after_seconds = Some(UNAVAILABLE_RETRY_AFTER_SECONDS);
+        error.cause = Some(cause.into());
+        error
+    }
+
+    /// The same failure as `SERVICE_UNAVAILABLE`, keeping its cause for the
+    /// log: for checks (is this session valid?) whose failure to answer must
+    /// not read as a verdict.
+    pub fn into_unavailable(self) -> Self {
+        if self.code == ErrorCode::ServiceUnavailable {
+            return self;
+        }
+        let cause = self
+            .cause
+            .unwrap_or_else(|| format!("{} ({})", self.message, self.code.as_str()).into());
+        AppError::unavailable(cause)
+    }
+
+    /// `instead()` in place of this error, unless this error is a server
+    /// failure: a refusal may be hidden (as `NOT_FOUND`), an outage may not.
+    pub fn unless_server_failure(self, instead: impl FnOnce() -> AppError) -> AppError {
+        if self.code.is_server_failure() {
+            self
+        } else {
+            instead()
+        }
     }
 
     /// The same error under another code, keeping message and field details
@@ -252,16 +304,27 @@ impl axum::response::IntoResponse for AppError {
 
 impl From<diesel::result::Error> for AppError {
     fn from(error: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
         match error {
-            diesel::result::Error::NotFound => AppError::not_found("record"),
+            Error::NotFound => AppError::not_found("record"),
+            // The connection went away under the statement (the server
+            // stopped or restarted): the database is unavailable, the
+            // request itself is fine.
+            Error::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                _,
+            )
+            | Error::BrokenTransactionManager => AppError::unavailable(error),
             other => AppError::internal(other),
         }
     }
 }
 
+/// No connection could be had: the database refuses, is restarting, or
+/// every connection is busy past the pool's wait.
 impl From<crate::db::PoolError> for AppError {
     fn from(error: crate::db::PoolError) -> Self {
-        AppError::internal(error)
+        AppError::unavailable(error)
     }
 }
 
@@ -307,6 +370,29 @@ mod tests {
         let response =
             AppError::internal(std::io::Error::other("disk path /secret")).into_response();
         assert_eq!(response.status().as_u16(), 500);
+    }
+
+    #[test]
+    fn unavailable_answers_503_with_retry_after_and_hides_its_cause() {
+        use axum::response::IntoResponse;
+        let response = AppError::unavailable(std::io::Error::other("connection refused 10.0.0.3"))
+            .into_response();
+        assert_eq!(response.status().as_u16(), 503);
+        assert!(
+            response
+                .headers()
+                .contains_key(axum::http::header::RETRY_AFTER)
+        );
+        let client: async_graphql::Error =
+            AppError::unavailable(std::io::Error::other("connection refused 10.0.0.3")).into();
+        assert_eq!(client.message, UNAVAILABLE_MESSAGE);
+        let closed = diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::ClosedConnection,
+            Box::new("connection closed".to_string()),
+        );
+        assert_eq!(AppError::from(closed).code(), ErrorCode::ServiceUnavailable);
+        assert!(ErrorCode::ServiceUnavailable.is_server_failure());
+        assert!(!ErrorCode::NotFound.is_server_failure());
     }
 
     #[test]

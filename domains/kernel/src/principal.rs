@@ -178,7 +178,10 @@ impl Viewer {
 /// Turns an access token into a principal; implemented by the auth domain.
 #[async_trait::async_trait]
 pub trait Authenticator: Send + Sync + 'static {
-    /// Verifies the token and its session; `UNAUTHENTICATED` when either is invalid.
+    /// Verifies the token and its session; `UNAUTHENTICATED` when either is
+    /// invalid, and only then: when the session cannot be checked now (the
+    /// database is down) it is `SERVICE_UNAVAILABLE`, which transports answer
+    /// with 503 so that clients keep their session and retry.
     async fn authenticate(&self, access_token: &str) -> Result<Principal, AppError>;
 }
 

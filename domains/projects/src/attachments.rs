@@ -68,7 +68,7 @@ impl FileOwner for TaskFiles {
                 .ok_or_else(|| AppError::not_found("task"))?;
             find_visible(conn, principal.scope(), project)
                 .await
-                .map_err(|_| AppError::not_found("task"))?;
+                .map_err(|error| error.unless_server_failure(|| AppError::not_found("task")))?;
             Ok(OwnerAccess {
                 within: Some(OwnerRef::project(project)),
                 ..project_access(principal.scope())

@@ -859,7 +859,7 @@ impl ProjectsService {
             .ok_or_else(|| AppError::not_found("task"))?;
         find_visible(&mut conn, principal.scope(), task.project_id)
             .await
-            .map_err(|_| AppError::not_found("task"))?;
+            .map_err(|error| error.unless_server_failure(|| AppError::not_found("task")))?;
         Ok(task)
     }
 

@@ -19,7 +19,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use kernel::error::violated_constraint;
 use kernel::events::{Event, EventBus, SESSIONS_TOPIC, SessionChange};
 use kernel::schema::{one_time_tokens, role_permissions, sessions, users};
-use kernel::{AppError, Authenticator, Db, Principal, RequestMeta, Role};
+use kernel::{AppError, Authenticator, Db, ErrorCode, Principal, RequestMeta, Role};
 use uuid::Uuid;
 
 use crate::config::AuthConfig;
@@ -244,6 +244,24 @@ impl AuthService {
 impl Authenticator for AuthService {
     async fn authenticate(&self, access_token: &str) -> Result<Principal, AppError> {
         let claims = self.tokens.verify(access_token)?;
+        self.check_session(claims)
+            .await
+            .map_err(|error| match error.code() {
+                ErrorCode::Unauthenticated => error,
+                // Whatever kept us from reading the session, it says nothing
+                // about the token: the client must keep it and retry.
+                _ => error.into_unavailable(),
+            })
+    }
+}
+
+impl AuthService {
+    /// The principal of a verified token's session; `UNAUTHENTICATED` only
+    /// when the session or its user is no longer valid.
+    async fn check_session(
+        &self,
+        claims: crate::tokens::AccessClaims,
+    ) -> Result<Principal, AppError> {
         let mut conn = self.conn().await?;
         let row: Option<(Session, Role, UserStatus, Uuid)> = sessions::table
             .inner_join(users::table)

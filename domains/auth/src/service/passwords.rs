@@ -46,11 +46,9 @@ impl AuthService {
             limit: limits.reset_per_account_per_hour,
             window: Duration::from_secs(3600),
         };
-        if rate_limit::consume(&mut conn, &account_budget)
-            .await
-            .is_err()
-        {
-            return Ok(());
+        match rate_limit::consume(&mut conn, &account_budget).await {
+            Err(error) if error.code() == kernel::ErrorCode::RateLimited => return Ok(()),
+            result => result?,
         }
         let Some(user) = find_user_by_email(&mut conn, email)
             .await?
