@@ -1290,6 +1290,71 @@ async fn waiting_the_announced_retry_after_is_enough_to_be_let_in() {
     );
 }
 
+/// Rows an SQL `count(*) AS n` query finds in the app's database.
+async fn count_rows(app: &TestApp, sql: &str) -> i64 {
+    use diesel_async::RunQueryDsl;
+    let mut conn = app.db().await;
+    let count: Count = diesel::sql_query(sql)
+        .get_result(&mut conn)
+        .await
+        .unwrap_or_else(|error| panic!("{sql}: {error}"));
+    count.n
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_overlong_email_on_login_is_refused_before_anything_is_written() {
+    let app = TestApp::spawn().await;
+    let overlong = format!("{}@example.test", "a".repeat(20_000));
+    let just_over = format!("{}@example.test", "b".repeat(255 - "@example.test".len()));
+    assert_eq!(just_over.len(), 255);
+
+    for email in [&overlong, &just_over] {
+        let reply = graphql_login(&app, &[], email, WRONG_PASSWORD).await;
+        assert_eq!(
+            error_code(&reply.body),
+            Some("BAD_USER_INPUT"),
+            "{:?}",
+            reply.body
+        );
+        assert_eq!(
+            reply.body["errors"][0]["extensions"]["fields"][0]["field"],
+            "email"
+        );
+        assert_eq!(reply.body["data"], Value::Null);
+        let rest = rest_login(&app, &[], email, WRONG_PASSWORD).await;
+        assert_eq!(rest.status, 400, "{:?}", rest.body);
+        assert_eq!(rest.body["error"]["code"], "BAD_USER_INPUT");
+    }
+    // Nothing reached the rate-limit counters or the audit log.
+    assert_eq!(
+        count_rows(&app, "SELECT count(*) AS n FROM rate_limit_counters").await,
+        0
+    );
+    assert_eq!(
+        count_rows(&app, "SELECT count(*) AS n FROM audit_log").await,
+        0
+    );
+
+    // At 254 characters an address is an ordinary (unknown) login.
+    let longest = format!("{}@example.test", "c".repeat(254 - "@example.test".len()));
+    let reply = graphql_login(&app, &[], &longest, WRONG_PASSWORD).await;
+    assert_eq!(
+        error_code(&reply.body),
+        Some("UNAUTHENTICATED"),
+        "{:?}",
+        reply.body
+    );
+    let longest_key = count_rows(
+        &app,
+        "SELECT coalesce(max(length(key)), 0)::bigint AS n FROM rate_limit_counters",
+    )
+    .await;
+    assert!(
+        longest_key <= 300,
+        "a rate-limit key of {longest_key} characters"
+    );
+}
+
 // ---- cookie sessions and CSRF ----------------------------------------------------
 
 const PORTAL: &str = "https://portal.example";

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::{
     AuthService, IssuedSession, LoginOutcome, SessionSelector, ip_key, normalize_email,
-    revoke_sessions,
+    revoke_sessions, validate_email,
 };
 use crate::audit::AuditEvent;
 use crate::model::{RevokeReason, Session, User, UserStatus};
@@ -79,6 +79,9 @@ impl AuthService {
         password: &str,
         meta: &RequestMeta,
     ) -> Result<LoginOutcome, AppError> {
+        // The email becomes part of rate-limit keys and audit entries: a
+        // malformed or overlong one is refused before anything is written.
+        let email = &validate_email(email, "email")?;
         let mut conn = self.conn().await?;
         let limits = self.config.rate_limits;
         self.consume(
