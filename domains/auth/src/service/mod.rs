@@ -118,8 +118,13 @@ fn bad_password(field: &str, message: String) -> AppError {
     AppError::invalid_field(field, message)
 }
 
+/// The key of a per-address budget: IPv6 clients by their /64.
 fn ip_key(prefix: &str, meta: &RequestMeta) -> String {
-    format!("{prefix}:ip:{}", meta.ip.as_deref().unwrap_or("unknown"))
+    let address = meta
+        .ip
+        .as_deref()
+        .map_or_else(|| "unknown".to_string(), rate_limit::address_key);
+    format!("{prefix}:ip:{address}")
 }
 
 impl AuthService {
