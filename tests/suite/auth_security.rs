@@ -1482,6 +1482,66 @@ async fn every_address_of_one_ipv6_64_shares_one_login_budget() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_flood_of_password_checks_is_refused_instead_of_queued_ahead_of_every_login() {
+    let app = TestApp::spawn_with(|config| {
+        config.trusted_proxy_hops = 1;
+        config.db_pool_size = 32;
+        // A real hash cost, so that the checks pile up.
+        config.domains.auth.password_hashing = auth::config::PasswordHashing {
+            memory_kib: 16 * 1024,
+            iterations: 3,
+            parallelism: 1,
+        };
+        config.domains.auth.password_queue_limit = 2;
+    })
+    .await;
+    let persona = app.persona(Role::Client).await;
+    // Forty logins at once, each for another account from another address:
+    // no account or address budget stops them, only the hashing queue can.
+    let addresses: Vec<String> = (1..=40).map(|i| format!("2001:db8:{i:x}::1")).collect();
+    let emails: Vec<String> = (0..40).map(|_| unknown_email()).collect();
+    let app_ref = &app;
+    let replies = futures_util::future::join_all(addresses.iter().zip(&emails).map(
+        |(address, email)| async move {
+            graphql_login(
+                app_ref,
+                &[("x-forwarded-for", address.as_str())],
+                email,
+                WRONG_PASSWORD,
+            )
+            .await
+        },
+    ))
+    .await;
+    let (verified, limited) = tally_login_refusals(&replies);
+    assert!(
+        limited > 0,
+        "all {verified} checks waited in the queue; none was refused"
+    );
+    for reply in replies
+        .iter()
+        .filter(|reply| error_code(&reply.body) == Some("RATE_LIMITED"))
+    {
+        assert!(graphql_retry_after(reply) >= 1, "{:?}", reply.body);
+    }
+    // A refused check was never made, so it counts against no account.
+    let counted = count_rows(
+        &app,
+        "SELECT coalesce(sum(hits), 0)::bigint AS n FROM rate_limit_counters \
+         WHERE key LIKE 'login-failure:%'",
+    )
+    .await;
+    assert_eq!(counted, verified as i64);
+    // The flood over, the right password signs in at once.
+    let signed = graphql_login(&app, &[], &persona.email, &persona.password).await;
+    assert!(
+        signed.body["data"]["login"]["accessToken"].is_string(),
+        "{:?}",
+        signed.body
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn an_overlong_email_on_login_is_refused_before_anything_is_written() {
     let app = TestApp::spawn().await;
     let overlong = format!("{}@example.test", "a".repeat(20_000));

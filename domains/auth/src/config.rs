@@ -95,6 +95,9 @@ pub struct AuthConfig {
     pub open_registration: bool,
     /// Argon2id parameters.
     pub password_hashing: PasswordHashing,
+    /// Password checks and hashes that may wait for a hashing thread; more
+    /// are refused with `RATE_LIMITED` instead of queueing ahead of every login.
+    pub password_queue_limit: usize,
     /// Lifetime of password reset links.
     pub reset_ttl: Duration,
     /// Lifetime of invitations.
@@ -184,6 +187,7 @@ impl AuthConfig {
             refresh_ttl: Duration::from_secs(30 * 24 * 3600),
             open_registration: true,
             password_hashing: PasswordHashing::default(),
+            password_queue_limit: 64,
             reset_ttl: Duration::from_secs(3600),
             invitation_ttl: Duration::from_secs(7 * 24 * 3600),
             mfa_challenge_ttl: Duration::from_secs(10 * 60),
@@ -241,6 +245,11 @@ impl AuthConfig {
             iterations: env.parse("ARGON2_ITERATIONS", 2)?,
             parallelism: env.parse("ARGON2_PARALLELISM", 1)?,
         };
+        config.password_queue_limit =
+            env.parse("ARGON2_QUEUE_LIMIT", config.password_queue_limit)?;
+        if config.password_queue_limit == 0 {
+            return Err(ConfigError::new("ARGON2_QUEUE_LIMIT", "must be at least 1"));
+        }
         config.sms = SmsSettings::from_env(env)?;
         Ok(config)
     }

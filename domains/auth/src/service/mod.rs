@@ -137,7 +137,7 @@ impl AuthService {
         sms: Arc<dyn SmsSender>,
     ) -> Result<Self, String> {
         let tokens = AccessTokens::new(&config)?;
-        let hasher = PasswordHasherPool::new(config.password_hashing)
+        let hasher = PasswordHasherPool::new(config.password_hashing, config.password_queue_limit)
             .map_err(|_| "invalid password hashing parameters".to_string())?;
         Ok(Self {
             db,
