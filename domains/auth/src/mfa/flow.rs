@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use kernel::schema::{mfa_challenges, recovery_codes, users};
+use kernel::schema::{mfa_challenges, recovery_codes, sessions, users};
 use kernel::{AppError, Principal, RequestMeta};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -37,8 +37,13 @@ type ChallengeRow = (
     Uuid,
 );
 
-/// Code checks one account may make in an hour (login challenges and turning TOTP off).
+/// Code checks one account may make in an hour (login challenges, and proving
+/// the second factor before changing or removing it).
 const CODE_CHECKS_PER_HOUR: u32 = 30;
+
+/// How long after a sign-in that passed the second factor its session may
+/// change that factor without another code.
+const FRESH_SIGN_IN_MINUTES: i64 = 10;
 
 fn code_check_budget(user: Uuid) -> Budget {
     Budget {
@@ -242,6 +247,10 @@ impl AuthService {
                     .execute(conn)
                     .await?;
                 let session = self.open_session_in(conn, &user, meta).await?;
+                diesel::update(sessions::table.find(session.0))
+                    .set(sessions::second_factor_at.eq(Utc::now()))
+                    .execute(conn)
+                    .await?;
                 AuditEvent::new("auth.login", "session")
                     .of(session.0)
                     .by(user.id)
@@ -257,19 +266,28 @@ impl AuthService {
         }
     }
 
-    /// Starts TOTP enrolment: a new secret, not yet required until confirmed.
-    pub async fn enroll_totp(&self, principal: &Principal) -> Result<TotpEnrollment, AppError> {
+    /// Starts TOTP enrolment after re-authentication with the password: a new
+    /// secret, not yet required until confirmed. An authenticator app replaces
+    /// email or SMS codes, so with those on it also needs a fresh sign-in.
+    pub async fn enroll_totp(
+        &self,
+        principal: &Principal,
+        password: &str,
+    ) -> Result<TotpEnrollment, AppError> {
         let mut conn = self.db().get().await?;
         let user: User = users::table
             .find(principal.user_id)
             .select(User::as_select())
             .first(&mut conn)
             .await?;
+        self.recheck_password(&mut conn, &user, password).await?;
         if user.totp_enabled {
             return Err(AppError::conflict(
                 "Two-factor authentication is already on; turn it off first",
             ));
         }
+        self.prove_second_factor(&mut conn, principal, &user, None)
+            .await?;
         let secret = totp::generate_secret();
         let encoded = totp::base32_encode(&secret);
         diesel::update(users::table.find(user.id))
@@ -347,16 +365,7 @@ impl AuthService {
             .first(&mut conn)
             .await?;
         rate_limit::consume(&mut conn, &code_check_budget(user.id)).await?;
-        if !self
-            .hasher()
-            .verify(password, user.password_hash.as_deref())
-            .await?
-        {
-            return Err(AppError::invalid_field(
-                "password",
-                "The password is not correct",
-            ));
-        }
+        self.recheck_password(&mut conn, &user, password).await?;
         conn.transaction::<_, AppError, _>(async move |conn| {
             let user: User = users::table
                 .find(principal.user_id)
@@ -397,13 +406,15 @@ impl AuthService {
     }
 
     /// Requires (or stops requiring) a one-time code by email or SMS at login;
-    /// re-authenticates with the password.
+    /// re-authenticates with the password and, when a second factor is on,
+    /// with that factor (`code`, or a fresh sign-in).
     pub async fn set_otp_channel(
         &self,
         principal: &Principal,
         channel: Option<OtpChannel>,
         phone: Option<&str>,
         password: &str,
+        code: Option<&str>,
         meta: &RequestMeta,
     ) -> Result<User, AppError> {
         let mut conn = self.db().get().await?;
@@ -412,16 +423,7 @@ impl AuthService {
             .select(User::as_select())
             .first(&mut conn)
             .await?;
-        if !self
-            .hasher()
-            .verify(password, user.password_hash.as_deref())
-            .await?
-        {
-            return Err(AppError::invalid_field(
-                "password",
-                "The password is not correct",
-            ));
-        }
+        self.recheck_password(&mut conn, &user, password).await?;
         let phone = match phone.map(str::trim).filter(|p| !p.is_empty()) {
             Some(phone) => Some(validate_phone(phone)?),
             None => user.phone.clone(),
@@ -432,6 +434,8 @@ impl AuthService {
                 "Add a mobile number to receive codes by SMS",
             ));
         }
+        self.prove_second_factor(&mut conn, principal, &user, code)
+            .await?;
         conn.transaction::<_, AppError, _>(async move |conn| {
                 let updated: User = diesel::update(users::table.find(user.id))
                     .set((users::otp_channel.eq(channel), users::phone.eq(&phone), users::updated_at.eq(Utc::now())))
@@ -443,6 +447,87 @@ impl AuthService {
                 Ok(updated)
         })
         .await
+    }
+
+    /// Re-authentication with the password, on the account's one budget of
+    /// password checks (shared with login).
+    async fn recheck_password(
+        &self,
+        conn: &mut AsyncPgConnection,
+        user: &User,
+        password: &str,
+    ) -> Result<(), AppError> {
+        let hash = user.password_hash.as_deref();
+        if self
+            .check_password(conn, &user.email, password, hash)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(AppError::invalid_field(
+                "password",
+                "The password is not correct",
+            ))
+        }
+    }
+
+    /// Proof of the second factor the user has now, before it is changed or
+    /// removed: a sign-in of this session that passed it in the last
+    /// [`FRESH_SIGN_IN_MINUTES`], or `code` (a current TOTP code or an unused
+    /// recovery code, on the account's hourly budget of code checks). Nothing
+    /// to prove without a second factor. Runs outside the change's
+    /// transaction, so that the checks it counts stay counted.
+    async fn prove_second_factor(
+        &self,
+        conn: &mut AsyncPgConnection,
+        principal: &Principal,
+        user: &User,
+        code: Option<&str>,
+    ) -> Result<(), AppError> {
+        if !user.mfa_required() {
+            return Ok(());
+        }
+        let passed_at: Option<DateTime<Utc>> = sessions::table
+            .find(principal.session_id)
+            .select(sessions::second_factor_at)
+            .first(conn)
+            .await
+            .optional()?
+            .flatten();
+        let fresh_since = Utc::now() - chrono::Duration::minutes(FRESH_SIGN_IN_MINUTES);
+        if passed_at.is_some_and(|at| at > fresh_since) {
+            return Ok(());
+        }
+        let Some(code) = code.map(str::trim).filter(|code| !code.is_empty()) else {
+            return Err(AppError::forbidden(format!(
+                "To change your second factor, sign in again with it (then you have \
+                 {FRESH_SIGN_IN_MINUTES} minutes) or give a current code from your \
+                 authenticator app or a recovery code"
+            )));
+        };
+        rate_limit::consume(conn, &code_check_budget(user.id)).await?;
+        if user.totp_enabled
+            && let Some(step) = totp_step(user, code)
+        {
+            // Only a step later than the last one used: the code is spent here.
+            let spent = diesel::update(
+                users::table.find(user.id).filter(
+                    users::totp_last_step
+                        .is_null()
+                        .or(users::totp_last_step.lt(step as i64)),
+                ),
+            )
+            .set(users::totp_last_step.eq(step as i64))
+            .execute(conn)
+            .await?;
+            if spent > 0 {
+                return Ok(());
+            }
+        }
+        if use_recovery_code(conn, user.id, code).await? {
+            return Ok(());
+        }
+        Err(AppError::invalid_field("code", "The code is not valid"))
     }
 }
 

@@ -156,10 +156,6 @@ impl AuthService {
         &self.db
     }
 
-    pub(crate) fn hasher(&self) -> &PasswordHasherPool {
-        &self.hasher
-    }
-
     pub(crate) fn sms(&self) -> &dyn SmsSender {
         self.sms.as_ref()
     }
