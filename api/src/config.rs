@@ -250,6 +250,10 @@ mod tests {
             ("APP_ENV", "production"),
             ("JWT_KEYS", key),
             ("STORAGE_SIGNING_SECRET", "fedcba9876543210fedcba9876543210"),
+            (
+                "TOTP_ENCRYPTION_KEYS",
+                "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+            ),
         ])
         .expect("production");
         assert!(!config.domains.auth.open_registration);

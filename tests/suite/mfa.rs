@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use auth::config::SmsSettings;
-use auth::mfa::totp::{RECOVERY_ALPHABET, STEP_SECONDS, base32_decode, totp_code};
+use auth::mfa::totp::{RECOVERY_ALPHABET, STEP_SECONDS, base32_decode, base32_encode, totp_code};
 use diesel_async::RunQueryDsl;
 use fluxorae_tests::mail::SmtpServer;
 use fluxorae_tests::{Persona, TestApp};
@@ -1218,4 +1218,146 @@ async fn enrolling_an_authenticator_needs_the_password() {
         "{:?}",
         right.body
     );
+}
+// ---- TOTP secrets at rest -----------------------------------------------------------------
+
+#[derive(diesel::QueryableByName)]
+struct StoredSecret {
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    totp_secret: Option<String>,
+}
+
+/// `users.totp_secret` as stored.
+async fn stored_totp_secret(app: &TestApp, user_id: uuid::Uuid) -> Option<String> {
+    let mut conn = app.db().await;
+    let row: StoredSecret = diesel::sql_query("SELECT totp_secret FROM users WHERE id = $1")
+        .bind::<diesel::sql_types::Uuid, _>(user_id)
+        .get_result(&mut conn)
+        .await
+        .expect("read the stored secret");
+    row.totp_secret
+}
+
+impl Authenticator {
+    /// The step of a code the server has not seen yet, for as late as now,
+    /// after `used` (the last step already accepted, if later than the confirmation).
+    fn unused_step(&self, used: Option<u64>) -> u64 {
+        let last = used.unwrap_or(self.confirmed_step).max(self.confirmed_step);
+        current_step().max(last + 1)
+    }
+
+    /// A code the server has not seen yet, for as late as now.
+    fn code_now(&self) -> String {
+        code_at(&self.secret, self.unused_step(None))
+    }
+
+    /// A code after `used` that the server accepts now (it takes one step
+    /// ahead at most), waiting for the clock when `used` is that far ahead.
+    async fn unused_code(&self, used: Option<u64>) -> String {
+        loop {
+            let step = self.unused_step(used);
+            if step <= current_step() + 1 {
+                return code_at(&self.secret, step);
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+}
+
+fn totp_key(kid: &str, byte: u8) -> auth::config::SecretKey {
+    auth::config::SecretKey {
+        kid: kid.into(),
+        key: [byte; 32],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn totp_secrets_are_stored_encrypted_and_still_verify() {
+    let app = TestApp::spawn().await;
+    let persona = app.persona(Role::Employee).await;
+    let totp = enroll(&app, &persona).await;
+
+    let stored = stored_totp_secret(&app, persona.user_id)
+        .await
+        .expect("a stored secret");
+    let plain = base32_encode(&totp.secret);
+    assert!(
+        !stored.to_uppercase().contains(&plain),
+        "the secret is stored readable: {stored}"
+    );
+    assert_ne!(
+        base32_decode(&stored),
+        Some(totp.secret.clone()),
+        "{stored}"
+    );
+    let challenge_id = challenge(&app, &persona, "TOTP").await;
+    verify_ok(&app, &persona, &challenge_id, &totp.code_now()).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn totp_keys_rotate_and_plain_secrets_are_encrypted_when_a_server_starts() {
+    let app = TestApp::spawn_with(|config| {
+        config.domains.auth.totp_keys = vec![totp_key("2026-11", 1)];
+        config.domains.auth.totp_active_kid = "2026-11".into();
+    })
+    .await;
+    let sealed_user = app.persona(Role::Employee).await;
+    let sealed_totp = enroll(&app, &sealed_user).await;
+    let legacy_user = app.persona(Role::Client).await;
+    let legacy_totp = enroll(&app, &legacy_user).await;
+    // A row from before secrets were encrypted: plain base32.
+    let plain = base32_encode(&legacy_totp.secret);
+    let mut conn = app.db().await;
+    diesel::sql_query("UPDATE users SET totp_secret = $1 WHERE id = $2")
+        .bind::<diesel::sql_types::Text, _>(&plain)
+        .bind::<diesel::sql_types::Uuid, _>(legacy_user.user_id)
+        .execute(&mut conn)
+        .await
+        .expect("store a plain secret");
+    let sealed_before = stored_totp_secret(&app, sealed_user.user_id).await;
+    // Plain rows are still read.
+    let challenge_id = challenge(&app, &legacy_user, "TOTP").await;
+    let legacy_step = legacy_totp.unused_step(None);
+    let code = code_at(&legacy_totp.secret, legacy_step);
+    verify_ok(&app, &legacy_user, &challenge_id, &code).await;
+
+    // A server with a new current key that still lists the old one re-encrypts
+    // every secret with the new key when it starts.
+    let _rotated = app
+        .spawn_alongside(|config| {
+            config.domains.auth.totp_keys = vec![totp_key("2026-12", 2), totp_key("2026-11", 1)];
+            config.domains.auth.totp_active_kid = "2026-12".into();
+        })
+        .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let sealed = stored_totp_secret(&app, sealed_user.user_id).await;
+        let legacy = stored_totp_secret(&app, legacy_user.user_id).await;
+        if sealed != sealed_before && legacy.as_deref() != Some(plain.as_str()) {
+            let legacy = legacy.expect("a stored secret");
+            assert!(!legacy.to_uppercase().contains(&plain), "{legacy}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "secrets not re-encrypted: {sealed:?}, {legacy:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // A server that knows only the new key reads both.
+    let newest = app
+        .spawn_alongside(|config| {
+            config.domains.auth.totp_keys = vec![totp_key("2026-12", 2)];
+            config.domains.auth.totp_active_kid = "2026-12".into();
+        })
+        .await;
+    for (persona, totp, used) in [
+        (&sealed_user, &sealed_totp, None),
+        (&legacy_user, &legacy_totp, Some(legacy_step)),
+    ] {
+        let challenge_id = challenge(&newest, persona, "TOTP").await;
+        let code = totp.unused_code(used).await;
+        verify_ok(&newest, persona, &challenge_id, &code).await;
+    }
 }

@@ -219,7 +219,7 @@ impl AuthService {
                 let mut passed = false;
                 let mut factor = method.as_db();
                 if method == MfaMethod::Totp {
-                    if let Some(step) = totp_step(&user, code) {
+                    if let Some(step) = self.totp_step(&user, code)? {
                         diesel::update(users::table.find(user.id))
                             .set(users::totp_last_step.eq(step as i64))
                             .execute(conn)
@@ -291,7 +291,7 @@ impl AuthService {
         let secret = totp::generate_secret();
         let encoded = totp::base32_encode(&secret);
         diesel::update(users::table.find(user.id))
-            .set(users::totp_secret.eq(&encoded))
+            .set(users::totp_secret.eq(self.totp_secrets().seal(user.id, &secret)))
             .execute(&mut conn)
             .await?;
         let uri = totp::otpauth_uri(&self.config().totp_issuer, &user.email, &secret);
@@ -326,7 +326,8 @@ impl AuthService {
             if user.totp_secret.is_none() {
                 return Err(AppError::bad_input("Start enrolment first"));
             }
-            let step = totp_step(&user, code)
+            let step = self
+                .totp_step(&user, code)?
                 .ok_or_else(|| AppError::invalid_field("code", "The code is not valid"))?;
             diesel::update(users::table.find(user.id))
                 .set((
@@ -376,8 +377,8 @@ impl AuthService {
             if !user.totp_enabled {
                 return Err(AppError::conflict("Two-factor authentication is not on"));
             }
-            let valid =
-                totp_step(&user, code).is_some() || use_recovery_code(conn, user.id, code).await?;
+            let valid = self.totp_step(&user, code)?.is_some()
+                || use_recovery_code(conn, user.id, code).await?;
             if !valid {
                 return Err(AppError::invalid_field("code", "The code is not valid"));
             }
@@ -449,6 +450,58 @@ impl AuthService {
         .await
     }
 
+    /// The TOTP step `code` matches for `user`, if any. A stored secret the
+    /// configured keys cannot read is an internal error: refused, and logged.
+    fn totp_step(&self, user: &User, code: &str) -> Result<Option<u64>, AppError> {
+        let Some(stored) = user.totp_secret.as_deref() else {
+            return Ok(None);
+        };
+        let secret = self
+            .totp_secrets()
+            .open(user.id, stored)
+            .map_err(AppError::internal)?
+            .secret;
+        let last = user.totp_last_step.map(|step| step.max(0) as u64);
+        Ok(totp::verify_totp(&secret, code, unix_now(), last))
+    }
+
+    /// Re-encrypts every stored TOTP secret that is not under the active key
+    /// (plain ones from before encryption, or under an older key); answers
+    /// how many. A secret no configured key reads is logged and left alone.
+    pub async fn reseal_totp_secrets(&self) -> Result<usize, AppError> {
+        let mut conn = self.db().get().await?;
+        let current = format!("enc:v1:{}:%", self.totp_secrets().active_kid()).replace('_', "\\_");
+        let stale: Vec<(Uuid, Option<String>)> = users::table
+            .filter(users::totp_secret.is_not_null())
+            .filter(users::totp_secret.not_like(current))
+            .select((users::id, users::totp_secret))
+            .load(&mut conn)
+            .await?;
+        let mut resealed = 0;
+        for (user_id, stored) in stale {
+            let Some(stored) = stored else { continue };
+            match self.totp_secrets().reseal(user_id, &stored) {
+                Ok(Some(sealed)) => {
+                    // Only if unchanged since it was read: another instance or a
+                    // new enrolment may have written it meanwhile.
+                    resealed += diesel::update(
+                        users::table
+                            .find(user_id)
+                            .filter(users::totp_secret.eq(&stored)),
+                    )
+                    .set(users::totp_secret.eq(sealed))
+                    .execute(&mut conn)
+                    .await?;
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::warn!(%user_id, %error, "TOTP secret not re-encrypted");
+                }
+            }
+        }
+        Ok(resealed)
+    }
+
     /// Re-authentication with the password, on the account's one budget of
     /// password checks (shared with login).
     async fn recheck_password(
@@ -507,7 +560,7 @@ impl AuthService {
         };
         rate_limit::consume(conn, &code_check_budget(user.id)).await?;
         if user.totp_enabled
-            && let Some(step) = totp_step(user, code)
+            && let Some(step) = self.totp_step(user, code)?
         {
             // Only a step later than the last one used: the code is spent here.
             let spent = diesel::update(
@@ -546,12 +599,6 @@ pub fn validate_phone(phone: &str) -> Result<String, AppError> {
             "Enter the number with its country code, e.g. +919812345678",
         ))
     }
-}
-
-fn totp_step(user: &User, code: &str) -> Option<u64> {
-    let secret = totp::base32_decode(user.totp_secret.as_deref()?)?;
-    let last = user.totp_last_step.map(|step| step.max(0) as u64);
-    totp::verify_totp(&secret, code, unix_now(), last)
 }
 
 async fn use_recovery_code(

@@ -23,6 +23,7 @@ use kernel::{AppError, Authenticator, Db, Principal, RequestMeta, Role};
 use uuid::Uuid;
 
 use crate::config::AuthConfig;
+use crate::mfa::secrets::SecretBox;
 use crate::mfa::sms::SmsSender;
 use crate::model::{MfaMethod, NewUser, RevokeReason, Session, TokenPurpose, User, UserStatus};
 use crate::password::PasswordHasherPool;
@@ -84,6 +85,7 @@ pub struct AuthService {
     config: Arc<AuthConfig>,
     tokens: AccessTokens,
     hasher: PasswordHasherPool,
+    totp_secrets: SecretBox,
     permissions: PermissionCache,
     sms: Arc<dyn SmsSender>,
 }
@@ -139,12 +141,14 @@ impl AuthService {
         let tokens = AccessTokens::new(&config)?;
         let hasher = PasswordHasherPool::new(config.password_hashing, config.password_queue_limit)
             .map_err(|_| "invalid password hashing parameters".to_string())?;
+        let totp_secrets = SecretBox::new(&config.totp_keys, &config.totp_active_kid)?;
         Ok(Self {
             db,
             bus,
             config: Arc::new(config),
             tokens,
             hasher,
+            totp_secrets,
             permissions: PermissionCache {
                 loaded: RwLock::new(None),
             },
@@ -154,6 +158,10 @@ impl AuthService {
 
     pub(crate) fn db(&self) -> &Db {
         &self.db
+    }
+
+    pub(crate) fn totp_secrets(&self) -> &SecretBox {
+        &self.totp_secrets
     }
 
     pub(crate) fn sms(&self) -> &dyn SmsSender {
