@@ -451,6 +451,10 @@ mod tests {
             ("MSG91_AUTH_KEY", "key"),
             ("MSG91_TEMPLATE_ID", "template"),
             ("ALLOWED_ORIGINS", "https://portal.example"),
+            (
+                "TOTP_ENCRYPTION_KEYS",
+                "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+            ),
         ];
         pairs.retain(|(name, _)| !extra.iter().any(|(other, _)| other == name));
         pairs.extend(extra.iter().filter(|(_, value)| !value.is_empty()));

@@ -426,8 +426,8 @@ async fn security_events_are_recorded_with_actor_entity_ip_user_agent_and_diff()
         &app,
         Some(&other.token),
         &[("user-agent", agent)],
-        "mutation { enrollTotp { secret } }",
-        json!({}),
+        "mutation($password: String!) { enrollTotp(password: $password) { secret } }",
+        json!({ "password": other.password }),
     )
     .await;
     let secret = base32_decode(

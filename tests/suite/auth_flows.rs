@@ -2326,7 +2326,7 @@ async fn browsers_keep_the_refresh_token_in_an_http_only_cookie_guarded_by_a_csr
     assert_eq!((status, rest_code(&body)), (403, "FORBIDDEN"));
 }
 
-const ENROLL_TOTP: &str = "mutation { enrollTotp { secret otpauthUri qrCodeSvg } }";
+const ENROLL_TOTP: &str = "mutation Enroll($password: String!) { enrollTotp(password: $password) { secret otpauthUri qrCodeSvg } }";
 const CONFIRM_TOTP: &str = "mutation Confirm($code: String!) { confirmTotp(code: $code) }";
 const DISABLE_TOTP: &str =
     "mutation DisableTotp($input: DisableTotpInput!) { disableTotp(input: $input) }";
@@ -2349,7 +2349,13 @@ async fn authenticator_and_recovery_codes_complete_the_login_once_and_a_challeng
     let employee = app.persona(Role::Employee).await;
     let token = employee.token.as_str();
 
-    let data = gql_ok(&app, Some(token), ENROLL_TOTP, json!({})).await;
+    let data = gql_ok(
+        &app,
+        Some(token),
+        ENROLL_TOTP,
+        json!({ "password": employee.password }),
+    )
+    .await;
     let secret = text(&data, "/enrollTotp/secret");
     assert!(
         text(&data, "/enrollTotp/otpauthUri").starts_with("otpauth://totp/Fluxorae:"),

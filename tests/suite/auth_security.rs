@@ -1310,6 +1310,311 @@ async fn waiting_the_announced_retry_after_is_enough_to_be_let_in() {
     );
 }
 
+/// Rows an SQL `count(*) AS n` query finds in the app's database.
+async fn count_rows(app: &TestApp, sql: &str) -> i64 {
+    use diesel_async::RunQueryDsl;
+    let mut conn = app.db().await;
+    let count: Count = diesel::sql_query(sql)
+        .get_result(&mut conn)
+        .await
+        .unwrap_or_else(|error| panic!("{sql}: {error}"));
+    count.n
+}
+
+/// How login attempts were answered: (password checked and wrong, refused unchecked).
+fn tally_login_refusals(replies: &[Reply]) -> (usize, usize) {
+    let mut verified = 0;
+    let mut limited = 0;
+    for reply in replies {
+        match error_code(&reply.body) {
+            Some("UNAUTHENTICATED") => verified += 1,
+            Some("RATE_LIMITED") => limited += 1,
+            other => panic!("unexpected answer {other:?}: {:?}", reply.body),
+        }
+    }
+    (verified, limited)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_burst_of_wrong_logins_for_one_account_from_many_addresses_checks_at_most_the_hourly_cap()
+{
+    let app = TestApp::spawn_with(|config| {
+        // The attacker's addresses arrive through the load balancer.
+        config.trusted_proxy_hops = 1;
+        // A pool the size of a production server's, so requests really run at
+        // once, and a real hash cost, which keeps each check open for a while.
+        config.db_pool_size = 32;
+        config.domains.auth.password_hashing = auth::config::PasswordHashing {
+            memory_kib: 4 * 1024,
+            iterations: 2,
+            parallelism: 1,
+        };
+        let limits = &mut config.domains.auth.rate_limits;
+        limits.login_per_ip_per_minute =
+            auth::config::RateLimits::default().login_per_ip_per_minute;
+        // Only the hourly cap is in play, so the bound is exact.
+        limits.lockout_after_failures = 10_000;
+    })
+    .await;
+    let cap = app
+        .state
+        .config
+        .domains
+        .auth
+        .rate_limits
+        .login_failures_per_account_per_hour;
+    assert_eq!(cap, 100, "the documented cap");
+    let persona = app.persona(Role::Employee).await;
+    wait_for_fresh_window(3600, 120).await;
+
+    // 300 guesses at once, each from an address of its own (another /48 each).
+    let addresses: Vec<String> = (1..=300).map(|i| format!("2001:db8:{i:x}::1")).collect();
+    let guesses: Vec<String> = (0..300)
+        .map(|i| format!("Wrong Guess {i:04} Pass"))
+        .collect();
+    let (app_ref, email) = (&app, &persona.email);
+    let replies = futures_util::future::join_all(addresses.iter().zip(&guesses).map(
+        |(address, guess)| async move {
+            graphql_login(
+                app_ref,
+                &[("x-forwarded-for", address.as_str())],
+                email,
+                guess,
+            )
+            .await
+        },
+    ))
+    .await;
+    let (verified, limited) = tally_login_refusals(&replies);
+    assert!(
+        verified <= cap as usize,
+        "{verified} passwords were checked, the cap is {cap} an hour ({limited} refused)"
+    );
+    assert!(verified > 0, "no guess was checked at all");
+    let failures = count_rows(
+        &app,
+        &format!(
+            "SELECT count(*) AS n FROM audit_log WHERE action = 'auth.login_failed' \
+             AND entity_id = '{}'",
+            persona.user_id
+        ),
+    )
+    .await;
+    assert_eq!(
+        failures, verified as i64,
+        "one audit entry per checked guess"
+    );
+    // The account stays locked for the rest of the hour, even for its password.
+    let locked = graphql_login(
+        &app,
+        &[("x-forwarded-for", "2001:db8:ffff::1")],
+        &persona.email,
+        &persona.password,
+    )
+    .await;
+    assert_eq!(
+        error_code(&locked.body),
+        Some("RATE_LIMITED"),
+        "{:?}",
+        locked.body
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_address_of_one_ipv6_64_shares_one_login_budget() {
+    let app = TestApp::spawn_with(|config| {
+        config.trusted_proxy_hops = 1;
+        config.domains.auth.rate_limits.login_per_ip_per_minute = 3;
+    })
+    .await;
+    wait_for_fresh_window(60, 20).await;
+    // Each attempt names another account, so only the address budget is in play.
+    let login_from = |address: &'static str| {
+        let app = &app;
+        async move {
+            graphql_login(
+                app,
+                &[("x-forwarded-for", address)],
+                &unknown_email(),
+                WRONG_PASSWORD,
+            )
+            .await
+        }
+    };
+
+    // Three addresses of one /64 (one customer's network) spend its budget ...
+    for address in [
+        "2001:db8:5:6::1",
+        "2001:db8:5:6:a:b:c:d",
+        "2001:db8:5:6:ffff::2",
+    ] {
+        let reply = login_from(address).await;
+        assert_eq!(
+            error_code(&reply.body),
+            Some("UNAUTHENTICATED"),
+            "{address}: {:?}",
+            reply.body
+        );
+    }
+    // ... so a fourth address in it is refused ...
+    let limited = login_from("2001:db8:5:6:1234:5678:9abc:def0").await;
+    assert_eq!(
+        error_code(&limited.body),
+        Some("RATE_LIMITED"),
+        "{:?}",
+        limited.body
+    );
+    // ... while the next /64 and IPv4 addresses keep their own budgets.
+    let neighbour = login_from("2001:db8:5:7::1").await;
+    assert_eq!(
+        error_code(&neighbour.body),
+        Some("UNAUTHENTICATED"),
+        "{:?}",
+        neighbour.body
+    );
+    for address in ["198.51.100.7", "198.51.100.8", "198.51.100.9"] {
+        let reply = login_from(address).await;
+        assert_eq!(
+            error_code(&reply.body),
+            Some("UNAUTHENTICATED"),
+            "{address}: {:?}",
+            reply.body
+        );
+    }
+    // An IPv4 address written as IPv6 is the same client: two more attempts
+    // spend 198.51.100.7's budget.
+    for _ in 0..2 {
+        let mapped = login_from("::ffff:198.51.100.7").await;
+        assert_eq!(
+            error_code(&mapped.body),
+            Some("UNAUTHENTICATED"),
+            "{:?}",
+            mapped.body
+        );
+    }
+    let again = login_from("198.51.100.7").await;
+    assert_eq!(
+        error_code(&again.body),
+        Some("RATE_LIMITED"),
+        "{:?}",
+        again.body
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flood_of_password_checks_is_refused_instead_of_queued_ahead_of_every_login() {
+    let app = TestApp::spawn_with(|config| {
+        config.trusted_proxy_hops = 1;
+        config.db_pool_size = 32;
+        // A real hash cost, so that the checks pile up.
+        config.domains.auth.password_hashing = auth::config::PasswordHashing {
+            memory_kib: 16 * 1024,
+            iterations: 3,
+            parallelism: 1,
+        };
+        config.domains.auth.password_queue_limit = 2;
+    })
+    .await;
+    let persona = app.persona(Role::Client).await;
+    // Forty logins at once, each for another account from another address:
+    // no account or address budget stops them, only the hashing queue can.
+    let addresses: Vec<String> = (1..=40).map(|i| format!("2001:db8:{i:x}::1")).collect();
+    let emails: Vec<String> = (0..40).map(|_| unknown_email()).collect();
+    let app_ref = &app;
+    let replies = futures_util::future::join_all(addresses.iter().zip(&emails).map(
+        |(address, email)| async move {
+            graphql_login(
+                app_ref,
+                &[("x-forwarded-for", address.as_str())],
+                email,
+                WRONG_PASSWORD,
+            )
+            .await
+        },
+    ))
+    .await;
+    let (verified, limited) = tally_login_refusals(&replies);
+    assert!(
+        limited > 0,
+        "all {verified} checks waited in the queue; none was refused"
+    );
+    for reply in replies
+        .iter()
+        .filter(|reply| error_code(&reply.body) == Some("RATE_LIMITED"))
+    {
+        assert!(graphql_retry_after(reply) >= 1, "{:?}", reply.body);
+    }
+    // A refused check was never made, so it counts against no account.
+    let counted = count_rows(
+        &app,
+        "SELECT coalesce(sum(hits), 0)::bigint AS n FROM rate_limit_counters \
+         WHERE key LIKE 'login-failure:%'",
+    )
+    .await;
+    assert_eq!(counted, verified as i64);
+    // The flood over, the right password signs in at once.
+    let signed = graphql_login(&app, &[], &persona.email, &persona.password).await;
+    assert!(
+        signed.body["data"]["login"]["accessToken"].is_string(),
+        "{:?}",
+        signed.body
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_overlong_email_on_login_is_refused_before_anything_is_written() {
+    let app = TestApp::spawn().await;
+    let overlong = format!("{}@example.test", "a".repeat(20_000));
+    let just_over = format!("{}@example.test", "b".repeat(255 - "@example.test".len()));
+    assert_eq!(just_over.len(), 255);
+
+    for email in [&overlong, &just_over] {
+        let reply = graphql_login(&app, &[], email, WRONG_PASSWORD).await;
+        assert_eq!(
+            error_code(&reply.body),
+            Some("BAD_USER_INPUT"),
+            "{:?}",
+            reply.body
+        );
+        assert_eq!(
+            reply.body["errors"][0]["extensions"]["fields"][0]["field"],
+            "email"
+        );
+        assert_eq!(reply.body["data"], Value::Null);
+        let rest = rest_login(&app, &[], email, WRONG_PASSWORD).await;
+        assert_eq!(rest.status, 400, "{:?}", rest.body);
+        assert_eq!(rest.body["error"]["code"], "BAD_USER_INPUT");
+    }
+    // Nothing reached the rate-limit counters or the audit log.
+    assert_eq!(
+        count_rows(&app, "SELECT count(*) AS n FROM rate_limit_counters").await,
+        0
+    );
+    assert_eq!(
+        count_rows(&app, "SELECT count(*) AS n FROM audit_log").await,
+        0
+    );
+
+    // At 254 characters an address is an ordinary (unknown) login.
+    let longest = format!("{}@example.test", "c".repeat(254 - "@example.test".len()));
+    let reply = graphql_login(&app, &[], &longest, WRONG_PASSWORD).await;
+    assert_eq!(
+        error_code(&reply.body),
+        Some("UNAUTHENTICATED"),
+        "{:?}",
+        reply.body
+    );
+    let longest_key = count_rows(
+        &app,
+        "SELECT coalesce(max(length(key)), 0)::bigint AS n FROM rate_limit_counters",
+    )
+    .await;
+    assert!(
+        longest_key <= 300,
+        "a rate-limit key of {longest_key} characters"
+    );
+}
+
 // ---- cookie sessions and CSRF ----------------------------------------------------
 
 const PORTAL: &str = "https://portal.example";

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use auth::config::SmsSettings;
-use auth::mfa::totp::{RECOVERY_ALPHABET, STEP_SECONDS, base32_decode, totp_code};
+use auth::mfa::totp::{RECOVERY_ALPHABET, STEP_SECONDS, base32_decode, base32_encode, totp_code};
 use diesel_async::RunQueryDsl;
 use fluxorae_tests::mail::SmtpServer;
 use fluxorae_tests::{Persona, TestApp};
@@ -17,6 +17,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::auth_security::{
     Reply, base64_standard, error_code, gql, graphql_login, me, post_json, rest_login, unix_now,
+    wait_for_fresh_window,
 };
 
 const VERIFY: &str = "mutation($input: VerifyMfaInput!) { verifyMfa(input: $input) \
@@ -65,8 +66,9 @@ async fn enroll(app: &TestApp, persona: &Persona) -> Authenticator {
         app,
         Some(&persona.token),
         &[],
-        "mutation { enrollTotp { secret otpauthUri qrCodeSvg } }",
-        json!({}),
+        "mutation($password: String!) { enrollTotp(password: $password) \
+         { secret otpauthUri qrCodeSvg } }",
+        json!({ "password": persona.password }),
     )
     .await;
     let node = &enrolled.body["data"]["enrollTotp"];
@@ -203,8 +205,8 @@ async fn totp_enrolment_makes_login_answer_a_challenge_that_the_code_completes()
         &app,
         Some(&persona.token),
         &[],
-        "mutation { enrollTotp { secret } }",
-        json!({}),
+        "mutation($password: String!) { enrollTotp(password: $password) { secret } }",
+        json!({ "password": persona.password }),
     )
     .await;
     let secret = base32_decode(
@@ -852,4 +854,510 @@ async fn an_account_gets_a_bounded_number_of_code_checks_an_hour_across_challeng
     }
     assert!(limited, "no limit after {refused} wrong codes");
     assert_eq!(refused, 30, "thirty code checks an hour, then RATE_LIMITED");
+}
+
+// ---- changing second factors ----------------------------------------------------------
+
+/// A number the victim does not own.
+const ATTACKER_PHONE: &str = "+919800000666";
+
+const ENROLL_WITH_PASSWORD: &str =
+    "mutation($password: String!) { enrollTotp(password: $password) { secret } }";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn thirty_aliased_password_guesses_on_set_otp_channel_spend_the_accounts_password_budget() {
+    let app = TestApp::spawn_with(|config| {
+        let limits = &mut config.domains.auth.rate_limits;
+        limits.login_failures_per_account_per_hour = 10;
+        // Only the hourly cap is in play, so the bound is exact.
+        limits.lockout_after_failures = 10_000;
+    })
+    .await;
+    let victim = app.persona(Role::Client).await;
+    wait_for_fresh_window(3600, 60).await;
+
+    // A stolen access token, and thirty guesses in one request.
+    let guesses: String = (0..30)
+        .map(|i| {
+            format!(
+                "g{i}: setOtpChannel(input: {{ channel: SMS, phone: \"{ATTACKER_PHONE}\", \
+                 password: \"Guess {i:02} Wrong Pass\" }}) {{ id }} "
+            )
+        })
+        .collect();
+    let reply = gql(
+        &app,
+        Some(&victim.token),
+        &[],
+        &format!("mutation {{ {guesses} }}"),
+        json!({}),
+    )
+    .await;
+    let errors = reply.body["errors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("errors in {:?}", reply.body));
+    let codes: Vec<&str> = errors
+        .iter()
+        .map(|error| error["extensions"]["code"].as_str().unwrap_or("none"))
+        .collect();
+    assert_eq!(codes.len(), 30, "{:?}", reply.body);
+    let checked = codes
+        .iter()
+        .filter(|code| **code == "BAD_USER_INPUT")
+        .count();
+    let limited = codes.iter().filter(|code| **code == "RATE_LIMITED").count();
+    assert_eq!(checked + limited, 30, "{codes:?}");
+    assert!(checked <= 10, "{checked} guesses were checked: {codes:?}");
+
+    // The budget is spent for every check of this password, here and at login.
+    let right = gql(
+        &app,
+        Some(&victim.token),
+        &[],
+        SET_CHANNEL,
+        json!({ "input": { "channel": "SMS", "phone": ATTACKER_PHONE, "password": victim.password } }),
+    )
+    .await;
+    assert_eq!(
+        error_code(&right.body),
+        Some("RATE_LIMITED"),
+        "{:?}",
+        right.body
+    );
+    let enrol = gql(
+        &app,
+        Some(&victim.token),
+        &[],
+        ENROLL_WITH_PASSWORD,
+        json!({ "password": "Another Wrong Guess 11" }),
+    )
+    .await;
+    assert_eq!(
+        error_code(&enrol.body),
+        Some("RATE_LIMITED"),
+        "{:?}",
+        enrol.body
+    );
+    let login = graphql_login(&app, &[], &victim.email, &victim.password).await;
+    assert_eq!(
+        error_code(&login.body),
+        Some("RATE_LIMITED"),
+        "{:?}",
+        login.body
+    );
+    assert_eq!(
+        mfa_settings(&app, &victim.token).await,
+        json!({ "phone": null, "mfa": { "totpEnabled": false, "otpChannel": null } })
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stolen_token_and_the_password_cannot_move_or_remove_the_sms_factor() {
+    let twilio = StandIn::start("201 Created", r#"{"sid":"SM0001","status":"queued"}"#).await;
+    let base_url = twilio.base_url.clone();
+    let app = TestApp::spawn_with(move |config| {
+        config.domains.auth.sms = SmsSettings::Twilio {
+            account_sid: TWILIO_SID.into(),
+            auth_token: TWILIO_TOKEN.into(),
+            from: TWILIO_FROM.into(),
+            base_url: Some(base_url),
+        };
+    })
+    .await;
+    let victim = app.persona(Role::Client).await;
+    // The first factor needs the password only.
+    use_sms(&app, &victim).await;
+
+    // The attacker has the victim's access token, whose session never passed
+    // the SMS code, and the password.
+    let stolen = victim.token.clone();
+    let without_code = [
+        (
+            "moving codes to the attacker's phone",
+            json!({ "channel": "SMS", "phone": ATTACKER_PHONE, "password": victim.password }),
+        ),
+        (
+            "turning codes off",
+            json!({ "channel": null, "password": victim.password }),
+        ),
+        (
+            "switching codes to email",
+            json!({ "channel": "EMAIL", "password": victim.password }),
+        ),
+    ];
+    for (label, input) in without_code {
+        let reply = gql(
+            &app,
+            Some(&stolen),
+            &[],
+            SET_CHANNEL,
+            json!({ "input": input }),
+        )
+        .await;
+        assert_eq!(
+            error_code(&reply.body),
+            Some("FORBIDDEN"),
+            "{label}: {:?}",
+            reply.body
+        );
+    }
+    let guessed = gql(
+        &app,
+        Some(&stolen),
+        &[],
+        SET_CHANNEL,
+        json!({ "input": { "channel": null, "password": victim.password, "code": "123456" } }),
+    )
+    .await;
+    assert_eq!(
+        error_code(&guessed.body),
+        Some("BAD_USER_INPUT"),
+        "{:?}",
+        guessed.body
+    );
+    assert_eq!(
+        guessed.body["errors"][0]["extensions"]["fields"][0]["field"],
+        "code"
+    );
+    // An authenticator app would replace the SMS codes: the same holds.
+    let enrolled = gql(
+        &app,
+        Some(&stolen),
+        &[],
+        ENROLL_WITH_PASSWORD,
+        json!({ "password": victim.password }),
+    )
+    .await;
+    assert_eq!(
+        error_code(&enrolled.body),
+        Some("FORBIDDEN"),
+        "{:?}",
+        enrolled.body
+    );
+    assert_eq!(
+        mfa_settings(&app, &stolen).await,
+        json!({ "phone": PHONE, "mfa": { "totpEnabled": false, "otpChannel": "SMS" } })
+    );
+
+    // The owner signs in afresh with the code sent to the phone, and may change it.
+    let challenge_id = challenge(&app, &victim, "SMS").await;
+    let requests = twilio.requests();
+    assert_eq!(requests.len(), 1, "{requests:#?}");
+    let form = decode_pairs(requests[0].body_text());
+    let code = code_after(&form[2].1, "Your Fluxorae sign-in code is ");
+    let fresh = verify_ok(&app, &victim, &challenge_id, &code).await;
+    let moved = gql(
+        &app,
+        Some(&fresh),
+        &[],
+        SET_CHANNEL,
+        json!({ "input": { "channel": "EMAIL", "password": victim.password } }),
+    )
+    .await;
+    assert_eq!(
+        moved.body["data"]["setOtpChannel"]["mfa"],
+        json!({ "totpEnabled": false, "otpChannel": "EMAIL" }),
+        "{:?}",
+        moved.body
+    );
+    // A sign-in stays fresh for ten minutes only.
+    let sid = fresh_session_id(&app, &fresh).await;
+    let mut conn = app.db().await;
+    diesel::sql_query(
+        "UPDATE sessions SET second_factor_at = now() - interval '11 minutes' WHERE id = $1",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(sid)
+    .execute(&mut conn)
+    .await
+    .expect("age the sign-in");
+    let late = gql(
+        &app,
+        Some(&fresh),
+        &[],
+        SET_CHANNEL,
+        json!({ "input": { "channel": null, "password": victim.password } }),
+    )
+    .await;
+    assert_eq!(error_code(&late.body), Some("FORBIDDEN"), "{:?}", late.body);
+    assert_eq!(
+        mfa_settings(&app, &fresh).await["mfa"]["otpChannel"],
+        "EMAIL"
+    );
+}
+
+/// The session id of the signed-in caller behind `token`.
+async fn fresh_session_id(app: &TestApp, token: &str) -> uuid::Uuid {
+    let reply = gql(
+        app,
+        Some(token),
+        &[],
+        "{ me { sessions { id current } } }",
+        json!({}),
+    )
+    .await;
+    let sessions = reply.body["data"]["me"]["sessions"]
+        .as_array()
+        .unwrap_or_else(|| panic!("sessions in {:?}", reply.body));
+    let current = sessions
+        .iter()
+        .find(|session| session["current"] == true)
+        .unwrap_or_else(|| panic!("a current session in {sessions:?}"));
+    uuid::Uuid::parse_str(current["id"].as_str().expect("id")).expect("uuid")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_totp_user_changes_login_codes_only_with_a_current_code() {
+    let app = TestApp::spawn().await;
+    let victim = app.persona(Role::Employee).await;
+    let totp = enroll(&app, &victim).await;
+    let change = |code: Option<String>| {
+        let mut input = json!({ "channel": "EMAIL", "password": victim.password });
+        if let Some(code) = code {
+            input["code"] = json!(code);
+        }
+        let app = &app;
+        let token = victim.token.clone();
+        async move {
+            gql(
+                app,
+                Some(&token),
+                &[],
+                SET_CHANNEL,
+                json!({ "input": input }),
+            )
+            .await
+        }
+    };
+
+    let reply = change(None).await;
+    assert_eq!(
+        error_code(&reply.body),
+        Some("FORBIDDEN"),
+        "{:?}",
+        reply.body
+    );
+    let reply = change(Some(wrong_code(&totp.secret))).await;
+    assert_eq!(
+        error_code(&reply.body),
+        Some("BAD_USER_INPUT"),
+        "{:?}",
+        reply.body
+    );
+    assert_eq!(
+        reply.body["errors"][0]["extensions"]["fields"][0]["field"],
+        "code"
+    );
+    assert_eq!(
+        mfa_settings(&app, &victim.token).await["mfa"],
+        json!({ "totpEnabled": true, "otpChannel": null })
+    );
+    let reply = change(Some(totp.next_code())).await;
+    assert_eq!(
+        reply.body["data"]["setOtpChannel"]["mfa"],
+        json!({ "totpEnabled": true, "otpChannel": "EMAIL" }),
+        "{:?}",
+        reply.body
+    );
+    // The code is spent.
+    let reply = change(Some(totp.next_code())).await;
+    assert_eq!(
+        error_code(&reply.body),
+        Some("BAD_USER_INPUT"),
+        "{:?}",
+        reply.body
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn enrolling_an_authenticator_needs_the_password() {
+    let app = TestApp::spawn().await;
+    let persona = app.persona(Role::Client).await;
+
+    let bare = gql(
+        &app,
+        Some(&persona.token),
+        &[],
+        "mutation { enrollTotp { secret } }",
+        json!({}),
+    )
+    .await;
+    assert!(
+        bare.body["data"]["enrollTotp"]["secret"].is_null(),
+        "a secret without the password: {:?}",
+        bare.body
+    );
+    assert!(bare.body["errors"].is_array(), "{:?}", bare.body);
+    let wrong = gql(
+        &app,
+        Some(&persona.token),
+        &[],
+        ENROLL_WITH_PASSWORD,
+        json!({ "password": "Wrong Password 4242" }),
+    )
+    .await;
+    assert_eq!(
+        error_code(&wrong.body),
+        Some("BAD_USER_INPUT"),
+        "{:?}",
+        wrong.body
+    );
+    assert_eq!(
+        wrong.body["errors"][0]["extensions"]["fields"][0]["field"],
+        "password"
+    );
+    let right = gql(
+        &app,
+        Some(&persona.token),
+        &[],
+        ENROLL_WITH_PASSWORD,
+        json!({ "password": persona.password }),
+    )
+    .await;
+    assert!(
+        right.body["data"]["enrollTotp"]["secret"].is_string(),
+        "{:?}",
+        right.body
+    );
+}
+// ---- TOTP secrets at rest -----------------------------------------------------------------
+
+#[derive(diesel::QueryableByName)]
+struct StoredSecret {
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    totp_secret: Option<String>,
+}
+
+/// `users.totp_secret` as stored.
+async fn stored_totp_secret(app: &TestApp, user_id: uuid::Uuid) -> Option<String> {
+    let mut conn = app.db().await;
+    let row: StoredSecret = diesel::sql_query("SELECT totp_secret FROM users WHERE id = $1")
+        .bind::<diesel::sql_types::Uuid, _>(user_id)
+        .get_result(&mut conn)
+        .await
+        .expect("read the stored secret");
+    row.totp_secret
+}
+
+impl Authenticator {
+    /// The step of a code the server has not seen yet, for as late as now,
+    /// after `used` (the last step already accepted, if later than the confirmation).
+    fn unused_step(&self, used: Option<u64>) -> u64 {
+        let last = used.unwrap_or(self.confirmed_step).max(self.confirmed_step);
+        current_step().max(last + 1)
+    }
+
+    /// A code the server has not seen yet, for as late as now.
+    fn code_now(&self) -> String {
+        code_at(&self.secret, self.unused_step(None))
+    }
+
+    /// A code after `used` that the server accepts now (it takes one step
+    /// ahead at most), waiting for the clock when `used` is that far ahead.
+    async fn unused_code(&self, used: Option<u64>) -> String {
+        loop {
+            let step = self.unused_step(used);
+            if step <= current_step() + 1 {
+                return code_at(&self.secret, step);
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+}
+
+fn totp_key(kid: &str, byte: u8) -> auth::config::SecretKey {
+    auth::config::SecretKey {
+        kid: kid.into(),
+        key: [byte; 32],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn totp_secrets_are_stored_encrypted_and_still_verify() {
+    let app = TestApp::spawn().await;
+    let persona = app.persona(Role::Employee).await;
+    let totp = enroll(&app, &persona).await;
+
+    let stored = stored_totp_secret(&app, persona.user_id)
+        .await
+        .expect("a stored secret");
+    let plain = base32_encode(&totp.secret);
+    assert!(
+        !stored.to_uppercase().contains(&plain),
+        "the secret is stored readable: {stored}"
+    );
+    assert_ne!(
+        base32_decode(&stored),
+        Some(totp.secret.clone()),
+        "{stored}"
+    );
+    let challenge_id = challenge(&app, &persona, "TOTP").await;
+    verify_ok(&app, &persona, &challenge_id, &totp.code_now()).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn totp_keys_rotate_and_plain_secrets_are_encrypted_when_a_server_starts() {
+    let app = TestApp::spawn_with(|config| {
+        config.domains.auth.totp_keys = vec![totp_key("2026-11", 1)];
+        config.domains.auth.totp_active_kid = "2026-11".into();
+    })
+    .await;
+    let sealed_user = app.persona(Role::Employee).await;
+    let sealed_totp = enroll(&app, &sealed_user).await;
+    let legacy_user = app.persona(Role::Client).await;
+    let legacy_totp = enroll(&app, &legacy_user).await;
+    // A row from before secrets were encrypted: plain base32.
+    let plain = base32_encode(&legacy_totp.secret);
+    let mut conn = app.db().await;
+    diesel::sql_query("UPDATE users SET totp_secret = $1 WHERE id = $2")
+        .bind::<diesel::sql_types::Text, _>(&plain)
+        .bind::<diesel::sql_types::Uuid, _>(legacy_user.user_id)
+        .execute(&mut conn)
+        .await
+        .expect("store a plain secret");
+    let sealed_before = stored_totp_secret(&app, sealed_user.user_id).await;
+    // Plain rows are still read.
+    let challenge_id = challenge(&app, &legacy_user, "TOTP").await;
+    let legacy_step = legacy_totp.unused_step(None);
+    let code = code_at(&legacy_totp.secret, legacy_step);
+    verify_ok(&app, &legacy_user, &challenge_id, &code).await;
+
+    // A server with a new current key that still lists the old one re-encrypts
+    // every secret with the new key when it starts.
+    let _rotated = app
+        .spawn_alongside(|config| {
+            config.domains.auth.totp_keys = vec![totp_key("2026-12", 2), totp_key("2026-11", 1)];
+            config.domains.auth.totp_active_kid = "2026-12".into();
+        })
+        .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let sealed = stored_totp_secret(&app, sealed_user.user_id).await;
+        let legacy = stored_totp_secret(&app, legacy_user.user_id).await;
+        if sealed != sealed_before && legacy.as_deref() != Some(plain.as_str()) {
+            let legacy = legacy.expect("a stored secret");
+            assert!(!legacy.to_uppercase().contains(&plain), "{legacy}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "secrets not re-encrypted: {sealed:?}, {legacy:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // A server that knows only the new key reads both.
+    let newest = app
+        .spawn_alongside(|config| {
+            config.domains.auth.totp_keys = vec![totp_key("2026-12", 2)];
+            config.domains.auth.totp_active_kid = "2026-12".into();
+        })
+        .await;
+    for (persona, totp, used) in [
+        (&sealed_user, &sealed_totp, None),
+        (&legacy_user, &legacy_totp, Some(legacy_step)),
+    ] {
+        let challenge_id = challenge(&newest, persona, "TOTP").await;
+        let code = totp.unused_code(used).await;
+        verify_ok(&newest, persona, &challenge_id, &code).await;
+    }
 }

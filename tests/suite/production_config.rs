@@ -20,6 +20,10 @@ fn serve_in_production(changes: &[(&str, &str)]) -> (bool, String) {
         ("MSG91_AUTH_KEY", "key"),
         ("MSG91_TEMPLATE_ID", "template"),
         ("ALLOWED_ORIGINS", "https://portal.example"),
+        (
+            "TOTP_ENCRYPTION_KEYS",
+            "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+        ),
         ("RUN_MIGRATIONS", "true"),
     ];
     variables.retain(|(name, _)| !changes.iter().any(|(changed, _)| changed == name));

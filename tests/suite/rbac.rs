@@ -356,7 +356,10 @@ async fn operation(app: &TestApp, fixture: &Fixture, field: &str) -> (String, Va
                 "referredByPartnerId": fixture.partner_org,
             } }),
         ),
-        "enrollTotp" => ("mutation { enrollTotp { secret } }".into(), json!({})),
+        "enrollTotp" => (
+            "mutation($password: String!) { enrollTotp(password: $password) { secret } }".into(),
+            json!({ "password": fluxorae_tests::PERSONA_PASSWORD }),
+        ),
         "confirmTotp" => ("mutation { confirmTotp(code: \"000000\") }".into(), json!({})),
         "disableTotp" => (
             "mutation { disableTotp(input: { password: \"wrong password\", code: \"000000\" }) }".into(),

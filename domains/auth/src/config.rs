@@ -2,7 +2,10 @@
 
 use std::time::Duration;
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use kernel::config::{ConfigError, Env, Environment};
+use sha2::{Digest, Sha256};
 
 /// One HMAC key for access tokens, named by its `kid`.
 #[derive(Clone)]
@@ -18,6 +21,35 @@ impl std::fmt::Debug for SigningKey {
         f.debug_struct("SigningKey")
             .field("kid", &self.kid)
             .finish_non_exhaustive()
+    }
+}
+
+/// A key that encrypts TOTP secrets at rest, named by its id.
+#[derive(Clone)]
+pub struct SecretKey {
+    /// Key id, written beside every secret it encrypts.
+    pub kid: String,
+    /// The 256-bit key.
+    pub key: [u8; 32],
+}
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretKey")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SecretKey {
+    /// The development and test key: derived from a fixed label, so it needs
+    /// no configuration and survives restarts, and known to everyone, so
+    /// production refuses to run without keys of its own.
+    pub fn development() -> Self {
+        Self {
+            kid: "dev".into(),
+            key: Sha256::digest(b"fluxorae development TOTP encryption key").into(),
+        }
     }
 }
 
@@ -97,6 +129,13 @@ pub struct AuthConfig {
     pub open_registration: bool,
     /// Argon2id parameters.
     pub password_hashing: PasswordHashing,
+    /// Password checks and hashes that may wait for a hashing thread; more
+    /// are refused with `RATE_LIMITED` instead of queueing ahead of every login.
+    pub password_queue_limit: usize,
+    /// Keys that encrypt TOTP secrets at rest; old ones still decrypt.
+    pub totp_keys: Vec<SecretKey>,
+    /// The key new TOTP secrets are encrypted with.
+    pub totp_active_kid: String,
     /// Lifetime of password reset links.
     pub reset_ttl: Duration,
     /// Lifetime of invitations.
@@ -232,6 +271,9 @@ impl AuthConfig {
             refresh_ttl: Duration::from_secs(30 * 24 * 3600),
             open_registration: true,
             password_hashing: PasswordHashing::default(),
+            password_queue_limit: 64,
+            totp_keys: vec![SecretKey::development()],
+            totp_active_kid: "dev".into(),
             reset_ttl: Duration::from_secs(3600),
             invitation_ttl: Duration::from_secs(7 * 24 * 3600),
             mfa_challenge_ttl: Duration::from_secs(10 * 60),
@@ -292,9 +334,81 @@ impl AuthConfig {
             iterations: env.parse("ARGON2_ITERATIONS", 2)?,
             parallelism: env.parse("ARGON2_PARALLELISM", 1)?,
         };
+        config.password_queue_limit =
+            env.parse("ARGON2_QUEUE_LIMIT", config.password_queue_limit)?;
+        if config.password_queue_limit == 0 {
+            return Err(ConfigError::new("ARGON2_QUEUE_LIMIT", "must be at least 1"));
+        }
+        config.totp_keys = totp_keys(env)?;
+        config.totp_active_kid = env
+            .get("TOTP_ENCRYPTION_ACTIVE_KID")
+            .unwrap_or_else(|| config.totp_keys[0].kid.clone());
+        if !config
+            .totp_keys
+            .iter()
+            .any(|key| key.kid == config.totp_active_kid)
+        {
+            return Err(ConfigError::new(
+                "TOTP_ENCRYPTION_ACTIVE_KID",
+                "names no key of TOTP_ENCRYPTION_KEYS",
+            ));
+        }
         config.sms = SmsSettings::from_env(env)?;
         Ok(config)
     }
+}
+
+/// `TOTP_ENCRYPTION_KEYS`: `kid:base64[,kid:base64...]`, each key 32 bytes
+/// (`openssl rand -base64 32`); outside production the development key.
+fn totp_keys(env: &Env) -> Result<Vec<SecretKey>, ConfigError> {
+    const NAME: &str = "TOTP_ENCRYPTION_KEYS";
+    let Some(list) = env.get(NAME) else {
+        if env.is_production() {
+            return Err(ConfigError::new(NAME, "is required in production"));
+        }
+        return Ok(vec![SecretKey::development()]);
+    };
+    let mut keys: Vec<SecretKey> = Vec::new();
+    for pair in list.split(',') {
+        let (kid, encoded) = pair
+            .trim()
+            .split_once(':')
+            .ok_or_else(|| ConfigError::new(NAME, "each key is kid:base64"))?;
+        if kid.is_empty()
+            || !kid
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return Err(ConfigError::new(
+                NAME,
+                format!("the key id {kid:?} must be letters, digits, '-', '_' or '.'"),
+            ));
+        }
+        let key: [u8; 32] = STANDARD
+            .decode(encoded.trim())
+            .ok()
+            .and_then(|bytes| bytes.try_into().ok())
+            .ok_or_else(|| {
+                ConfigError::new(NAME, format!("the key {kid:?} is not 32 bytes of base64"))
+            })?;
+        if keys.iter().any(|known| known.kid == kid) {
+            return Err(ConfigError::new(
+                NAME,
+                format!("the key id {kid:?} appears twice"),
+            ));
+        }
+        if env.is_production() && key == SecretKey::development().key {
+            return Err(ConfigError::new(
+                NAME,
+                "the development key is not for production",
+            ));
+        }
+        keys.push(SecretKey {
+            kid: kid.to_string(),
+            key,
+        });
+    }
+    Ok(keys)
 }
 
 fn signing_keys(env: &Env) -> Result<Vec<SigningKey>, ConfigError> {
@@ -332,4 +446,83 @@ fn signing_keys(env: &Env) -> Result<Vec<SigningKey>, ConfigError> {
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    /// The test environment (no key files written) with `pairs` on top.
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        let mut map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect();
+        map.entry("APP_ENV".into()).or_insert_with(|| "test".into());
+        Env::new(move |name| map.get(name).cloned()).expect("env")
+    }
+
+    const KEY_A: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    const KEY_B: &str = "Hx4dHBsaGRgXFhUUExIREA8ODQwLCgkIBwYFBAMCAQA=";
+    const JWT: &str = "k1:0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn totp_secrets_need_no_key_outside_production_and_their_own_keys_in_it() {
+        let config = AuthConfig::from_env(&env(&[("APP_ENV", "test")])).expect("test");
+        assert_eq!(config.totp_active_kid, "dev");
+        assert_eq!(config.totp_keys[0].key, SecretKey::development().key);
+
+        let production = [("APP_ENV", "production"), ("JWT_KEYS", JWT)];
+        let error = AuthConfig::from_env(&env(&production)).expect_err("no key");
+        assert!(
+            error.to_string().contains("TOTP_ENCRYPTION_KEYS"),
+            "{error}"
+        );
+        let development = STANDARD.encode(SecretKey::development().key);
+        let with_dev_key = format!("dev:{development}");
+        let mut pairs = production.to_vec();
+        pairs.push(("TOTP_ENCRYPTION_KEYS", &with_dev_key));
+        assert!(AuthConfig::from_env(&env(&pairs)).is_err());
+    }
+
+    #[test]
+    fn totp_keys_rotate_and_bad_ones_name_the_variable() {
+        let keys = format!("2026-12:{KEY_B},2026-11:{KEY_A}");
+        let config = AuthConfig::from_env(&env(&[("TOTP_ENCRYPTION_KEYS", &keys)])).expect("keys");
+        assert_eq!(config.totp_active_kid, "2026-12");
+        assert_eq!(config.totp_keys.len(), 2);
+        assert_eq!(config.totp_keys[1].key[1], 1);
+        let config = AuthConfig::from_env(&env(&[
+            ("TOTP_ENCRYPTION_KEYS", &keys),
+            ("TOTP_ENCRYPTION_ACTIVE_KID", "2026-11"),
+        ]))
+        .expect("older active key");
+        assert_eq!(config.totp_active_kid, "2026-11");
+
+        for (keys, active) in [
+            ("2026-12:c2hvcnQ=", None),
+            ("no-colon", None),
+            ("a:b:c", None),
+            (&*format!("x:{KEY_A},x:{KEY_B}"), None),
+            (&*format!("a,b:{KEY_A}"), None),
+            (&*format!("k:{KEY_A}"), Some("other")),
+        ] {
+            let mut pairs = vec![("TOTP_ENCRYPTION_KEYS", keys)];
+            if let Some(active) = active {
+                pairs.push(("TOTP_ENCRYPTION_ACTIVE_KID", active));
+            }
+            let error = AuthConfig::from_env(&env(&pairs)).expect_err(keys);
+            assert!(error.to_string().contains("TOTP_ENCRYPTION"), "{error}");
+        }
+        assert!(AuthConfig::from_env(&env(&[("ARGON2_QUEUE_LIMIT", "0")])).is_err());
+    }
+
+    #[test]
+    fn debug_output_hides_key_material() {
+        let shown = format!("{:?}", SecretKey::development());
+        assert!(shown.contains("dev"));
+        assert!(!shown.contains(&format!("{}", SecretKey::development().key[0])));
+    }
 }

@@ -108,18 +108,40 @@ impl Domain for Auth {
     }
 
     fn periodic(&self) -> Vec<PeriodicTask> {
-        let service = self.service.clone();
-        vec![PeriodicTask {
-            name: "auth.prune_rate_limits",
-            every: std::time::Duration::from_secs(3600),
-            run: Arc::new(move || {
-                let service = service.clone();
-                Box::pin(async move {
-                    service.prune_rate_limits().await?;
-                    Ok(())
-                })
-            }),
-        }]
+        let pruning = self.service.clone();
+        let resealing = self.service.clone();
+        vec![
+            PeriodicTask {
+                name: "auth.prune_rate_limits",
+                every: std::time::Duration::from_secs(3600),
+                run: Arc::new(move || {
+                    let service = pruning.clone();
+                    Box::pin(async move {
+                        service.prune_rate_limits().await?;
+                        Ok(())
+                    })
+                }),
+            },
+            // The first run is at start: after a key rotation or an upgrade
+            // every secret is under the active key within moments.
+            PeriodicTask {
+                name: "auth.reseal_totp_secrets",
+                every: std::time::Duration::from_secs(3600),
+                run: Arc::new(move || {
+                    let service = resealing.clone();
+                    Box::pin(async move {
+                        let resealed = service.reseal_totp_secrets().await?;
+                        if resealed > 0 {
+                            tracing::info!(
+                                resealed,
+                                "TOTP secrets re-encrypted with the active key"
+                            );
+                        }
+                        Ok(())
+                    })
+                }),
+            },
+        ]
     }
 
     fn seed_demo<'a>(&'a self, seed: &'a DemoSeed) -> BoxFuture<'a, AppResult<()>> {

@@ -19,24 +19,26 @@ type HashJob = Box<dyn FnOnce() + Send>;
 /// cores, N - 1 threads hash (at least one), and the rest serve other
 /// requests. Dedicated threads also bound memory: each reuses its own Argon2
 /// working memory instead of leaving a freed 19 MiB block in every thread of
-/// the blocking pool.
+/// the blocking pool. The queue in front of them is bounded: a flood of
+/// checks beyond it is refused with `RATE_LIMITED` at once, instead of
+/// making every later login wait behind it.
 #[derive(Clone)]
 pub struct PasswordHasherPool {
     params: Params,
-    jobs: mpsc::Sender<HashJob>,
+    jobs: mpsc::SyncSender<HashJob>,
     // Verified against when the account does not exist, so that unknown and
     // known emails take the same time.
     dummy_hash: Arc<OnceLock<String>>,
 }
 
 impl PasswordHasherPool {
-    /// A pool for the given cost.
-    pub fn new(cost: PasswordHashing) -> Result<Self, AppError> {
+    /// A pool for the given cost, where at most `queue_limit` jobs wait.
+    pub fn new(cost: PasswordHashing, queue_limit: usize) -> Result<Self, AppError> {
         let params = Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None)
             .map_err(|error| AppError::internal(error.to_string()))?;
         let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
         let workers = cpus.saturating_sub(1).max(1);
-        let (jobs, queue) = mpsc::channel::<HashJob>();
+        let (jobs, queue) = mpsc::sync_channel::<HashJob>(queue_limit.max(1));
         let queue = Arc::new(Mutex::new(queue));
         for index in 0..workers {
             let queue = queue.clone();
@@ -74,10 +76,15 @@ impl PasswordHasherPool {
     ) -> Result<T, AppError> {
         let (reply, answer) = oneshot::channel();
         self.jobs
-            .send(Box::new(move || {
+            .try_send(Box::new(move || {
                 let _ = reply.send(work());
             }))
-            .map_err(|_| AppError::internal("password hashing threads stopped"))?;
+            .map_err(|error| match error {
+                mpsc::TrySendError::Full(_) => AppError::rate_limited(1),
+                mpsc::TrySendError::Disconnected(_) => {
+                    AppError::internal("password hashing threads stopped")
+                }
+            })?;
         answer
             .await
             .map_err(|_| AppError::internal("password hashing failed"))
@@ -259,12 +266,54 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_full_queue_refuses_more_work_with_rate_limited() {
+        let pool = PasswordHasherPool::new(
+            PasswordHashing {
+                memory_kib: 1024,
+                iterations: 1,
+                parallelism: 1,
+            },
+            1,
+        )
+        .expect("pool");
+        let (release, held) = mpsc::channel::<()>();
+        let held = Arc::new(Mutex::new(held));
+        // Jobs that block until released take every thread, then the one slot.
+        let mut refused = None;
+        for _ in 0..64 {
+            let held = held.clone();
+            let job = pool.run(move || {
+                if let Ok(held) = held.lock() {
+                    let _ = held.recv();
+                }
+            });
+            match tokio::time::timeout(std::time::Duration::from_millis(50), job).await {
+                Ok(Err(error)) => {
+                    refused = Some(error);
+                    break;
+                }
+                Ok(Ok(())) => panic!("a blocked job finished"),
+                Err(_) => {}
+            }
+        }
+        for _ in 0..64 {
+            let _ = release.send(());
+        }
+        let refused = refused.expect("the queue never filled");
+        assert_eq!(refused.code(), kernel::ErrorCode::RateLimited);
+        assert_eq!(refused.retry_after_seconds(), Some(1));
+    }
+
+    #[tokio::test]
     async fn hashes_verify_only_their_password() {
-        let pool = PasswordHasherPool::new(PasswordHashing {
-            memory_kib: 1024,
-            iterations: 1,
-            parallelism: 1,
-        })
+        let pool = PasswordHasherPool::new(
+            PasswordHashing {
+                memory_kib: 1024,
+                iterations: 1,
+                parallelism: 1,
+            },
+            4,
+        )
         .expect("pool");
         let hash = pool.hash("correct horse battery").await.expect("hash");
         assert!(hash.starts_with("$argon2id$"));

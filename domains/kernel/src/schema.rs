@@ -308,6 +308,7 @@ diesel::table! {
         expires_at -> Timestamptz,
         revoked_at -> Nullable<Timestamptz>,
         revoked_reason -> Nullable<Text>,
+        second_factor_at -> Nullable<Timestamptz>,
     }
 }
 

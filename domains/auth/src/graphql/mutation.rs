@@ -135,6 +135,10 @@ pub struct SetOtpChannelInput {
     pub phone: Option<String>,
     /// Your password.
     pub password: String,
+    /// When a second factor is on: a current code from your authenticator app
+    /// or a recovery code. Not needed within 10 minutes of signing in with the
+    /// second factor; otherwise changing it without one is `FORBIDDEN`.
+    pub code: Option<String>,
 }
 
 /// Input of `referClientOrganization`.
@@ -389,9 +393,15 @@ impl AuthMutation {
     }
 
     /// Starts adding an authenticator app: a secret, its otpauth URI and QR code.
+    /// Needs your password; with email or SMS codes on, also a sign-in with
+    /// them in the last 10 minutes (`FORBIDDEN` otherwise).
     #[graphql(guard = "SignedIn")]
-    async fn enroll_totp(&self, ctx: &Context<'_>) -> async_graphql::Result<TotpEnrollmentNode> {
-        let enrollment = service(ctx).enroll_totp(caller(ctx)?).await?;
+    async fn enroll_totp(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Your password.")] password: String,
+    ) -> async_graphql::Result<TotpEnrollmentNode> {
+        let enrollment = service(ctx).enroll_totp(caller(ctx)?, &password).await?;
         Ok(TotpEnrollmentNode {
             secret: enrollment.secret,
             otpauth_uri: enrollment.otpauth_uri,
@@ -425,6 +435,9 @@ impl AuthMutation {
     }
 
     /// Requires a one-time code by email or SMS at login (or stops requiring it).
+    /// Needs your password; when a second factor is on, also `code` or a recent
+    /// sign-in with that factor. Password checks share the account's budget
+    /// with login.
     #[graphql(guard = "SignedIn")]
     async fn set_otp_channel(
         &self,
@@ -438,6 +451,7 @@ impl AuthMutation {
                     input.channel,
                     input.phone.as_deref(),
                     &input.password,
+                    input.code.as_deref(),
                     &meta(ctx),
                 )
                 .await?,

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use kernel::schema::{mfa_challenges, recovery_codes, users};
+use kernel::schema::{mfa_challenges, recovery_codes, sessions, users};
 use kernel::{AppError, Principal, RequestMeta};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -37,8 +37,13 @@ type ChallengeRow = (
     Uuid,
 );
 
-/// Code checks one account may make in an hour (login challenges and turning TOTP off).
+/// Code checks one account may make in an hour (login challenges, and proving
+/// the second factor before changing or removing it).
 const CODE_CHECKS_PER_HOUR: u32 = 30;
+
+/// How long after a sign-in that passed the second factor its session may
+/// change that factor without another code.
+const FRESH_SIGN_IN_MINUTES: i64 = 10;
 
 fn code_check_budget(user: Uuid) -> Budget {
     Budget {
@@ -214,7 +219,7 @@ impl AuthService {
                 let mut passed = false;
                 let mut factor = method.as_db();
                 if method == MfaMethod::Totp {
-                    if let Some(step) = totp_step(&user, code) {
+                    if let Some(step) = self.totp_step(&user, code)? {
                         diesel::update(users::table.find(user.id))
                             .set(users::totp_last_step.eq(step as i64))
                             .execute(conn)
@@ -242,6 +247,10 @@ impl AuthService {
                     .execute(conn)
                     .await?;
                 let session = self.open_session_in(conn, &user, meta).await?;
+                diesel::update(sessions::table.find(session.0))
+                    .set(sessions::second_factor_at.eq(Utc::now()))
+                    .execute(conn)
+                    .await?;
                 AuditEvent::new("auth.login", "session")
                     .of(session.0)
                     .by(user.id)
@@ -257,23 +266,32 @@ impl AuthService {
         }
     }
 
-    /// Starts TOTP enrolment: a new secret, not yet required until confirmed.
-    pub async fn enroll_totp(&self, principal: &Principal) -> Result<TotpEnrollment, AppError> {
+    /// Starts TOTP enrolment after re-authentication with the password: a new
+    /// secret, not yet required until confirmed. An authenticator app replaces
+    /// email or SMS codes, so with those on it also needs a fresh sign-in.
+    pub async fn enroll_totp(
+        &self,
+        principal: &Principal,
+        password: &str,
+    ) -> Result<TotpEnrollment, AppError> {
         let mut conn = self.db().get().await?;
         let user: User = users::table
             .find(principal.user_id)
             .select(User::as_select())
             .first(&mut conn)
             .await?;
+        self.recheck_password(&mut conn, &user, password).await?;
         if user.totp_enabled {
             return Err(AppError::conflict(
                 "Two-factor authentication is already on; turn it off first",
             ));
         }
+        self.prove_second_factor(&mut conn, principal, &user, None)
+            .await?;
         let secret = totp::generate_secret();
         let encoded = totp::base32_encode(&secret);
         diesel::update(users::table.find(user.id))
-            .set(users::totp_secret.eq(&encoded))
+            .set(users::totp_secret.eq(self.totp_secrets().seal(user.id, &secret)))
             .execute(&mut conn)
             .await?;
         let uri = totp::otpauth_uri(&self.config().totp_issuer, &user.email, &secret);
@@ -308,7 +326,8 @@ impl AuthService {
             if user.totp_secret.is_none() {
                 return Err(AppError::bad_input("Start enrolment first"));
             }
-            let step = totp_step(&user, code)
+            let step = self
+                .totp_step(&user, code)?
                 .ok_or_else(|| AppError::invalid_field("code", "The code is not valid"))?;
             diesel::update(users::table.find(user.id))
                 .set((
@@ -347,16 +366,7 @@ impl AuthService {
             .first(&mut conn)
             .await?;
         rate_limit::consume(&mut conn, &code_check_budget(user.id)).await?;
-        if !self
-            .hasher()
-            .verify(password, user.password_hash.as_deref())
-            .await?
-        {
-            return Err(AppError::invalid_field(
-                "password",
-                "The password is not correct",
-            ));
-        }
+        self.recheck_password(&mut conn, &user, password).await?;
         conn.transaction::<_, AppError, _>(async move |conn| {
             let user: User = users::table
                 .find(principal.user_id)
@@ -367,8 +377,8 @@ impl AuthService {
             if !user.totp_enabled {
                 return Err(AppError::conflict("Two-factor authentication is not on"));
             }
-            let valid =
-                totp_step(&user, code).is_some() || use_recovery_code(conn, user.id, code).await?;
+            let valid = self.totp_step(&user, code)?.is_some()
+                || use_recovery_code(conn, user.id, code).await?;
             if !valid {
                 return Err(AppError::invalid_field("code", "The code is not valid"));
             }
@@ -397,13 +407,15 @@ impl AuthService {
     }
 
     /// Requires (or stops requiring) a one-time code by email or SMS at login;
-    /// re-authenticates with the password.
+    /// re-authenticates with the password and, when a second factor is on,
+    /// with that factor (`code`, or a fresh sign-in).
     pub async fn set_otp_channel(
         &self,
         principal: &Principal,
         channel: Option<OtpChannel>,
         phone: Option<&str>,
         password: &str,
+        code: Option<&str>,
         meta: &RequestMeta,
     ) -> Result<User, AppError> {
         let mut conn = self.db().get().await?;
@@ -412,16 +424,7 @@ impl AuthService {
             .select(User::as_select())
             .first(&mut conn)
             .await?;
-        if !self
-            .hasher()
-            .verify(password, user.password_hash.as_deref())
-            .await?
-        {
-            return Err(AppError::invalid_field(
-                "password",
-                "The password is not correct",
-            ));
-        }
+        self.recheck_password(&mut conn, &user, password).await?;
         let phone = match phone.map(str::trim).filter(|p| !p.is_empty()) {
             Some(phone) => Some(validate_phone(phone)?),
             None => user.phone.clone(),
@@ -432,6 +435,8 @@ impl AuthService {
                 "Add a mobile number to receive codes by SMS",
             ));
         }
+        self.prove_second_factor(&mut conn, principal, &user, code)
+            .await?;
         conn.transaction::<_, AppError, _>(async move |conn| {
                 let updated: User = diesel::update(users::table.find(user.id))
                     .set((users::otp_channel.eq(channel), users::phone.eq(&phone), users::updated_at.eq(Utc::now())))
@@ -443,6 +448,139 @@ impl AuthService {
                 Ok(updated)
         })
         .await
+    }
+
+    /// The TOTP step `code` matches for `user`, if any. A stored secret the
+    /// configured keys cannot read is an internal error: refused, and logged.
+    fn totp_step(&self, user: &User, code: &str) -> Result<Option<u64>, AppError> {
+        let Some(stored) = user.totp_secret.as_deref() else {
+            return Ok(None);
+        };
+        let secret = self
+            .totp_secrets()
+            .open(user.id, stored)
+            .map_err(AppError::internal)?
+            .secret;
+        let last = user.totp_last_step.map(|step| step.max(0) as u64);
+        Ok(totp::verify_totp(&secret, code, unix_now(), last))
+    }
+
+    /// Re-encrypts every stored TOTP secret that is not under the active key
+    /// (plain ones from before encryption, or under an older key); answers
+    /// how many. A secret no configured key reads is logged and left alone.
+    pub async fn reseal_totp_secrets(&self) -> Result<usize, AppError> {
+        let mut conn = self.db().get().await?;
+        let current = format!("enc:v1:{}:%", self.totp_secrets().active_kid()).replace('_', "\\_");
+        let stale: Vec<(Uuid, Option<String>)> = users::table
+            .filter(users::totp_secret.is_not_null())
+            .filter(users::totp_secret.not_like(current))
+            .select((users::id, users::totp_secret))
+            .load(&mut conn)
+            .await?;
+        let mut resealed = 0;
+        for (user_id, stored) in stale {
+            let Some(stored) = stored else { continue };
+            match self.totp_secrets().reseal(user_id, &stored) {
+                Ok(Some(sealed)) => {
+                    // Only if unchanged since it was read: another instance or a
+                    // new enrolment may have written it meanwhile.
+                    resealed += diesel::update(
+                        users::table
+                            .find(user_id)
+                            .filter(users::totp_secret.eq(&stored)),
+                    )
+                    .set(users::totp_secret.eq(sealed))
+                    .execute(&mut conn)
+                    .await?;
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::warn!(%user_id, %error, "TOTP secret not re-encrypted");
+                }
+            }
+        }
+        Ok(resealed)
+    }
+
+    /// Re-authentication with the password, on the account's one budget of
+    /// password checks (shared with login).
+    async fn recheck_password(
+        &self,
+        conn: &mut AsyncPgConnection,
+        user: &User,
+        password: &str,
+    ) -> Result<(), AppError> {
+        let hash = user.password_hash.as_deref();
+        if self
+            .check_password(conn, &user.email, password, hash)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(AppError::invalid_field(
+                "password",
+                "The password is not correct",
+            ))
+        }
+    }
+
+    /// Proof of the second factor the user has now, before it is changed or
+    /// removed: a sign-in of this session that passed it in the last
+    /// [`FRESH_SIGN_IN_MINUTES`], or `code` (a current TOTP code or an unused
+    /// recovery code, on the account's hourly budget of code checks). Nothing
+    /// to prove without a second factor. Runs outside the change's
+    /// transaction, so that the checks it counts stay counted.
+    async fn prove_second_factor(
+        &self,
+        conn: &mut AsyncPgConnection,
+        principal: &Principal,
+        user: &User,
+        code: Option<&str>,
+    ) -> Result<(), AppError> {
+        if !user.mfa_required() {
+            return Ok(());
+        }
+        let passed_at: Option<DateTime<Utc>> = sessions::table
+            .find(principal.session_id)
+            .select(sessions::second_factor_at)
+            .first(conn)
+            .await
+            .optional()?
+            .flatten();
+        let fresh_since = Utc::now() - chrono::Duration::minutes(FRESH_SIGN_IN_MINUTES);
+        if passed_at.is_some_and(|at| at > fresh_since) {
+            return Ok(());
+        }
+        let Some(code) = code.map(str::trim).filter(|code| !code.is_empty()) else {
+            return Err(AppError::forbidden(format!(
+                "To change your second factor, sign in again with it (then you have \
+                 {FRESH_SIGN_IN_MINUTES} minutes) or give a current code from your \
+                 authenticator app or a recovery code"
+            )));
+        };
+        rate_limit::consume(conn, &code_check_budget(user.id)).await?;
+        if user.totp_enabled
+            && let Some(step) = self.totp_step(user, code)?
+        {
+            // Only a step later than the last one used: the code is spent here.
+            let spent = diesel::update(
+                users::table.find(user.id).filter(
+                    users::totp_last_step
+                        .is_null()
+                        .or(users::totp_last_step.lt(step as i64)),
+                ),
+            )
+            .set(users::totp_last_step.eq(step as i64))
+            .execute(conn)
+            .await?;
+            if spent > 0 {
+                return Ok(());
+            }
+        }
+        if use_recovery_code(conn, user.id, code).await? {
+            return Ok(());
+        }
+        Err(AppError::invalid_field("code", "The code is not valid"))
     }
 }
 
@@ -461,12 +599,6 @@ pub fn validate_phone(phone: &str) -> Result<String, AppError> {
             "Enter the number with its country code, e.g. +919812345678",
         ))
     }
-}
-
-fn totp_step(user: &User, code: &str) -> Option<u64> {
-    let secret = totp::base32_decode(user.totp_secret.as_deref()?)?;
-    let last = user.totp_last_step.map(|step| step.max(0) as u64);
-    totp::verify_totp(&secret, code, unix_now(), last)
 }
 
 async fn use_recovery_code(

@@ -1,5 +1,6 @@
 //! Second factors.
 
 pub mod flow;
+pub mod secrets;
 pub mod sms;
 pub mod totp;

@@ -23,6 +23,7 @@ use kernel::{AppError, Authenticator, Db, ErrorCode, Principal, RequestMeta, Rol
 use uuid::Uuid;
 
 use crate::config::AuthConfig;
+use crate::mfa::secrets::SecretBox;
 use crate::mfa::sms::SmsSender;
 use crate::model::{MfaMethod, NewUser, RevokeReason, Session, TokenPurpose, User, UserStatus};
 use crate::password::PasswordHasherPool;
@@ -84,6 +85,7 @@ pub struct AuthService {
     config: Arc<AuthConfig>,
     tokens: AccessTokens,
     hasher: PasswordHasherPool,
+    totp_secrets: SecretBox,
     permissions: PermissionCache,
     sms: Arc<dyn SmsSender>,
 }
@@ -118,8 +120,13 @@ fn bad_password(field: &str, message: String) -> AppError {
     AppError::invalid_field(field, message)
 }
 
+/// The key of a per-address budget: IPv6 clients by their /64.
 fn ip_key(prefix: &str, meta: &RequestMeta) -> String {
-    format!("{prefix}:ip:{}", meta.ip.as_deref().unwrap_or("unknown"))
+    let address = meta
+        .ip
+        .as_deref()
+        .map_or_else(|| "unknown".to_string(), rate_limit::address_key);
+    format!("{prefix}:ip:{address}")
 }
 
 impl AuthService {
@@ -132,14 +139,16 @@ impl AuthService {
         sms: Arc<dyn SmsSender>,
     ) -> Result<Self, String> {
         let tokens = AccessTokens::new(&config)?;
-        let hasher = PasswordHasherPool::new(config.password_hashing)
+        let hasher = PasswordHasherPool::new(config.password_hashing, config.password_queue_limit)
             .map_err(|_| "invalid password hashing parameters".to_string())?;
+        let totp_secrets = SecretBox::new(&config.totp_keys, &config.totp_active_kid)?;
         Ok(Self {
             db,
             bus,
             config: Arc::new(config),
             tokens,
             hasher,
+            totp_secrets,
             permissions: PermissionCache {
                 loaded: RwLock::new(None),
             },
@@ -151,8 +160,8 @@ impl AuthService {
         &self.db
     }
 
-    pub(crate) fn hasher(&self) -> &PasswordHasherPool {
-        &self.hasher
+    pub(crate) fn totp_secrets(&self) -> &SecretBox {
+        &self.totp_secrets
     }
 
     pub(crate) fn sms(&self) -> &dyn SmsSender {

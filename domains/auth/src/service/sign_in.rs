@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::{
     AuthService, IssuedSession, LoginOutcome, SessionSelector, ip_key, normalize_email,
-    revoke_sessions,
+    revoke_sessions, validate_email,
 };
 use crate::audit::AuditEvent;
 use crate::model::{RevokeReason, Session, User, UserStatus};
@@ -79,30 +79,31 @@ impl AuthService {
         password: &str,
         meta: &RequestMeta,
     ) -> Result<LoginOutcome, AppError> {
+        // The email becomes part of rate-limit keys and audit entries: a
+        // malformed or overlong one is refused before anything is written.
+        let email = &validate_email(email, "email")?;
         let mut conn = self.conn().await?;
-        let limits = self.config.rate_limits;
         self.consume(
             &mut conn,
             ip_key("login", meta),
-            limits.login_per_ip_per_minute,
+            self.config.rate_limits.login_per_ip_per_minute,
             Duration::from_secs(60),
         )
         .await?;
-        rate_limit::check_lockout(&mut conn, email, &limits).await?;
 
         let user = find_user_by_email(&mut conn, email).await?;
         let usable = user
             .as_ref()
             .filter(|user| user.status == UserStatus::Active);
         let matched = self
-            .hasher
-            .verify(
+            .check_password(
+                &mut conn,
+                email,
                 password,
                 usable.and_then(|user| user.password_hash.as_deref()),
             )
             .await?;
         let Some(user) = usable.filter(|_| matched).cloned() else {
-            rate_limit::record_login_failure(&mut conn, email).await?;
             let failed = AuditEvent::new("auth.login_failed", "user")
                 .diff(json!({ "email": normalize_email(email) }));
             // An unknown email has no entity and no actor.
@@ -113,7 +114,6 @@ impl AuthService {
             failed.record(&mut conn, meta).await?;
             return Err(AppError::unauthenticated("Email or password is incorrect"));
         };
-        rate_limit::clear_login_failures(&mut conn, email).await?;
 
         if user.mfa_required() {
             let challenge = self.start_challenge(&mut conn, &user, meta).await?;
@@ -135,6 +135,32 @@ impl AuthService {
         Ok(LoginOutcome::Signed(Box::new(
             self.issue_session(user, session)?,
         )))
+    }
+
+    /// Checks `password` against `hash` (`None`: a dummy hash, answering false)
+    /// on the account's one budget of password checks, shared by login and
+    /// every re-check of the password: the check is counted before Argon2 runs,
+    /// handed back when it never ran, and a match clears the failures.
+    pub(crate) async fn check_password(
+        &self,
+        conn: &mut AsyncPgConnection,
+        email: &str,
+        password: &str,
+        hash: Option<&str>,
+    ) -> Result<bool, AppError> {
+        let reserved =
+            rate_limit::reserve_password_check(conn, email, &self.config.rate_limits).await?;
+        let matched = match self.hasher.verify(password, hash).await {
+            Ok(matched) => matched,
+            Err(error) => {
+                rate_limit::release(conn, &reserved).await?;
+                return Err(error);
+            }
+        };
+        if matched {
+            rate_limit::clear_login_failures(conn, email).await?;
+        }
+        Ok(matched)
     }
 
     /// Rotates a refresh token. Presenting a token that was already rotated
