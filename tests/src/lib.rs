@@ -382,7 +382,8 @@ impl TestApp {
             .expect("connect")
     }
 
-    /// Creates a user of `role` in `organization` (created when missing; staff go
+    /// Creates a user of `role` in `organization` (created when missing, joined
+    /// by its id when it exists, as an operator does with `--org-id`; staff go
     /// to the agency) and signs in.
     pub async fn persona_in(&self, role: kernel::Role, organization: Option<&str>) -> Persona {
         let email = format!(
@@ -391,10 +392,17 @@ impl TestApp {
             uuid::Uuid::new_v4().simple()
         );
         let meta = kernel::RequestMeta::default();
+        let choice = match organization {
+            None => auth::service::OrganizationChoice::Agency,
+            Some(name) => match self.organization_named(name).await {
+                Some(id) => auth::service::OrganizationChoice::Id(id),
+                None => auth::service::OrganizationChoice::Name(name),
+            },
+        };
         let (user, org) = self
             .state
             .auth()
-            .create_user(&email, PERSONA_PASSWORD, role, organization, &meta)
+            .create_user(&email, PERSONA_PASSWORD, role, choice, &meta)
             .await
             .unwrap_or_else(|error| panic!("create persona: {:?}", error.message()));
         let session = match self
@@ -416,6 +424,22 @@ impl TestApp {
             token: session.access_token,
             refresh_token: session.refresh_token,
         }
+    }
+
+    /// The id of the organization named `name` (compared without case), if any.
+    pub async fn organization_named(&self, name: &str) -> Option<uuid::Uuid> {
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Uuid)]
+            id: uuid::Uuid,
+        }
+        let rows: Vec<Row> =
+            diesel::sql_query("SELECT id FROM organizations WHERE lower(name) = lower($1)")
+                .bind::<diesel::sql_types::Text, _>(name)
+                .load(&mut self.db().await)
+                .await
+                .expect("look up an organization by name");
+        rows.into_iter().next().map(|row| row.id)
     }
 
     /// A persona of `role` in the default organization for it: the agency for

@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use auth::service::OrganizationChoice;
 use fluxorae_tests::TestApp;
 use fluxorae_tests::mail::{ReceivedMail, SmtpServer};
 use kernel::{RequestMeta, Role};
@@ -597,7 +598,7 @@ async fn a_script_signs_in_over_rest_as_a_user_made_by_create_user_and_reads_me(
             email,
             password,
             Role::Client,
-            Some("Acme Pvt Ltd"),
+            OrganizationChoice::Name("Acme Pvt Ltd"),
             &RequestMeta::default(),
         )
         .await
@@ -622,7 +623,21 @@ async fn a_script_signs_in_over_rest_as_a_user_made_by_create_user_and_reads_me(
         json!({ "data": { "me": { "email": email, "role": "CLIENT" } } })
     );
 
-    // A second user of the same company joins the existing organization.
+    // A second user of the same company joins the existing organization by
+    // its id; its name alone no longer does, now that it has a user.
+    let by_name = app
+        .state
+        .auth()
+        .create_user(
+            "sita@acme.example",
+            password,
+            Role::Client,
+            OrganizationChoice::Name("acme pvt ltd"),
+            &RequestMeta::default(),
+        )
+        .await
+        .expect_err("joining by name an organization with users");
+    assert_eq!(by_name.code(), kernel::ErrorCode::Conflict);
     let (_, same) = app
         .state
         .auth()
@@ -630,7 +645,7 @@ async fn a_script_signs_in_over_rest_as_a_user_made_by_create_user_and_reads_me(
             "sita@acme.example",
             password,
             Role::Client,
-            Some("acme pvt ltd"),
+            OrganizationChoice::Id(organization.id),
             &RequestMeta::default(),
         )
         .await

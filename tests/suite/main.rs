@@ -8,6 +8,7 @@ mod files;
 mod http_transport;
 mod knowledge_base;
 mod mfa;
+mod organizations;
 mod outbox;
 mod projects;
 mod rbac;

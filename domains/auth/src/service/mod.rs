@@ -29,7 +29,7 @@ use crate::password::PasswordHasherPool;
 use crate::rate_limit::{self, Budget};
 use crate::tokens::{AccessTokens, hash_token};
 
-pub use accounts::UserFilter;
+pub use accounts::{OrganizationChoice, UserFilter};
 pub use registration::{Invitation, Registration};
 
 /// A signed-in session: what login, refresh, MFA and invitations answer with.
@@ -291,6 +291,10 @@ struct UniqueFields {
 
 const REGISTER_FIELDS: UniqueFields = UniqueFields {
     organization_name: "companyName",
+    email: "email",
+};
+const CLI_FIELDS: UniqueFields = UniqueFields {
+    organization_name: "org",
     email: "email",
 };
 const INPUT_FIELDS: UniqueFields = UniqueFields {

@@ -1,0 +1,299 @@
+//! Which organization a new user lands in: `fluxorae create-user` run as the
+//! binary an operator runs, against the test's database, next to partners'
+//! referrals and open registration over the API.
+
+use std::process::{Command, Output};
+
+use fluxorae_tests::{TestApp, fluxorae_binary};
+use kernel::Role;
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "Monsoon tea on the terrace";
+const REFER: &str =
+    "mutation($name: String!) { referClientOrganization(input: { name: $name }) { __typename } }";
+
+/// What one `fluxorae create-user` run printed.
+struct CliRun {
+    success: bool,
+    stdout: String,
+    stderr: String,
+}
+
+impl CliRun {
+    /// The JSON line of a successful run.
+    fn created(&self) -> Value {
+        assert!(self.success, "create-user failed: {}", self.stderr);
+        serde_json::from_str(self.stdout.trim())
+            .unwrap_or_else(|error| panic!("not JSON ({error}): {}", self.stdout))
+    }
+
+    /// The error of a refused run.
+    fn refused(&self) -> &str {
+        assert!(!self.success, "create-user succeeded: {}", self.stdout);
+        &self.stderr
+    }
+}
+
+/// Runs `fluxorae create-user <args>` on the app's database, as an operator does.
+async fn create_user(app: &TestApp, args: &[&str]) -> CliRun {
+    let binary = fluxorae_binary();
+    assert!(
+        binary.exists(),
+        "{} is missing: build it first (cargo build -p fluxorae)",
+        binary.display()
+    );
+    let database_url = app.database.as_ref().expect("own database").url.clone();
+    let dir = std::env::temp_dir().join(format!("fluxorae-cli-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("working directory");
+    let mut command = Command::new(binary);
+    command
+        .arg("create-user")
+        .args(args)
+        .current_dir(&dir)
+        .env("APP_ENV", "test")
+        .env("DATABASE_URL", database_url)
+        .env("DATA_DIR", &dir)
+        .env("RUN_MIGRATIONS", "false")
+        .env("MAIL_URL", "log")
+        .env("ARGON2_MEMORY_KIB", "1024")
+        .env("ARGON2_ITERATIONS", "1")
+        .env_remove("JWT_KEYS");
+    let output: Output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .expect("join")
+        .expect("run fluxorae create-user");
+    let _ = std::fs::remove_dir_all(&dir);
+    CliRun {
+        success: output.status.success(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// `create-user --role client` with `extra` arguments.
+async fn create_client(app: &TestApp, email: &str, extra: &[&str]) -> CliRun {
+    let mut args = vec!["--email", email, "--password", PASSWORD, "--role", "client"];
+    args.extend_from_slice(extra);
+    create_user(app, &args).await
+}
+
+/// `create-user --role employee` without an organization.
+async fn create_employee(app: &TestApp, email: &str) -> CliRun {
+    create_user(
+        app,
+        &[
+            "--email",
+            email,
+            "--password",
+            PASSWORD,
+            "--role",
+            "employee",
+        ],
+    )
+    .await
+}
+
+/// The id of the organization named `name` (any case), straight from the database.
+async fn organization_named(app: &TestApp, name: &str) -> Option<String> {
+    app.organization_named(name).await.map(|id| id.to_string())
+}
+
+/// Whether `email` can sign in with [`PASSWORD`].
+async fn signs_in(app: &TestApp, email: &str) -> bool {
+    let response = app
+        .http
+        .post(app.url("/auth/login"))
+        .json(&json!({ "email": email, "password": PASSWORD }))
+        .send()
+        .await
+        .expect("login");
+    response.status() == 200
+}
+
+/// Ids of the users of an organization, as an admin lists them.
+async fn members(
+    app: &TestApp,
+    admin: &fluxorae_tests::Persona,
+    organization: &str,
+) -> Vec<String> {
+    let data = app
+        .data(
+            admin,
+            "query($org: ID!) { users(first: 50, filter: { organizationId: $org }) { nodes { id } } }",
+            json!({ "org": organization }),
+        )
+        .await;
+    data["users"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|node| node["id"].as_str().expect("id").to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn create_user_by_name_refuses_an_organization_a_partner_referred_first() {
+    let app = TestApp::spawn().await;
+    let admin = app.persona(Role::Admin).await;
+    let partner = app.persona(Role::Partner).await;
+    // The partner refers "Acme Pvt Ltd" before Acme's own people are set up.
+    app.data(&partner, REFER, json!({ "name": "Acme Pvt Ltd" }))
+        .await;
+    let squatted = organization_named(&app, "Acme Pvt Ltd")
+        .await
+        .expect("the referred organization");
+
+    for name in ["Acme Pvt Ltd", "ACME pvt ltd"] {
+        let run = create_client(&app, "ceo@acme.example", &["--org", name]).await;
+        let error = run.refused();
+        assert!(error.contains("referred"), "{error}");
+        assert!(error.contains("--org-id"), "{error}");
+    }
+    assert!(!signs_in(&app, "ceo@acme.example").await);
+    assert_eq!(members(&app, &admin, &squatted).await, Vec::<String>::new());
+    let seen = app
+        .data(
+            &partner,
+            "{ organizations(first: 50) { nodes { id } } }",
+            json!({}),
+        )
+        .await;
+    assert!(
+        seen["organizations"]["nodes"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .any(|node| node["id"] == squatted.as_str()),
+        "the partner still sees what it referred: {seen}"
+    );
+
+    // An operator who checked that the referral is genuine joins it by id.
+    let joined = create_client(&app, "ceo@acme.example", &["--org-id", &squatted])
+        .await
+        .created();
+    assert_eq!(joined["organizationId"], squatted.as_str());
+    assert_eq!(
+        members(&app, &admin, &squatted).await,
+        [joined["userId"].as_str().expect("userId")]
+    );
+    assert!(signs_in(&app, "ceo@acme.example").await);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn create_user_by_name_refuses_an_organization_someone_registered() {
+    let app = TestApp::spawn().await;
+    let admin = app.persona(Role::Admin).await;
+    // A stranger registers Acme's name through open registration.
+    let registered = app
+        .http
+        .post(app.url("/auth/register"))
+        .json(&json!({
+            "email": "mallory@squat.example",
+            "password": "Borrowed name for a while",
+            "name": "Mallory",
+            "companyName": "Acme Pvt Ltd",
+        }))
+        .send()
+        .await
+        .expect("register");
+    assert!(registered.status().is_success(), "{registered:?}");
+    let squatted = organization_named(&app, "Acme Pvt Ltd")
+        .await
+        .expect("the registered organization");
+    let before = members(&app, &admin, &squatted).await;
+    assert_eq!(before.len(), 1);
+
+    let run = create_client(&app, "ceo@acme.example", &["--org", "Acme Pvt Ltd"]).await;
+    let error = run.refused();
+    assert!(error.contains("has 1 user"), "{error}");
+    assert!(error.contains("--org-id"), "{error}");
+    assert!(!signs_in(&app, "ceo@acme.example").await);
+    assert_eq!(members(&app, &admin, &squatted).await, before);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn create_user_joins_by_name_only_an_organization_without_users_or_referrer() {
+    let app = TestApp::spawn().await;
+    let admin = app.persona(Role::Admin).await;
+
+    // A new name creates the organization; the printed ids work in GraphQL.
+    let first = create_client(&app, "ravi@banyan.example", &["--org", "Banyan Foods"])
+        .await
+        .created();
+    let banyan = first["organizationId"]
+        .as_str()
+        .expect("organizationId")
+        .to_string();
+    let seen = app
+        .data(
+            &admin,
+            "query($org: ID!, $user: ID!) { organization(id: $org) { name kind } user(id: $user) { email role } }",
+            json!({ "org": banyan, "user": first["userId"] }),
+        )
+        .await;
+    assert_eq!(
+        seen,
+        json!({
+            "organization": { "name": "Banyan Foods", "kind": "CLIENT" },
+            "user": { "email": "ravi@banyan.example", "role": "CLIENT" },
+        })
+    );
+
+    // Once it has a user, the name alone no longer joins it; the id does.
+    let error = create_client(&app, "sita@banyan.example", &["--org", "banyan foods"]).await;
+    assert!(error.refused().contains(&banyan), "{}", error.stderr);
+    let second = create_client(&app, "sita@banyan.example", &["--org-id", &banyan])
+        .await
+        .created();
+    assert_eq!(second["organizationId"], banyan.as_str());
+
+    // An organization an admin created, with nobody in it and no referrer, is
+    // joined by its name.
+    let lotus = app
+        .data(
+            &admin,
+            "mutation { createOrganization(input: { name: \"Lotus Ayurveda\", kind: CLIENT }) { id } }",
+            json!({}),
+        )
+        .await["createOrganization"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let joined = create_client(&app, "asha@lotus.example", &["--org", "Lotus Ayurveda"])
+        .await
+        .created();
+    assert_eq!(joined["organizationId"], lotus.as_str());
+
+    // Staff join the agency without naming it.
+    let one = create_employee(&app, "dev1@fluxorae.test").await.created();
+    let two = create_employee(&app, "dev2@fluxorae.test").await.created();
+    assert_eq!(one["organizationId"], two["organizationId"]);
+    assert_eq!(
+        one["organizationId"].as_str(),
+        Some(admin.organization_id.to_string().as_str())
+    );
+
+    // Wrong combinations are refused before anything is written.
+    let both = create_client(
+        &app,
+        "x@banyan.example",
+        &["--org", "Banyan Foods", "--org-id", &banyan],
+    )
+    .await;
+    assert!(
+        both.refused().contains("cannot be used with"),
+        "{}",
+        both.stderr
+    );
+    let unknown = uuid::Uuid::now_v7().to_string();
+    let missing = create_client(&app, "x@banyan.example", &["--org-id", &unknown]).await;
+    assert!(missing.refused().contains("org-id"), "{}", missing.stderr);
+    let agency = create_client(
+        &app,
+        "x@banyan.example",
+        &["--org-id", &admin.organization_id.to_string()],
+    )
+    .await;
+    assert!(agency.refused().contains("org-id"), "{}", agency.stderr);
+    assert!(!signs_in(&app, "x@banyan.example").await);
+}
