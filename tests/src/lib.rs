@@ -454,15 +454,41 @@ impl TestApp {
         self.persona_in(role, organization).await
     }
 
-    /// Records that `partner`'s organization referred `client`'s, straight in
-    /// the database (the set-up of partner-visibility tests).
+    /// Makes `partner`'s organization the referrer of `client`'s the way it
+    /// happens in production: the partner refers the existing organization by
+    /// name (a pending referral) and an admin approves it over GraphQL.
     pub async fn refer(&self, partner: &Persona, client: &Persona) {
-        diesel::sql_query("UPDATE organizations SET referred_by_partner_id = $1 WHERE id = $2")
-            .bind::<diesel::sql_types::Uuid, _>(partner.organization_id)
+        #[derive(diesel::QueryableByName)]
+        struct Name {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            name: String,
+        }
+        let organization: Name = diesel::sql_query("SELECT name FROM organizations WHERE id = $1")
             .bind::<diesel::sql_types::Uuid, _>(client.organization_id)
-            .execute(&mut self.db().await)
+            .get_result(&mut self.db().await)
             .await
-            .expect("refer the client organization");
+            .expect("the client's organization");
+        let referral = self
+            .data(
+                partner,
+                "mutation($name: String!) { referClientOrganization(input: { name: $name }) { id status } }",
+                json!({ "name": organization.name }),
+            )
+            .await;
+        let referral = &referral["referClientOrganization"];
+        assert_eq!(referral["status"], "PENDING", "{referral}");
+        let reviewer = self.persona(kernel::Role::Admin).await;
+        let approved = self
+            .data(
+                &reviewer,
+                "mutation($id: ID!) { approveOrganizationReferral(referralId: $id) { status } }",
+                json!({ "id": referral["id"] }),
+            )
+            .await;
+        assert_eq!(
+            approved["approveOrganizationReferral"]["status"], "APPROVED",
+            "{approved}"
+        );
     }
 
     /// Runs the outbox until no job is due (emails are sent by then).

@@ -1722,6 +1722,7 @@ async fn super_admins_create_and_change_admins_but_nobody_changes_their_own_role
         [
             "auth:audit.read",
             "auth:organization.manage",
+            "auth:referral.review",
             "auth:user.invite",
             "auth:user.manage",
             "auth:user.read",
@@ -2581,17 +2582,21 @@ async fn partners_refer_client_organizations_that_then_appear_in_their_views() {
     let referred = app
         .graphql(
             Some(&partner.token),
-            "mutation { referClientOrganization(input: { name: \"Zenith Foods Pvt Ltd\" }) { id kind referredByPartnerId } }",
+            "mutation { referClientOrganization(input: { name: \"Zenith Foods Pvt Ltd\" }) { status organization { id kind referredByPartnerId } } }",
             json!({}),
         )
         .await;
     assert!(referred.get("errors").is_none(), "{referred}");
     assert_eq!(
-        referred["data"]["referClientOrganization"]["kind"],
+        referred["data"]["referClientOrganization"]["status"],
+        "APPROVED"
+    );
+    assert_eq!(
+        referred["data"]["referClientOrganization"]["organization"]["kind"],
         "CLIENT"
     );
     assert_eq!(
-        referred["data"]["referClientOrganization"]["referredByPartnerId"],
+        referred["data"]["referClientOrganization"]["organization"]["referredByPartnerId"],
         partner.organization_id.to_string()
     );
     let seen = app

@@ -297,3 +297,303 @@ async fn create_user_joins_by_name_only_an_organization_without_users_or_referre
     assert!(agency.refused().contains("org-id"), "{}", agency.stderr);
     assert!(!signs_in(&app, "x@banyan.example").await);
 }
+
+const REFERRAL_FIELDS: &str = "id name status createdAt decidedAt note \
+     partner { id } organization { id name referredByPartnerId } requestedBy { id } decidedBy { id }";
+
+fn refer_query() -> String {
+    format!(
+        "mutation($name: String!) {{ referClientOrganization(input: {{ name: $name }}) {{ {REFERRAL_FIELDS} }} }}"
+    )
+}
+
+fn referrals_query() -> String {
+    format!(
+        "query($status: ReferralStatus, $first: Int, $after: String) {{ \
+         organizationReferrals(status: $status, first: $first, after: $after) {{ totalCount \
+         pageInfo {{ hasNextPage endCursor }} nodes {{ {REFERRAL_FIELDS} }} }} }}"
+    )
+}
+
+fn approve_query() -> String {
+    format!(
+        "mutation($id: ID!) {{ approveOrganizationReferral(referralId: $id) {{ {REFERRAL_FIELDS} }} }}"
+    )
+}
+
+fn decline_query() -> String {
+    format!(
+        "mutation($id: ID!, $note: String) {{ declineOrganizationReferral(referralId: $id, note: $note) {{ {REFERRAL_FIELDS} }} }}"
+    )
+}
+
+/// Ids of the organizations `persona` may see.
+async fn visible_organizations(app: &TestApp, persona: &fluxorae_tests::Persona) -> Vec<String> {
+    let data = app
+        .data(
+            persona,
+            "{ organizations(first: 50) { nodes { id } } }",
+            json!({}),
+        )
+        .await;
+    data["organizations"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|node| node["id"].as_str().expect("id").to_string())
+        .collect()
+}
+
+/// Actions of the audit entries about `entity_id`, oldest first.
+async fn audit_actions(
+    app: &TestApp,
+    admin: &fluxorae_tests::Persona,
+    entity_id: &str,
+) -> Vec<String> {
+    let data = app
+        .data(
+            admin,
+            "query($id: String) { auditLog(first: 50, filter: { entityId: $id }) { nodes { action actorId } } }",
+            json!({ "id": entity_id }),
+        )
+        .await;
+    let mut actions: Vec<String> = data["auditLog"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|node| node["action"].as_str().expect("action").to_string())
+        .collect();
+    actions.reverse();
+    actions
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_partners_referral_of_an_existing_organization_waits_for_an_admins_approval() {
+    let app = TestApp::spawn().await;
+    let admin = app.persona(Role::Admin).await;
+    let employee = app.persona(Role::Employee).await;
+    let client = app.persona(Role::Client).await;
+    let partner = app.persona(Role::Partner).await;
+    let acme = client.organization_id.to_string();
+
+    // Naming an organization that exists gives the partner nothing yet.
+    let referral = app
+        .data(&partner, &refer_query(), json!({ "name": "acme PVT ltd" }))
+        .await["referClientOrganization"]
+        .clone();
+    assert_eq!(referral["status"], "PENDING", "{referral}");
+    assert_eq!(referral["name"], "acme PVT ltd");
+    assert_eq!(referral["organization"], Value::Null, "{referral}");
+    assert_eq!(
+        referral["partner"]["id"],
+        partner.organization_id.to_string()
+    );
+    assert_eq!(referral["requestedBy"]["id"], partner.user_id.to_string());
+    assert_eq!(referral["decidedAt"], Value::Null);
+    let referral_id = referral["id"].as_str().expect("id").to_string();
+    assert!(!visible_organizations(&app, &partner).await.contains(&acme));
+    assert_eq!(
+        app.error_code(
+            &partner,
+            "query($id: ID!) { organization(id: $id) { id } }",
+            json!({ "id": acme })
+        )
+        .await,
+        "NOT_FOUND"
+    );
+    // Asking twice is a conflict; the first request stands.
+    assert_eq!(
+        app.error_code(&partner, &refer_query(), json!({ "name": "Acme Pvt Ltd" }))
+            .await,
+        "CONFLICT"
+    );
+
+    // Only reviewers decide; partners list only their own organization's referrals.
+    for outsider in [&employee, &partner, &client] {
+        assert_eq!(
+            app.error_code(outsider, &approve_query(), json!({ "id": referral_id }))
+                .await,
+            "FORBIDDEN"
+        );
+        assert_eq!(
+            app.error_code(outsider, &decline_query(), json!({ "id": referral_id }))
+                .await,
+            "FORBIDDEN"
+        );
+    }
+    assert_eq!(
+        app.error_code(&client, &referrals_query(), json!({})).await,
+        "FORBIDDEN"
+    );
+    let other_partner = app
+        .persona_in(Role::Partner, Some("Eastwind Partners"))
+        .await;
+    let globex = app
+        .persona_in(Role::Client, Some("Globex Retail LLP"))
+        .await;
+    let second = app
+        .data(
+            &other_partner,
+            &refer_query(),
+            json!({ "name": "Globex Retail LLP" }),
+        )
+        .await["referClientOrganization"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let own = app.data(&partner, &referrals_query(), json!({})).await;
+    assert_eq!(own["organizationReferrals"]["totalCount"], 1, "{own}");
+    assert_eq!(
+        own["organizationReferrals"]["nodes"][0]["id"],
+        referral_id.as_str()
+    );
+
+    // The admin's queue pages, newest first.
+    let first_page = app
+        .data(
+            &admin,
+            &referrals_query(),
+            json!({ "status": "PENDING", "first": 1 }),
+        )
+        .await["organizationReferrals"]
+        .clone();
+    assert_eq!(first_page["totalCount"], 2, "{first_page}");
+    assert_eq!(first_page["pageInfo"]["hasNextPage"], true);
+    assert_eq!(first_page["nodes"][0]["id"], second.as_str());
+    assert_eq!(
+        first_page["nodes"][0]["organization"]["id"],
+        globex.organization_id.to_string()
+    );
+    let next_page = app
+        .data(
+            &admin,
+            &referrals_query(),
+            json!({ "status": "PENDING", "first": 1, "after": first_page["pageInfo"]["endCursor"] }),
+        )
+        .await["organizationReferrals"]
+        .clone();
+    assert_eq!(next_page["pageInfo"]["hasNextPage"], false, "{next_page}");
+    assert_eq!(next_page["nodes"][0]["id"], referral_id.as_str());
+    assert_eq!(next_page["nodes"][0]["organization"]["id"], acme.as_str());
+
+    // Approval records the partner as the referrer.
+    let approved = app
+        .data(&admin, &approve_query(), json!({ "id": referral_id }))
+        .await["approveOrganizationReferral"]
+        .clone();
+    assert_eq!(approved["status"], "APPROVED", "{approved}");
+    assert_eq!(approved["decidedBy"]["id"], admin.user_id.to_string());
+    assert!(approved["decidedAt"].is_string());
+    assert_eq!(
+        approved["organization"]["referredByPartnerId"],
+        partner.organization_id.to_string()
+    );
+    assert!(visible_organizations(&app, &partner).await.contains(&acme));
+    let seen = app.data(&partner, &referrals_query(), json!({})).await;
+    let seen = &seen["organizationReferrals"]["nodes"][0];
+    assert_eq!(seen["status"], "APPROVED");
+    assert_eq!(seen["organization"]["id"], acme.as_str());
+    assert_eq!(
+        seen["decidedBy"],
+        Value::Null,
+        "partners do not see who at the agency decided"
+    );
+    assert_eq!(
+        app.error_code(&admin, &approve_query(), json!({ "id": referral_id }))
+            .await,
+        "CONFLICT"
+    );
+
+    // A declined referral changes nothing.
+    let declined = app
+        .data(
+            &admin,
+            &decline_query(),
+            json!({ "id": second, "note": "Globex came to us directly" }),
+        )
+        .await["declineOrganizationReferral"]
+        .clone();
+    assert_eq!(declined["status"], "DECLINED", "{declined}");
+    assert_eq!(declined["note"], "Globex came to us directly");
+    assert!(
+        !visible_organizations(&app, &other_partner)
+            .await
+            .contains(&globex.organization_id.to_string())
+    );
+    assert_eq!(
+        app.error_code(&admin, &approve_query(), json!({ "id": second }))
+            .await,
+        "CONFLICT"
+    );
+    let unknown = uuid::Uuid::now_v7().to_string();
+    assert_eq!(
+        app.error_code(&admin, &approve_query(), json!({ "id": unknown }))
+            .await,
+        "NOT_FOUND"
+    );
+
+    // Every step is in the audit log.
+    assert_eq!(
+        audit_actions(&app, &admin, &referral_id).await,
+        [
+            "organization.referral_requested",
+            "organization.referral_approved"
+        ]
+    );
+    assert_eq!(
+        audit_actions(&app, &admin, &second).await,
+        [
+            "organization.referral_requested",
+            "organization.referral_declined"
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_partner_referring_a_new_name_creates_the_client_organization_at_once() {
+    let app = TestApp::spawn().await;
+    let partner = app.persona(Role::Partner).await;
+    let referral = app
+        .data(
+            &partner,
+            &refer_query(),
+            json!({ "name": "Zenith Foods Pvt Ltd" }),
+        )
+        .await["referClientOrganization"]
+        .clone();
+    assert_eq!(referral["status"], "APPROVED", "{referral}");
+    assert_eq!(referral["decidedBy"], Value::Null);
+    assert_eq!(referral["organization"]["name"], "Zenith Foods Pvt Ltd");
+    assert_eq!(
+        referral["organization"]["referredByPartnerId"],
+        partner.organization_id.to_string()
+    );
+    let zenith = referral["organization"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    assert!(
+        visible_organizations(&app, &partner)
+            .await
+            .contains(&zenith)
+    );
+    // Referring it again, or an organization of another kind, is refused.
+    assert_eq!(
+        app.error_code(
+            &partner,
+            &refer_query(),
+            json!({ "name": "zenith foods pvt ltd" })
+        )
+        .await,
+        "CONFLICT"
+    );
+    assert_eq!(
+        app.error_code(
+            &partner,
+            &refer_query(),
+            json!({ "name": "Northwind Partners" })
+        )
+        .await,
+        "BAD_USER_INPUT"
+    );
+}

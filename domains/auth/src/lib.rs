@@ -62,6 +62,10 @@ const PERMISSIONS: &[Permission] = &[
         name: "auth:organization.refer",
         description: "Refer client organizations (partners)",
     },
+    Permission {
+        name: "auth:referral.review",
+        description: "Approve or decline partners' referrals of existing organizations",
+    },
 ];
 
 impl Auth {

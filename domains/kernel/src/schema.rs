@@ -252,6 +252,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    organization_referrals (id) {
+        id -> Uuid,
+        partner_id -> Uuid,
+        organization_id -> Uuid,
+        name -> Text,
+        status -> Text,
+        requested_by -> Uuid,
+        decided_by -> Nullable<Uuid>,
+        decided_at -> Nullable<Timestamptz>,
+        note -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     organizations (id) {
         id -> Uuid,
         name -> Text,
@@ -363,6 +378,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     milestones,
     notification_preferences,
     one_time_tokens,
+    organization_referrals,
     organizations,
     project_members,
     projects,

@@ -6,7 +6,8 @@ use kernel::{RequestMeta, RequirePermission, Role, SignedIn, caller};
 
 use super::query::service;
 use super::types::{
-    AuthPayload, LoginPayload, MfaChallengeNode, OrganizationNode, TotpEnrollmentNode, UserNode,
+    AuthPayload, LoginPayload, MfaChallengeNode, OrganizationNode, OrganizationReferralNode,
+    TotpEnrollmentNode, UserNode,
 };
 use crate::model::{OrganizationKind, OtpChannel};
 use crate::service::{Invitation, LoginOutcome, Registration};
@@ -140,7 +141,7 @@ pub struct SetOtpChannelInput {
 /// Input of `referClientOrganization`.
 #[derive(InputObject)]
 pub struct ReferClientOrganizationInput {
-    /// The client's company name (unique).
+    /// The client's company name (compared without case).
     pub name: String,
 }
 
@@ -373,17 +374,52 @@ impl AuthMutation {
         ))
     }
 
-    /// Refers a new client organization (partners); it appears in your
-    /// `organizations` and, once it has projects, in your read-only views.
+    /// Refers a client organization by name (partners). A new name is
+    /// created at once as a client organization referred by yours (`APPROVED`);
+    /// it appears in your `organizations` and, once it has projects, in your
+    /// read-only views. An organization that already exists gets a `PENDING`
+    /// referral that an admin approves or declines; until then you see nothing of it.
     #[graphql(guard = "RequirePermission(\"auth:organization.refer\")")]
     async fn refer_client_organization(
         &self,
         ctx: &Context<'_>,
         input: ReferClientOrganizationInput,
-    ) -> async_graphql::Result<OrganizationNode> {
-        Ok(OrganizationNode(
+    ) -> async_graphql::Result<OrganizationReferralNode> {
+        Ok(OrganizationReferralNode(
             service(ctx)
                 .refer_client_organization(caller(ctx)?, &input.name, &meta(ctx))
+                .await?,
+        ))
+    }
+
+    /// Approves a pending referral (admins): the partner becomes the
+    /// organization's referrer and sees its projects, tickets and files read-only.
+    #[graphql(guard = "RequirePermission(\"auth:referral.review\")")]
+    async fn approve_organization_referral(
+        &self,
+        ctx: &Context<'_>,
+        referral_id: ID,
+    ) -> async_graphql::Result<OrganizationReferralNode> {
+        let referral_id = parse_id(&referral_id, "referralId")?;
+        Ok(OrganizationReferralNode(
+            service(ctx)
+                .approve_referral(caller(ctx)?, referral_id, &meta(ctx))
+                .await?,
+        ))
+    }
+
+    /// Declines a pending referral (admins); nothing else changes.
+    #[graphql(guard = "RequirePermission(\"auth:referral.review\")")]
+    async fn decline_organization_referral(
+        &self,
+        ctx: &Context<'_>,
+        referral_id: ID,
+        #[graphql(desc = "Why, for the record (at most 500 characters).")] note: Option<String>,
+    ) -> async_graphql::Result<OrganizationReferralNode> {
+        let referral_id = parse_id(&referral_id, "referralId")?;
+        Ok(OrganizationReferralNode(
+            service(ctx)
+                .decline_referral(caller(ctx)?, referral_id, note.as_deref(), &meta(ctx))
                 .await?,
         ))
     }

@@ -11,8 +11,8 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{
-    AuthService, CLI_FIELDS, SessionSelector, bad_password, escape_like, insert_user, lock_user,
-    map_unique, revoke_sessions, validate_email,
+    AuthService, CLI_FIELDS, SessionSelector, bad_password, escape_like, insert_user,
+    lock_organization_named, lock_user, map_unique, revoke_sessions, validate_email,
 };
 use crate::audit::AuditEvent;
 use crate::model::{NewUser, Organization, OrganizationKind, RevokeReason, User, UserStatus};
@@ -345,18 +345,7 @@ async fn organization_by_name(
     kind: OrganizationKind,
     meta: &RequestMeta,
 ) -> Result<Organization, AppError> {
-    let existing: Option<Organization> = organizations::table
-        .filter(
-            diesel::dsl::sql::<diesel::sql_types::Bool>("lower(name) = lower(")
-                .bind::<diesel::sql_types::Text, _>(name)
-                .sql(")"),
-        )
-        .for_update()
-        .select(Organization::as_select())
-        .first(conn)
-        .await
-        .optional()?;
-    let Some(organization) = existing else {
+    let Some(organization) = lock_organization_named(conn, name).await? else {
         return new_organization(conn, name, kind, meta).await;
     };
     let users: i64 = users::table

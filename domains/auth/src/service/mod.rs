@@ -6,6 +6,7 @@ mod accounts;
 mod audit_log;
 mod organizations;
 mod passwords;
+mod referrals;
 mod registration;
 mod sign_in;
 
@@ -24,7 +25,9 @@ use uuid::Uuid;
 
 use crate::config::AuthConfig;
 use crate::mfa::sms::SmsSender;
-use crate::model::{MfaMethod, NewUser, RevokeReason, Session, TokenPurpose, User, UserStatus};
+use crate::model::{
+    MfaMethod, NewUser, Organization, RevokeReason, Session, TokenPurpose, User, UserStatus,
+};
 use crate::password::PasswordHasherPool;
 use crate::rate_limit::{self, Budget};
 use crate::tokens::{AccessTokens, hash_token};
@@ -334,6 +337,25 @@ async fn insert_user(
         .get_result(conn)
         .await
         .map_err(|error| map_unique(error, fields))
+}
+
+/// The organization named `name` (names are unique without case), locked
+/// for the rest of the transaction.
+async fn lock_organization_named(
+    conn: &mut AsyncPgConnection,
+    name: &str,
+) -> Result<Option<Organization>, AppError> {
+    Ok(kernel::schema::organizations::table
+        .filter(
+            diesel::dsl::sql::<diesel::sql_types::Bool>("lower(name) = lower(")
+                .bind::<diesel::sql_types::Text, _>(name)
+                .sql(")"),
+        )
+        .for_update()
+        .select(Organization::as_select())
+        .first(conn)
+        .await
+        .optional()?)
 }
 
 async fn lock_user(conn: &mut AsyncPgConnection, id: Uuid) -> Result<User, AppError> {
