@@ -491,15 +491,87 @@ impl TestApp {
         );
     }
 
-    /// Runs the outbox until no job is due (emails are sent by then).
+    /// Runs the outbox until no job is due and none is running (emails are
+    /// sent by then, including those that other jobs enqueued). A job the
+    /// server's own worker claimed is waited for, up to ten seconds.
     pub async fn drain_outbox(&self) {
-        for _ in 0..50 {
+        #[derive(diesel::QueryableByName)]
+        struct Busy {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        for _ in 0..500 {
             match self.state.outbox.run_once().await {
-                Ok(0) => return,
-                Ok(_) => {}
+                Ok(0) => {}
+                Ok(_) => continue,
                 Err(error) => panic!("outbox: {error}"),
             }
+            let busy: Busy = diesel::sql_query(
+                "SELECT count(*) AS n FROM jobs WHERE status = 'running' \
+                 OR (status = 'pending' AND run_at <= now())",
+            )
+            .get_result(&mut self.db().await)
+            .await
+            .expect("count busy jobs");
+            if busy.n == 0 || std::time::Instant::now() > deadline {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// The last email the outbox holds for `to` (after draining it), as queued.
+    pub async fn last_email_to(&self, to: &str) -> Option<kernel::mailer::Email> {
+        #[derive(diesel::QueryableByName)]
+        struct Payload {
+            #[diesel(sql_type = diesel::sql_types::Jsonb)]
+            payload: Value,
+        }
+        self.drain_outbox().await;
+        let rows: Vec<Payload> = diesel::sql_query(
+            "SELECT payload FROM jobs WHERE kind = 'mail.send' AND payload->>'to' = $1 \
+             ORDER BY created_at DESC, id DESC LIMIT 1",
+        )
+        .bind::<diesel::sql_types::Text, _>(to)
+        .load(&mut self.db().await)
+        .await
+        .expect("read queued emails");
+        rows.into_iter()
+            .next()
+            .map(|row| serde_json::from_value(row.payload).expect("an email payload"))
+    }
+
+    /// Registers over REST and confirms from the emailed link, as a newcomer
+    /// does; answers the session body of the confirmation.
+    pub async fn register_confirmed(&self, registration: Value) -> Value {
+        let email = registration["email"].as_str().expect("email").to_string();
+        let response = self
+            .http
+            .post(self.url("/auth/register"))
+            .json(&registration)
+            .send()
+            .await
+            .expect("register");
+        assert_eq!(response.status().as_u16(), 202, "register {email}");
+        let mail = self
+            .last_email_to(&email)
+            .await
+            .unwrap_or_else(|| panic!("no email to {email}"));
+        let (_, rest) = mail
+            .text
+            .split_once("/confirm-registration?token=")
+            .unwrap_or_else(|| panic!("no confirmation link in {mail:?}"));
+        let token = rest.split_whitespace().next().expect("a token");
+        let response = self
+            .http
+            .post(self.url("/auth/register/confirm"))
+            .json(&json!({ "token": token }))
+            .send()
+            .await
+            .expect("confirm");
+        assert_eq!(response.status().as_u16(), 201, "confirm {email}");
+        response.json().await.expect("session body")
     }
 
     /// `http://127.0.0.1:<port><path>`.

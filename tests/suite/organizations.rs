@@ -184,19 +184,13 @@ async fn create_user_by_name_refuses_an_organization_someone_registered() {
     let app = TestApp::spawn().await;
     let admin = app.persona(Role::Admin).await;
     // A stranger registers Acme's name through open registration.
-    let registered = app
-        .http
-        .post(app.url("/auth/register"))
-        .json(&json!({
-            "email": "mallory@squat.example",
-            "password": "Borrowed name for a while",
-            "name": "Mallory",
-            "companyName": "Acme Pvt Ltd",
-        }))
-        .send()
-        .await
-        .expect("register");
-    assert!(registered.status().is_success(), "{registered:?}");
+    app.register_confirmed(json!({
+        "email": "mallory@squat.example",
+        "password": "Borrowed name for a while",
+        "name": "Mallory",
+        "companyName": "Acme Pvt Ltd",
+    }))
+    .await;
     let squatted = organization_named(&app, "Acme Pvt Ltd")
         .await
         .expect("the registered organization");

@@ -51,6 +51,7 @@ const MATRIX: &[(&str, &str, [Access; 8])] = &[
     ("Query", "auditLog", [U, A, A, F, F, F, F, F]),
     ("Query", "verifyAuditLog", [U, A, A, F, F, F, F, F]),
     ("Mutation", "register", [A, A, A, A, A, A, A, A]),
+    ("Mutation", "confirmRegistration", [A, A, A, A, A, A, A, A]),
     ("Mutation", "login", [A, A, A, A, A, A, A, A]),
     ("Mutation", "verifyMfa", [A, A, A, A, A, A, A, A]),
     ("Mutation", "refreshSession", [A, A, A, A, A, A, A, A]),
@@ -311,7 +312,7 @@ async fn operation(app: &TestApp, fixture: &Fixture, field: &str) -> (String, Va
         "auditLog" => ("{ auditLog(first: 5) { totalCount } }".into(), json!({})),
         "verifyAuditLog" => ("{ verifyAuditLog { valid } }".into(), json!({})),
         "register" => (
-            "mutation($input: RegisterInput!) { register(input: $input) { accessToken } }".into(),
+            "mutation($input: RegisterInput!) { register(input: $input) }".into(),
             json!({ "input": {
                 "email": unique_email("new"),
                 "password": "Tamarind Ledger 3391",
@@ -351,6 +352,10 @@ async fn operation(app: &TestApp, fixture: &Fixture, field: &str) -> (String, Va
                 json!({ "id": principal.session_id.to_string() }),
             )
         }
+        "confirmRegistration" => (
+            "mutation { confirmRegistration(input: { token: \"not-a-token\" }) { accessToken } }".into(),
+            json!({}),
+        ),
         "requestPasswordReset" => (
             "mutation { requestPasswordReset(input: { email: \"nobody@example.test\" }) }".into(),
             json!({}),

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod config;
 pub mod demo;
 pub mod graphql;
+pub mod jobs;
 pub mod mfa;
 pub mod model;
 pub mod password;
@@ -21,6 +22,7 @@ use async_graphql::SchemaBuilder;
 use async_graphql::dataloader::DataLoader;
 use config::{AuthConfig, SmsSettings};
 use kernel::domain::{BoxFuture, BuildError, DemoSeed, PeriodicTask};
+use kernel::outbox::JobHandler;
 use kernel::{AppResult, ConfigError, Deps, Domain, Env, Permission};
 use mfa::sms::{LogSmsSender, Msg91SmsSender, SmsSender, TwilioSmsSender};
 
@@ -110,19 +112,40 @@ impl Domain for Auth {
             .data(self.service.clone())
     }
 
+    fn jobs(&self) -> Vec<Arc<dyn JobHandler>> {
+        vec![
+            Arc::new(jobs::RegistrationJob(self.service.clone())),
+            Arc::new(jobs::PasswordResetJob(self.service.clone())),
+        ]
+    }
+
     fn periodic(&self) -> Vec<PeriodicTask> {
-        let service = self.service.clone();
-        vec![PeriodicTask {
-            name: "auth.prune_rate_limits",
-            every: std::time::Duration::from_secs(3600),
-            run: Arc::new(move || {
-                let service = service.clone();
-                Box::pin(async move {
-                    service.prune_rate_limits().await?;
-                    Ok(())
-                })
-            }),
-        }]
+        let rate_limits = self.service.clone();
+        let registrations = self.service.clone();
+        vec![
+            PeriodicTask {
+                name: "auth.prune_rate_limits",
+                every: std::time::Duration::from_secs(3600),
+                run: Arc::new(move || {
+                    let service = rate_limits.clone();
+                    Box::pin(async move {
+                        service.prune_rate_limits().await?;
+                        Ok(())
+                    })
+                }),
+            },
+            PeriodicTask {
+                name: "auth.prune_registrations",
+                every: std::time::Duration::from_secs(3600),
+                run: Arc::new(move || {
+                    let service = registrations.clone();
+                    Box::pin(async move {
+                        service.prune_registrations().await?;
+                        Ok(())
+                    })
+                }),
+            },
+        ]
     }
 
     fn seed_demo<'a>(&'a self, seed: &'a DemoSeed) -> BoxFuture<'a, AppResult<()>> {

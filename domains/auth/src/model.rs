@@ -2,7 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use kernel::schema::{organization_referrals, organizations, sessions, users};
+use kernel::schema::{
+    organization_referrals, organizations, pending_registrations, sessions, users,
+};
 use kernel::{Role, db_enum};
 use uuid::Uuid;
 
@@ -216,6 +218,28 @@ pub struct OrganizationReferral {
     pub note: Option<String>,
     /// Created.
     pub created_at: DateTime<Utc>,
+}
+
+/// An open registration waiting for its emailed link.
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = pending_registrations, check_for_backend(diesel::pg::Pg))]
+pub struct PendingRegistration {
+    /// Id.
+    pub id: Uuid,
+    /// Email as entered.
+    pub email: String,
+    /// The person's name.
+    pub name: String,
+    /// Name of the client organization to create.
+    pub company_name: String,
+    /// Argon2id PHC string of the chosen password.
+    pub password_hash: String,
+    /// SHA-256 of the link's token, once mailed.
+    pub token_hash: Option<Vec<u8>>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// The link stops working then.
+    pub expires_at: DateTime<Utc>,
 }
 
 /// A session row.

@@ -73,6 +73,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    pending_registrations (id) {
+        id -> Uuid,
+        email -> Text,
+        name -> Text,
+        company_name -> Text,
+        password_hash -> Text,
+        token_hash -> Nullable<Bytea>,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     project_members (project_id, user_id) {
         project_id -> Uuid,
         user_id -> Uuid,
@@ -380,6 +393,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     one_time_tokens,
     organization_referrals,
     organizations,
+    pending_registrations,
     project_members,
     projects,
     rate_limit_counters,

@@ -29,8 +29,18 @@ pub struct RegisterInput {
     pub password: String,
     /// Your name.
     pub name: String,
-    /// Your company; a client organization of this name is created.
+    /// Your company; a new client organization of this name is created on
+    /// confirmation (never an existing one).
     pub company_name: String,
+}
+
+/// Input of `confirmRegistration`.
+#[derive(InputObject)]
+pub struct ConfirmRegistrationInput {
+    /// The token from the registration email.
+    pub token: String,
+    /// Another company name, when the registered one is taken.
+    pub company_name: Option<String>,
 }
 
 /// Input of `login`.
@@ -147,20 +157,35 @@ pub struct ReferClientOrganizationInput {
 
 #[Object]
 impl AuthMutation {
-    /// Creates a client user in a new client organization and signs in (when open registration is on).
+    /// Starts an open registration (when it is on). Always answers true for
+    /// valid input, whether or not the email already has an account: a new
+    /// address gets a link to `confirmRegistration`, a known one's owner is
+    /// told that someone tried. Nothing is created before the link is used.
     async fn register(
         &self,
         ctx: &Context<'_>,
         input: RegisterInput,
-    ) -> async_graphql::Result<AuthPayload> {
+    ) -> async_graphql::Result<bool> {
         let registration = Registration {
             email: input.email,
             password: input.password,
             name: input.name,
             company_name: input.company_name,
         };
+        service(ctx).register(registration, &meta(ctx)).await?;
+        Ok(true)
+    }
+
+    /// Finishes a registration with the token from its email: creates the
+    /// client organization and the user, and signs in. A taken company name is
+    /// `CONFLICT` on `companyName`; the link stays usable with another name.
+    async fn confirm_registration(
+        &self,
+        ctx: &Context<'_>,
+        input: ConfirmRegistrationInput,
+    ) -> async_graphql::Result<AuthPayload> {
         Ok(service(ctx)
-            .register(registration, &meta(ctx))
+            .confirm_registration(&input.token, input.company_name.as_deref(), &meta(ctx))
             .await?
             .into())
     }
