@@ -1,5 +1,6 @@
 //! The `fluxorae` command line.
 
+use auth::service::OrganizationChoice;
 use clap::{Parser, Subcommand};
 
 use kernel::{AppError, Role};
@@ -27,8 +28,8 @@ pub enum Command {
     },
     /// Apply pending database migrations and exit.
     Migrate,
-    /// Create an active user (and the organization when missing); prints
-    /// `{"userId": "...", "organizationId": "..."}`.
+    /// Create an active user; prints `{"userId": "...", "organizationId": "..."}`
+    /// (ids as GraphQL uses them).
     CreateUser {
         /// Email (the login).
         #[arg(long)]
@@ -39,10 +40,15 @@ pub enum Command {
         /// One of super-admin, admin, employee, client, freelancer, partner.
         #[arg(long, value_parser = parse_role)]
         role: Role,
-        /// Organization name; created when missing. Staff and freelancers
-        /// default to the agency.
-        #[arg(long)]
+        /// Organization name: a new organization of this name, or an existing
+        /// one only while it has no users and no referring partner (otherwise
+        /// use --org-id). Staff and freelancers default to the agency.
+        #[arg(long, conflicts_with = "org_id")]
         org: Option<String>,
+        /// Id of an existing organization to join, as create-user and GraphQL
+        /// print it.
+        #[arg(long = "org-id")]
+        org_id: Option<uuid::Uuid>,
     },
     /// Create idempotent demo data and print the demo logins (not in production).
     SeedDemo,
@@ -104,11 +110,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             password,
             role,
             org,
+            org_id,
         } => {
+            let organization = match (org_id, org.as_deref()) {
+                (Some(id), _) => OrganizationChoice::Id(id),
+                (None, Some(name)) => OrganizationChoice::Name(name),
+                (None, None) => OrganizationChoice::Agency,
+            };
             let line = with_state(async |state| {
                 let (user, organization) = state
                     .auth()
-                    .create_user(&email, &password, role, org.as_deref(), &meta())
+                    .create_user(&email, &password, role, organization, &meta())
                     .await
                     .map_err(describe_error)?;
                 Ok(crate::demo::created_user_line(user.id, organization.id))

@@ -39,6 +39,7 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/auth/register", post(register))
+        .route("/auth/register/confirm", post(confirm_registration))
         .route("/auth/login", post(login))
         .route("/auth/mfa/verify", post(verify_mfa))
         .route("/auth/refresh", post(refresh))
@@ -258,7 +259,6 @@ struct RegisterBody {
 async fn register(
     State(state): State<AppState>,
     Meta(meta): Meta,
-    headers: HeaderMap,
     JsonBody(body): JsonBody<RegisterBody>,
 ) -> Result<Response, AppError> {
     let registration = Registration {
@@ -267,7 +267,27 @@ async fn register(
         name: body.name,
         company_name: body.company_name,
     };
-    let session = state.auth().register(registration, &meta).await?;
+    state.auth().register(registration, &meta).await?;
+    Ok((StatusCode::ACCEPTED, axum::Json(json!({ "ok": true }))).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ConfirmRegistrationBody {
+    token: String,
+    company_name: Option<String>,
+}
+
+async fn confirm_registration(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<ConfirmRegistrationBody>,
+) -> Result<Response, AppError> {
+    let session = state
+        .auth()
+        .confirm_registration(&body.token, body.company_name.as_deref(), &meta)
+        .await?;
     Ok(session_response(
         &state,
         &headers,

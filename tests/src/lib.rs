@@ -389,7 +389,8 @@ impl TestApp {
             .expect("connect")
     }
 
-    /// Creates a user of `role` in `organization` (created when missing; staff go
+    /// Creates a user of `role` in `organization` (created when missing, joined
+    /// by its id when it exists, as an operator does with `--org-id`; staff go
     /// to the agency) and signs in.
     pub async fn persona_in(&self, role: kernel::Role, organization: Option<&str>) -> Persona {
         let email = format!(
@@ -398,10 +399,17 @@ impl TestApp {
             uuid::Uuid::new_v4().simple()
         );
         let meta = kernel::RequestMeta::default();
+        let choice = match organization {
+            None => auth::service::OrganizationChoice::Agency,
+            Some(name) => match self.organization_named(name).await {
+                Some(id) => auth::service::OrganizationChoice::Id(id),
+                None => auth::service::OrganizationChoice::Name(name),
+            },
+        };
         let (user, org) = self
             .state
             .auth()
-            .create_user(&email, PERSONA_PASSWORD, role, organization, &meta)
+            .create_user(&email, PERSONA_PASSWORD, role, choice, &meta)
             .await
             .unwrap_or_else(|error| panic!("create persona: {:?}", error.message()));
         let session = match self
@@ -425,6 +433,22 @@ impl TestApp {
         }
     }
 
+    /// The id of the organization named `name` (compared without case), if any.
+    pub async fn organization_named(&self, name: &str) -> Option<uuid::Uuid> {
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Uuid)]
+            id: uuid::Uuid,
+        }
+        let rows: Vec<Row> =
+            diesel::sql_query("SELECT id FROM organizations WHERE lower(name) = lower($1)")
+                .bind::<diesel::sql_types::Text, _>(name)
+                .load(&mut self.db().await)
+                .await
+                .expect("look up an organization by name");
+        rows.into_iter().next().map(|row| row.id)
+    }
+
     /// A persona of `role` in the default organization for it: the agency for
     /// staff and freelancers, "Acme Pvt Ltd" for clients, "Northwind Partners"
     /// for partners.
@@ -437,26 +461,124 @@ impl TestApp {
         self.persona_in(role, organization).await
     }
 
-    /// Records that `partner`'s organization referred `client`'s, straight in
-    /// the database (the set-up of partner-visibility tests).
+    /// Makes `partner`'s organization the referrer of `client`'s the way it
+    /// happens in production: the partner refers the existing organization by
+    /// name (a pending referral) and an admin approves it over GraphQL.
     pub async fn refer(&self, partner: &Persona, client: &Persona) {
-        diesel::sql_query("UPDATE organizations SET referred_by_partner_id = $1 WHERE id = $2")
-            .bind::<diesel::sql_types::Uuid, _>(partner.organization_id)
+        #[derive(diesel::QueryableByName)]
+        struct Name {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            name: String,
+        }
+        let organization: Name = diesel::sql_query("SELECT name FROM organizations WHERE id = $1")
             .bind::<diesel::sql_types::Uuid, _>(client.organization_id)
-            .execute(&mut self.db().await)
+            .get_result(&mut self.db().await)
             .await
-            .expect("refer the client organization");
+            .expect("the client's organization");
+        let referral = self
+            .data(
+                partner,
+                "mutation($name: String!) { referClientOrganization(input: { name: $name }) { id status } }",
+                json!({ "name": organization.name }),
+            )
+            .await;
+        let referral = &referral["referClientOrganization"];
+        assert_eq!(referral["status"], "PENDING", "{referral}");
+        let reviewer = self.persona(kernel::Role::Admin).await;
+        let approved = self
+            .data(
+                &reviewer,
+                "mutation($id: ID!) { approveOrganizationReferral(referralId: $id) { status } }",
+                json!({ "id": referral["id"] }),
+            )
+            .await;
+        assert_eq!(
+            approved["approveOrganizationReferral"]["status"], "APPROVED",
+            "{approved}"
+        );
     }
 
-    /// Runs the outbox until no job is due (emails are sent by then).
+    /// Runs the outbox until no job is due and none is running (emails are
+    /// sent by then, including those that other jobs enqueued). A job the
+    /// server's own worker claimed is waited for, up to ten seconds.
     pub async fn drain_outbox(&self) {
-        for _ in 0..50 {
+        #[derive(diesel::QueryableByName)]
+        struct Busy {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        for _ in 0..500 {
             match self.state.outbox.run_once().await {
-                Ok(0) => return,
-                Ok(_) => {}
+                Ok(0) => {}
+                Ok(_) => continue,
                 Err(error) => panic!("outbox: {error}"),
             }
+            let busy: Busy = diesel::sql_query(
+                "SELECT count(*) AS n FROM jobs WHERE status = 'running' \
+                 OR (status = 'pending' AND run_at <= now())",
+            )
+            .get_result(&mut self.db().await)
+            .await
+            .expect("count busy jobs");
+            if busy.n == 0 || std::time::Instant::now() > deadline {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// The last email the outbox holds for `to` (after draining it), as queued.
+    pub async fn last_email_to(&self, to: &str) -> Option<kernel::mailer::Email> {
+        #[derive(diesel::QueryableByName)]
+        struct Payload {
+            #[diesel(sql_type = diesel::sql_types::Jsonb)]
+            payload: Value,
+        }
+        self.drain_outbox().await;
+        let rows: Vec<Payload> = diesel::sql_query(
+            "SELECT payload FROM jobs WHERE kind = 'mail.send' AND payload->>'to' = $1 \
+             ORDER BY created_at DESC, id DESC LIMIT 1",
+        )
+        .bind::<diesel::sql_types::Text, _>(to)
+        .load(&mut self.db().await)
+        .await
+        .expect("read queued emails");
+        rows.into_iter()
+            .next()
+            .map(|row| serde_json::from_value(row.payload).expect("an email payload"))
+    }
+
+    /// Registers over REST and confirms from the emailed link, as a newcomer
+    /// does; answers the session body of the confirmation.
+    pub async fn register_confirmed(&self, registration: Value) -> Value {
+        let email = registration["email"].as_str().expect("email").to_string();
+        let response = self
+            .http
+            .post(self.url("/auth/register"))
+            .json(&registration)
+            .send()
+            .await
+            .expect("register");
+        assert_eq!(response.status().as_u16(), 202, "register {email}");
+        let mail = self
+            .last_email_to(&email)
+            .await
+            .unwrap_or_else(|| panic!("no email to {email}"));
+        let (_, rest) = mail
+            .text
+            .split_once("/confirm-registration?token=")
+            .unwrap_or_else(|| panic!("no confirmation link in {mail:?}"));
+        let token = rest.split_whitespace().next().expect("a token");
+        let response = self
+            .http
+            .post(self.url("/auth/register/confirm"))
+            .json(&json!({ "token": token }))
+            .send()
+            .await
+            .expect("confirm");
+        assert_eq!(response.status().as_u16(), 201, "confirm {email}");
+        response.json().await.expect("session body")
     }
 
     /// `http://127.0.0.1:<port><path>`.

@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use auth::service::OrganizationChoice;
 use fluxorae_tests::TestApp;
 use fluxorae_tests::mail::{ReceivedMail, SmtpServer};
 use kernel::{RequestMeta, Role};
@@ -18,8 +19,10 @@ const PORTAL_ORIGIN: &str = "https://portal.fluxorae.test";
 
 const ME: &str = "{ me { id email name role status permissions \
                   organization { id name kind } sessions { id current } } }";
-const REGISTER: &str = "mutation Register($input: RegisterInput!) { register(input: $input) { \
-                        accessToken refreshToken expiresIn tokenType sessionId user { id email role } } }";
+const REGISTER: &str = "mutation Register($input: RegisterInput!) { register(input: $input) }";
+const CONFIRM_REGISTRATION: &str = "mutation Confirm($input: ConfirmRegistrationInput!) { \
+                                    confirmRegistration(input: $input) { accessToken refreshToken \
+                                    expiresIn tokenType sessionId user { id email role } } }";
 const LOGIN: &str = "mutation Login($input: LoginInput!) { login(input: $input) { \
                      accessToken refreshToken expiresIn mfaRequired \
                      mfaChallenge { challengeId method } user { id email role } } }";
@@ -336,12 +339,26 @@ async fn start_early_in_a_window(window: u64, needed: u64) {
 
 // ---- 1. registration ------------------------------------------------------
 
+/// The token of the one confirmation link mailed to `to` (the outbox is sent first).
+async fn confirmation_token(app: &TestApp, smtp: &SmtpServer, to: &str) -> String {
+    app.drain_outbox().await;
+    smtp.wait_for(1, MAIL_WAIT).await;
+    let mails: Vec<ReceivedMail> = smtp
+        .messages()
+        .into_iter()
+        .filter(|mail| mail.rcpt_to == [to])
+        .collect();
+    assert_eq!(mails.len(), 1, "{mails:#?}");
+    assert_eq!(mails[0].subject, "Confirm your Fluxorae registration");
+    link_token(&mails[0], "/confirm-registration?token=")
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn registering_over_rest_creates_a_client_in_a_new_client_organization_and_answers_like_login()
+async fn registering_over_rest_and_confirming_the_emailed_link_creates_a_client_in_a_new_organization()
  {
-    let app = TestApp::spawn().await;
+    let (smtp, app) = spawn_with_smtp().await;
     let email = "meera@sunrise-textiles.test";
-    let (status, registered) = rest(
+    let (status, answer) = rest(
         &app,
         "/auth/register",
         None,
@@ -351,6 +368,20 @@ async fn registering_over_rest_creates_a_client_in_a_new_client_organization_and
             "name": "Meera Iyer",
             "companyName": "Sunrise Textiles",
         }),
+    )
+    .await;
+    assert_eq!((status, &answer), (202, &json!({ "ok": true })));
+    // Nothing exists before the link is used.
+    let (status, _) = rest_login(&app, email, NEW_PASSWORD).await;
+    assert_eq!(status, 401);
+    assert_eq!(app.organization_named("Sunrise Textiles").await, None);
+
+    let token = confirmation_token(&app, &smtp, email).await;
+    let (status, registered) = rest(
+        &app,
+        "/auth/register/confirm",
+        None,
+        json!({ "token": token }),
     )
     .await;
     assert_eq!(status, 201, "{registered}");
@@ -379,11 +410,26 @@ async fn registering_over_rest_creates_a_client_in_a_new_client_organization_and
     let (status, refreshed) = rest_refresh(&app, &text(&registered, "/refreshToken")).await;
     assert_eq!(status, 200, "{refreshed}");
     assert_eq!(refreshed["sessionId"], registered["sessionId"]);
+
+    // The link works once.
+    let (status, again) = rest(
+        &app,
+        "/auth/register/confirm",
+        None,
+        json!({ "token": token }),
+    )
+    .await;
+    assert_eq!(
+        (status, rest_code(&again)),
+        (400, "BAD_USER_INPUT"),
+        "{again}"
+    );
+    assert_eq!(rest_fields(&again), ["token"]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn registering_over_graphql_creates_a_client_in_a_new_client_organization_and_signs_in() {
-    let app = TestApp::spawn().await;
+async fn registering_over_graphql_and_confirming_the_emailed_link_signs_in() {
+    let (smtp, app) = spawn_with_smtp().await;
     let email = "anil@lotus-exports.test";
     let data = gql_ok(
         &app,
@@ -397,7 +443,16 @@ async fn registering_over_graphql_creates_a_client_in_a_new_client_organization_
         }}),
     )
     .await;
-    let registered = &data["register"];
+    assert_eq!(data, json!({ "register": true }));
+    let token = confirmation_token(&app, &smtp, email).await;
+    let data = gql_ok(
+        &app,
+        None,
+        CONFIRM_REGISTRATION,
+        json!({ "input": { "token": token } }),
+    )
+    .await;
+    let registered = &data["confirmRegistration"];
     assert_session_body(registered, email, "CLIENT");
 
     let me = me(&app, &text(registered, "/accessToken")).await;
@@ -425,12 +480,17 @@ async fn registering_over_graphql_creates_a_client_in_a_new_client_organization_
     assert_eq!(login["login"]["mfaRequired"], false);
     assert_eq!(login["login"]["user"], registered["user"]);
     assert!(login["login"]["accessToken"].is_string());
-    assert!(login["login"]["refreshToken"].is_string());
-    assert!(
-        login["login"]["expiresIn"]
-            .as_i64()
-            .is_some_and(|s| s > 850)
-    );
+
+    // A token that was never mailed is refused.
+    let body = gql_err(
+        &app,
+        None,
+        CONFIRM_REGISTRATION,
+        json!({ "input": { "token": "not-a-registration-token" } }),
+        "BAD_USER_INPUT",
+    )
+    .await;
+    assert_eq!(gql_fields(&body), ["token"]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -491,18 +551,14 @@ async fn registration_refuses_weak_passwords_naming_the_password_field() {
     // Nothing was created: no account, and the company name is still free.
     let (status, body) = rest_login(&app, "arjun@chai-point.test", "password123").await;
     assert_eq!((status, rest_code(&body)), (401, "UNAUTHENTICATED"));
-    let (status, body) = rest(
-        &app,
-        "/auth/register",
-        None,
-        registration("arjun@chai-point.test", NEW_PASSWORD),
-    )
-    .await;
-    assert_eq!(status, 201, "{body}");
+    let session = app
+        .register_confirmed(registration("arjun@chai-point.test", NEW_PASSWORD))
+        .await;
+    assert_session_body(&session, "arjun@chai-point.test", "CLIENT");
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn registering_an_email_that_already_has_an_account_is_a_conflict() {
+async fn a_company_name_taken_before_confirmation_is_a_conflict_and_another_name_finishes_it() {
     let app = TestApp::spawn().await;
     let register = |email: &str, company: &str| {
         json!({
@@ -512,57 +568,59 @@ async fn registering_an_email_that_already_has_an_account_is_a_conflict() {
             "companyName": company,
         })
     };
-    let (status, body) = rest(
+    let first = app
+        .register_confirmed(register("meera@sunrise-textiles.test", "Sunrise Textiles"))
+        .await;
+    assert_session_body(&first, "meera@sunrise-textiles.test", "CLIENT");
+
+    // Registration never joins an existing organization: the name is refused
+    // on confirmation (names are unique without case), and the link still works.
+    let (status, _) = rest(
         &app,
         "/auth/register",
         None,
-        register("meera@sunrise-textiles.test", "Sunrise Textiles"),
+        register("kiran@sunrise-weaves.test", "SUNRISE textiles"),
     )
     .await;
-    assert_eq!(status, 201, "{body}");
-
-    // Emails are unique case-insensitively.
+    assert_eq!(status, 202);
+    let mail = app
+        .last_email_to("kiran@sunrise-weaves.test")
+        .await
+        .expect("a confirmation email");
+    let token = mail
+        .text
+        .split_once("/confirm-registration?token=")
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .expect("a link")
+        .to_string();
     let (status, body) = rest(
         &app,
-        "/auth/register",
+        "/auth/register/confirm",
         None,
-        register("MEERA@Sunrise-Textiles.test", "Meera Consulting"),
-    )
-    .await;
-    assert_eq!(status, 409, "{body}");
-    assert_eq!(rest_code(&body), "CONFLICT");
-    assert_eq!(rest_fields(&body), ["email"]);
-
-    let body = gql_err(
-        &app,
-        None,
-        REGISTER,
-        json!({ "input": register("meera@sunrise-textiles.test", "Meera Design") }),
-        "CONFLICT",
-    )
-    .await;
-    assert_eq!(gql_fields(&body), ["email"]);
-
-    // A user created by an operator is just as taken.
-    let client = app.persona(Role::Client).await;
-    let (status, body) = rest(
-        &app,
-        "/auth/register",
-        None,
-        register(&client.email, "Another Company"),
+        json!({ "token": token }),
     )
     .await;
     assert_eq!((status, rest_code(&body)), (409, "CONFLICT"), "{body}");
+    assert_eq!(rest_fields(&body), ["companyName"]);
+    let (status, body) = rest_login(&app, "kiran@sunrise-weaves.test", NEW_PASSWORD).await;
+    assert_eq!((status, rest_code(&body)), (401, "UNAUTHENTICATED"));
 
-    // The refused attempts left no organization behind.
-    let (status, body) = rest(
+    let (status, second) = rest(
         &app,
-        "/auth/register",
+        "/auth/register/confirm",
         None,
-        register("kiran@meera-consulting.test", "Meera Consulting"),
+        json!({ "token": token, "companyName": "Sunrise Weaves" }),
     )
     .await;
-    assert_eq!(status, 201, "{body}");
+    assert_eq!(status, 201, "{second}");
+    let me = me(&app, &text(&second, "/accessToken")).await;
+    assert_eq!(me["organization"]["name"], "Sunrise Weaves");
+    let original = me_org(&app, &first).await;
+    assert_ne!(me["organization"]["id"], original);
+}
+
+async fn me_org(app: &TestApp, session: &Value) -> Value {
+    me(app, &text(session, "/accessToken")).await["organization"]["id"].clone()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -597,7 +655,7 @@ async fn a_script_signs_in_over_rest_as_a_user_made_by_create_user_and_reads_me(
             email,
             password,
             Role::Client,
-            Some("Acme Pvt Ltd"),
+            OrganizationChoice::Name("Acme Pvt Ltd"),
             &RequestMeta::default(),
         )
         .await
@@ -622,7 +680,21 @@ async fn a_script_signs_in_over_rest_as_a_user_made_by_create_user_and_reads_me(
         json!({ "data": { "me": { "email": email, "role": "CLIENT" } } })
     );
 
-    // A second user of the same company joins the existing organization.
+    // A second user of the same company joins the existing organization by
+    // its id; its name alone no longer does, now that it has a user.
+    let by_name = app
+        .state
+        .auth()
+        .create_user(
+            "sita@acme.example",
+            password,
+            Role::Client,
+            OrganizationChoice::Name("acme pvt ltd"),
+            &RequestMeta::default(),
+        )
+        .await
+        .expect_err("joining by name an organization with users");
+    assert_eq!(by_name.code(), kernel::ErrorCode::Conflict);
     let (_, same) = app
         .state
         .auth()
@@ -630,7 +702,7 @@ async fn a_script_signs_in_over_rest_as_a_user_made_by_create_user_and_reads_me(
             "sita@acme.example",
             password,
             Role::Client,
-            Some("acme pvt ltd"),
+            OrganizationChoice::Id(organization.id),
             &RequestMeta::default(),
         )
         .await
@@ -1707,6 +1779,7 @@ async fn super_admins_create_and_change_admins_but_nobody_changes_their_own_role
         [
             "auth:audit.read",
             "auth:organization.manage",
+            "auth:referral.review",
             "auth:user.invite",
             "auth:user.manage",
             "auth:user.read",
@@ -2572,17 +2645,21 @@ async fn partners_refer_client_organizations_that_then_appear_in_their_views() {
     let referred = app
         .graphql(
             Some(&partner.token),
-            "mutation { referClientOrganization(input: { name: \"Zenith Foods Pvt Ltd\" }) { id kind referredByPartnerId } }",
+            "mutation { referClientOrganization(input: { name: \"Zenith Foods Pvt Ltd\" }) { status organization { id kind referredByPartnerId } } }",
             json!({}),
         )
         .await;
     assert!(referred.get("errors").is_none(), "{referred}");
     assert_eq!(
-        referred["data"]["referClientOrganization"]["kind"],
+        referred["data"]["referClientOrganization"]["status"],
+        "APPROVED"
+    );
+    assert_eq!(
+        referred["data"]["referClientOrganization"]["organization"]["kind"],
         "CLIENT"
     );
     assert_eq!(
-        referred["data"]["referClientOrganization"]["referredByPartnerId"],
+        referred["data"]["referClientOrganization"]["organization"]["referredByPartnerId"],
         partner.organization_id.to_string()
     );
     let seen = app
@@ -2609,4 +2686,213 @@ async fn partners_refer_client_organizations_that_then_appear_in_their_views() {
         )
         .await;
     assert_eq!(duplicate["errors"][0]["extensions"]["code"], "CONFLICT");
+}
+
+// ---- 6. known and unknown emails look alike -----------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn registering_a_known_email_answers_like_a_new_one_and_mails_the_existing_owner() {
+    let (smtp, app) = spawn_with_smtp().await;
+    let owner = app.persona(Role::Client).await;
+    let registration = |email: &str, company: &str| {
+        json!({
+            "email": email,
+            "password": NEW_PASSWORD,
+            "name": "Meera Iyer",
+            "companyName": company,
+        })
+    };
+    let stranger = "meera@sunrise-textiles.test";
+
+    // The same bytes come back whether or not the address has an account.
+    let known = post(
+        &app,
+        "/auth/register",
+        &[],
+        &registration(&owner.email.to_uppercase(), "Another Company"),
+    )
+    .await;
+    let known = (known.status().as_u16(), known.text().await.expect("body"));
+    let unknown = post(
+        &app,
+        "/auth/register",
+        &[],
+        &registration(stranger, "Sunrise Textiles"),
+    )
+    .await;
+    let unknown = (
+        unknown.status().as_u16(),
+        unknown.text().await.expect("body"),
+    );
+    assert_eq!(known, unknown);
+    assert_eq!(known.0, 202, "{known:?}");
+    let query = "mutation($input: RegisterInput!) { register(input: $input) }";
+    let known_gql = app
+        .post_graphql(
+            None,
+            query,
+            json!({ "input": registration(&owner.email, "Third Company") }),
+        )
+        .await;
+    let unknown_gql = app
+        .post_graphql(
+            None,
+            query,
+            json!({ "input": registration("kiran@meera-consulting.test", "Meera Consulting") }),
+        )
+        .await;
+    assert_eq!(known_gql, unknown_gql);
+    assert_eq!(known_gql, (200, json!({ "data": { "register": true } })));
+
+    // Behind them: the owner hears that someone tried, the newcomers get links.
+    let mails = settled_mail(&app, &smtp, 4).await;
+    let to_owner: Vec<&ReceivedMail> = mails
+        .iter()
+        .filter(|mail| mail.rcpt_to == [owner.email.as_str()])
+        .collect();
+    assert_eq!(to_owner.len(), 2, "{mails:#?}");
+    for mail in &to_owner {
+        assert_eq!(mail.subject, "Your Fluxorae account already exists");
+        assert!(mail.text.contains("/login"), "{mail:#?}");
+        assert!(
+            !mail.text.contains("token="),
+            "no link that creates anything: {mail:#?}"
+        );
+    }
+    let to_stranger: Vec<&ReceivedMail> = mails
+        .iter()
+        .filter(|mail| mail.rcpt_to == [stranger])
+        .collect();
+    assert_eq!(to_stranger.len(), 1, "{mails:#?}");
+    assert_eq!(to_stranger[0].subject, "Confirm your Fluxorae registration");
+    let token = link_token(to_stranger[0], "/confirm-registration?token=");
+
+    // The owner's account is as it was; nothing was created in their name.
+    signed_in(&app, &owner.email, &owner.password).await;
+    let (status, body) = rest_login(&app, &owner.email, NEW_PASSWORD).await;
+    assert_eq!((status, rest_code(&body)), (401, "UNAUTHENTICATED"));
+    assert_eq!(app.organization_named("Another Company").await, None);
+    assert_eq!(app.organization_named("Third Company").await, None);
+
+    // The newcomer's link finishes the registration and signs in.
+    let (status, session) = rest(
+        &app,
+        "/auth/register/confirm",
+        None,
+        json!({ "token": token }),
+    )
+    .await;
+    assert_eq!(status, 201, "{session}");
+    assert_session_body(&session, stranger, "CLIENT");
+    let me = me(&app, &text(&session, "/accessToken")).await;
+    assert_eq!(me["organization"]["name"], "Sunrise Textiles");
+    assert_eq!(me["name"], "Meera Iyer");
+}
+
+/// Rows per table (and outbox jobs per kind): what a request leaves behind.
+async fn footprint(app: &TestApp) -> std::collections::BTreeMap<String, i64> {
+    use diesel_async::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Name {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+    }
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut conn = app.db().await;
+    let tables: Vec<Name> = diesel::sql_query(
+        "SELECT table_name::text AS name FROM information_schema.tables \
+         WHERE table_schema = 'public' AND table_type = 'BASE TABLE' \
+         AND table_name NOT LIKE '\\_\\_%'",
+    )
+    .load(&mut conn)
+    .await
+    .expect("tables");
+    let mut rows = std::collections::BTreeMap::new();
+    for table in tables {
+        let count: Vec<Count> = diesel::sql_query(format!(
+            "SELECT '{0}' AS name, count(*) AS n FROM \"{0}\"",
+            table.name
+        ))
+        .load(&mut conn)
+        .await
+        .expect("count");
+        rows.extend(count.into_iter().map(|row| (row.name, row.n)));
+    }
+    let jobs: Vec<Count> =
+        diesel::sql_query("SELECT 'jobs:' || kind AS name, count(*) AS n FROM jobs GROUP BY kind")
+            .load(&mut conn)
+            .await
+            .expect("jobs");
+    rows.extend(jobs.into_iter().map(|row| (row.name, row.n)));
+    rows
+}
+
+/// What changed between two footprints.
+fn growth(
+    before: &std::collections::BTreeMap<String, i64>,
+    after: &std::collections::BTreeMap<String, i64>,
+) -> std::collections::BTreeMap<String, i64> {
+    after
+        .iter()
+        .map(|(name, n)| (name.clone(), n - before.get(name).copied().unwrap_or(0)))
+        .filter(|(_, n)| *n != 0)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn registration_and_reset_requests_do_the_same_work_for_known_and_unknown_emails() {
+    // No worker: what each request itself wrote stays visible.
+    let app = TestApp::spawn_with(|config| config.outbox_enabled = false).await;
+    let owner = app.persona(Role::Client).await;
+    let register = |email: &str, company: &str| {
+        json!({ "input": {
+            "email": email,
+            "password": NEW_PASSWORD,
+            "name": "Meera Iyer",
+            "companyName": company,
+        }})
+    };
+    let cases: [(&str, &str, Value, Value); 2] = [
+        (
+            "requestPasswordReset",
+            REQUEST_RESET,
+            json!({ "email": owner.email }),
+            json!({ "email": "nobody-here@example.test" }),
+        ),
+        (
+            "register",
+            "mutation($input: RegisterInput!) { register(input: $input) }",
+            register(&owner.email, "Another Company"),
+            register("nobody-yet@example.test", "Sunrise Textiles"),
+        ),
+    ];
+    for (what, query, known, unknown) in cases {
+        // A first request from this address opens its rate-limit windows.
+        let mut warm_up = unknown.clone();
+        if let Some(input) = warm_up.get_mut("input") {
+            input["email"] = json!("warm-up@example.test");
+            input["companyName"] = json!("Warm Up Ltd");
+        } else {
+            warm_up["email"] = json!("warm-up@example.test");
+        }
+        app.post_graphql(None, query, warm_up).await;
+
+        let start = footprint(&app).await;
+        let known_answer = app.post_graphql(None, query, known).await;
+        let after_known = footprint(&app).await;
+        let unknown_answer = app.post_graphql(None, query, unknown).await;
+        let after_unknown = footprint(&app).await;
+        assert_eq!(known_answer, unknown_answer, "{what}");
+        assert_eq!(
+            growth(&start, &after_known),
+            growth(&after_known, &after_unknown),
+            "{what}: the known email's request wrote other rows than the unknown one's"
+        );
+    }
 }

@@ -946,6 +946,7 @@ struct Count {
 /// Password reset emails queued for `to`.
 async fn reset_emails_to(app: &TestApp, to: &str) -> i64 {
     use diesel_async::RunQueryDsl;
+    app.drain_outbox().await;
     let mut conn = app.db().await;
     let count: Count = diesel::sql_query(
         "SELECT count(*) AS n FROM jobs WHERE kind = 'mail.send' \

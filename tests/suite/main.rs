@@ -12,6 +12,7 @@ mod files;
 mod http_transport;
 mod knowledge_base;
 mod mfa;
+mod organizations;
 mod outbox;
 mod persisted_queries;
 mod production_config;

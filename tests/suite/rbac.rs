@@ -51,6 +51,7 @@ const MATRIX: &[(&str, &str, [Access; 8])] = &[
     ("Query", "auditLog", [U, A, A, F, F, F, F, F]),
     ("Query", "verifyAuditLog", [U, A, A, F, F, F, F, F]),
     ("Mutation", "register", [A, A, A, A, A, A, A, A]),
+    ("Mutation", "confirmRegistration", [A, A, A, A, A, A, A, A]),
     ("Mutation", "login", [A, A, A, A, A, A, A, A]),
     ("Mutation", "verifyMfa", [A, A, A, A, A, A, A, A]),
     ("Mutation", "refreshSession", [A, A, A, A, A, A, A, A]),
@@ -135,6 +136,19 @@ const MATRIX: &[(&str, &str, [Access; 8])] = &[
         "referClientOrganization",
         [U, F, F, F, F, F, F, A],
     ),
+    // A pending referral of an existing organization (admins decide).
+    (
+        "Mutation",
+        "approveOrganizationReferral",
+        [U, A, A, F, F, F, F, F],
+    ),
+    (
+        "Mutation",
+        "declineOrganizationReferral",
+        [U, A, A, F, F, F, F, F],
+    ),
+    // Admins see every referral, partners their own organization's.
+    ("Query", "organizationReferrals", [U, A, A, F, F, F, F, A]),
     ("Mutation", "updateKbCategory", [U, A, A, A, F, F, F, F]),
     ("Mutation", "deleteKbCategory", [U, A, A, A, F, F, F, F]),
     ("Mutation", "createKbArticle", [U, A, A, A, F, F, F, F]),
@@ -150,6 +164,7 @@ struct Fixture {
     acme_org: String,
     acme_colleague: String,
     partner_org: String,
+    partner: Persona,
     admin: Persona,
     acme_project: String,
 }
@@ -221,6 +236,30 @@ async fn fresh_kb_article(app: &TestApp, fixture: &Fixture) -> (String, String) 
     )
 }
 
+/// A pending referral: the fixture's partner refers an organization that exists.
+async fn fresh_referral(app: &TestApp, fixture: &Fixture) -> String {
+    let name = format!("Existing {}", uuid::Uuid::new_v4().simple());
+    admin_data(
+        app,
+        fixture,
+        "mutation($name: String!) { createOrganization(input: { name: $name, kind: CLIENT }) { id } }",
+        json!({ "name": name }),
+    )
+    .await;
+    let referral = app
+        .data(
+            &fixture.partner,
+            "mutation($name: String!) { referClientOrganization(input: { name: $name }) { id status } }",
+            json!({ "name": name }),
+        )
+        .await;
+    assert_eq!(referral["referClientOrganization"]["status"], "PENDING");
+    referral["referClientOrganization"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string()
+}
+
 async fn fresh_task(app: &TestApp, fixture: &Fixture) -> String {
     let data = admin_data(
         app,
@@ -273,7 +312,7 @@ async fn operation(app: &TestApp, fixture: &Fixture, field: &str) -> (String, Va
         "auditLog" => ("{ auditLog(first: 5) { totalCount } }".into(), json!({})),
         "verifyAuditLog" => ("{ verifyAuditLog { valid } }".into(), json!({})),
         "register" => (
-            "mutation($input: RegisterInput!) { register(input: $input) { accessToken } }".into(),
+            "mutation($input: RegisterInput!) { register(input: $input) }".into(),
             json!({ "input": {
                 "email": unique_email("new"),
                 "password": "Tamarind Ledger 3391",
@@ -313,6 +352,10 @@ async fn operation(app: &TestApp, fixture: &Fixture, field: &str) -> (String, Va
                 json!({ "id": principal.session_id.to_string() }),
             )
         }
+        "confirmRegistration" => (
+            "mutation { confirmRegistration(input: { token: \"not-a-token\" }) { accessToken } }".into(),
+            json!({}),
+        ),
         "requestPasswordReset" => (
             "mutation { requestPasswordReset(input: { email: \"nobody@example.test\" }) }".into(),
             json!({}),
@@ -517,6 +560,18 @@ async fn operation(app: &TestApp, fixture: &Fixture, field: &str) -> (String, Va
             "mutation($name: String!) { referClientOrganization(input: { name: $name }) { id } }".into(),
             json!({ "name": format!("Referred {}", uuid::Uuid::new_v4().simple()) }),
         ),
+        "approveOrganizationReferral" => (
+            "mutation($id: ID!) { approveOrganizationReferral(referralId: $id) { status } }".into(),
+            json!({ "id": fresh_referral(app, fixture).await }),
+        ),
+        "declineOrganizationReferral" => (
+            "mutation($id: ID!) { declineOrganizationReferral(referralId: $id) { status } }".into(),
+            json!({ "id": fresh_referral(app, fixture).await }),
+        ),
+        "organizationReferrals" => (
+            "{ organizationReferrals(first: 5) { totalCount } }".into(),
+            json!({}),
+        ),
         "kbCategories" => ("{ kbCategories { totalCount } }".into(), json!({})),
         "kbArticles" => ("{ kbArticles(first: 5) { totalCount } }".into(), json!({})),
         "kbArticle" => (
@@ -660,6 +715,7 @@ async fn every_root_field_answers_each_role_as_the_matrix_declares() {
         acme_org: colleague.organization_id.to_string(),
         acme_colleague: colleague.user_id.to_string(),
         partner_org: partner.organization_id.to_string(),
+        partner,
         admin,
         acme_project: project,
     };

@@ -338,6 +338,7 @@ async fn emailed_reset_token(app: &TestApp, email: &str) -> String {
         #[diesel(sql_type = diesel::sql_types::Text)]
         text: String,
     }
+    app.drain_outbox().await;
     let mut conn = app.db().await;
     let mail: Mail = diesel::sql_query(
         "SELECT payload->>'text' AS text FROM jobs WHERE kind = 'mail.send' \

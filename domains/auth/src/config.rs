@@ -87,6 +87,10 @@ pub struct RateLimits {
     pub max_lockout: Duration,
     /// Registrations per client IP per hour.
     pub register_per_ip_per_hour: u32,
+    /// Registrations per email address per hour; over it requests are dropped
+    /// quietly, so that the owner of a known address is not flooded and the
+    /// answer stays the same.
+    pub register_per_email_per_hour: u32,
     /// Password reset requests per client IP per hour.
     pub reset_per_ip_per_hour: u32,
     /// Password reset requests per account per hour.
@@ -103,6 +107,7 @@ impl Default for RateLimits {
             lockout_after_failures: 5,
             max_lockout: Duration::from_secs(15 * 60),
             register_per_ip_per_hour: 20,
+            register_per_email_per_hour: 5,
             reset_per_ip_per_hour: 20,
             reset_per_account_per_hour: 5,
             otp_per_account_per_hour: 10,
@@ -140,6 +145,8 @@ pub struct AuthConfig {
     pub reset_ttl: Duration,
     /// Lifetime of invitations.
     pub invitation_ttl: Duration,
+    /// Lifetime of a registration's confirmation link.
+    pub registration_ttl: Duration,
     /// Lifetime of an MFA challenge and its one-time code.
     pub mfa_challenge_ttl: Duration,
     /// Wrong codes allowed per challenge.
@@ -276,6 +283,7 @@ impl AuthConfig {
             totp_active_kid: "dev".into(),
             reset_ttl: Duration::from_secs(3600),
             invitation_ttl: Duration::from_secs(7 * 24 * 3600),
+            registration_ttl: Duration::from_secs(24 * 3600),
             mfa_challenge_ttl: Duration::from_secs(10 * 60),
             otp_max_attempts: 5,
             app_url: "http://localhost:3000".into(),

@@ -3,7 +3,9 @@
 use kernel::domain::{DemoLogin, DemoSeed};
 use kernel::{AppError, AppResult, ErrorCode, RequestMeta, Role};
 
-use crate::service::{AuthService, LoginOutcome};
+use crate::model::OrganizationKind;
+use crate::policy::organization_kind_for;
+use crate::service::{AuthService, LoginOutcome, OrganizationChoice};
 
 const DEMO_USERS: [(Role, &str, &str, &str); 7] = [
     (
@@ -59,10 +61,11 @@ pub async fn seed(auth: &AuthService, seed: &DemoSeed) -> AppResult<()> {
         user_agent: Some("fluxorae seed-demo".into()),
     };
     for (role, email, password, organization) in DEMO_USERS {
-        let created = match auth
-            .create_user(email, password, role, Some(organization), &meta)
-            .await
-        {
+        let choice = match organization_kind_for(role) {
+            OrganizationKind::Agency => OrganizationChoice::Agency,
+            _ => OrganizationChoice::Name(organization),
+        };
+        let created = match auth.create_user(email, password, role, choice, &meta).await {
             Ok(_) => true,
             Err(error) if error.code() == ErrorCode::Conflict => false,
             Err(error) => return Err(error),

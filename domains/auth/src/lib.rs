@@ -6,6 +6,7 @@ pub mod config;
 pub mod demo;
 pub mod events;
 pub mod graphql;
+pub mod jobs;
 pub mod mfa;
 pub mod model;
 pub mod password;
@@ -22,6 +23,7 @@ use async_graphql::SchemaBuilder;
 use async_graphql::dataloader::DataLoader;
 use config::{AuthConfig, SmsSettings};
 use kernel::domain::{BoxFuture, BuildError, DemoSeed, PeriodicTask};
+use kernel::outbox::JobHandler;
 use kernel::{AppResult, ConfigError, Deps, Domain, Env, Permission};
 use mfa::sms::{LogSmsSender, Msg91SmsSender, SmsSender, TwilioSmsSender};
 
@@ -62,6 +64,10 @@ const PERMISSIONS: &[Permission] = &[
     Permission {
         name: "auth:organization.refer",
         description: "Refer client organizations (partners)",
+    },
+    Permission {
+        name: "auth:referral.review",
+        description: "Approve or decline partners' referrals of existing organizations",
     },
 ];
 
@@ -107,9 +113,17 @@ impl Domain for Auth {
             .data(self.service.clone())
     }
 
+    fn jobs(&self) -> Vec<Arc<dyn JobHandler>> {
+        vec![
+            Arc::new(jobs::RegistrationJob(self.service.clone())),
+            Arc::new(jobs::PasswordResetJob(self.service.clone())),
+        ]
+    }
+
     fn periodic(&self) -> Vec<PeriodicTask> {
         let pruning = self.service.clone();
         let resealing = self.service.clone();
+        let registrations = self.service.clone();
         vec![
             PeriodicTask {
                 name: "auth.prune_rate_limits",
@@ -137,6 +151,17 @@ impl Domain for Auth {
                                 "TOTP secrets re-encrypted with the active key"
                             );
                         }
+                        Ok(())
+                    })
+                }),
+            },
+            PeriodicTask {
+                name: "auth.prune_registrations",
+                every: std::time::Duration::from_secs(3600),
+                run: Arc::new(move || {
+                    let service = registrations.clone();
+                    Box::pin(async move {
+                        service.prune_registrations().await?;
                         Ok(())
                     })
                 }),

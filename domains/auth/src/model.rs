@@ -2,7 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use kernel::schema::{organizations, sessions, users};
+use kernel::schema::{
+    organization_referrals, organizations, pending_registrations, sessions, users,
+};
 use kernel::{Role, db_enum};
 use uuid::Uuid;
 
@@ -178,6 +180,66 @@ pub struct Organization {
     pub created_at: DateTime<Utc>,
     /// Updated.
     pub updated_at: DateTime<Utc>,
+}
+
+db_enum! {
+    /// Where a partner's referral of a client organization stands.
+    ReferralStatus {
+        /// The organization already existed: waiting for an admin.
+        Pending = "pending",
+        /// The partner is the organization's referrer.
+        Approved = "approved",
+        /// An admin refused it; nothing changed.
+        Declined = "declined",
+    }
+}
+
+/// A partner's referral of a client organization.
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = organization_referrals, check_for_backend(diesel::pg::Pg))]
+pub struct OrganizationReferral {
+    /// Id.
+    pub id: Uuid,
+    /// The referring partner organization.
+    pub partner_id: Uuid,
+    /// The client organization referred.
+    pub organization_id: Uuid,
+    /// The name as the partner typed it.
+    pub name: String,
+    /// Pending, approved or declined.
+    pub status: ReferralStatus,
+    /// The partner's user who referred it.
+    pub requested_by: Uuid,
+    /// The admin who decided; `None` for a new organization, approved at once.
+    pub decided_by: Option<Uuid>,
+    /// When it was decided.
+    pub decided_at: Option<DateTime<Utc>>,
+    /// The admin's note on the decision.
+    pub note: Option<String>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// An open registration waiting for its emailed link.
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = pending_registrations, check_for_backend(diesel::pg::Pg))]
+pub struct PendingRegistration {
+    /// Id.
+    pub id: Uuid,
+    /// Email as entered.
+    pub email: String,
+    /// The person's name.
+    pub name: String,
+    /// Name of the client organization to create.
+    pub company_name: String,
+    /// Argon2id PHC string of the chosen password.
+    pub password_hash: String,
+    /// SHA-256 of the link's token, once mailed.
+    pub token_hash: Option<Vec<u8>>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// The link stops working then.
+    pub expires_at: DateTime<Utc>,
 }
 
 /// A session row.

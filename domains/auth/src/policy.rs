@@ -35,9 +35,26 @@ pub fn may_manage(actor: Role, target: Role) -> bool {
     }
 }
 
+/// Whether `create-user`, given only a name, may add a user to the existing
+/// organization of that name: only while nobody is in it and no partner
+/// referred it. Otherwise whoever registered or referred the name first would
+/// control the organization the real company's people land in; joining such
+/// an organization takes its id.
+pub fn joinable_by_name(users: i64, referred_by_partner: bool) -> bool {
+    users == 0 && !referred_by_partner
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_an_empty_unreferred_organization_is_joined_by_its_name() {
+        assert!(joinable_by_name(0, false));
+        assert!(!joinable_by_name(1, false));
+        assert!(!joinable_by_name(0, true));
+        assert!(!joinable_by_name(3, true));
+    }
 
     #[test]
     fn only_super_admins_create_or_change_admins() {

@@ -73,6 +73,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    pending_registrations (id) {
+        id -> Uuid,
+        email -> Text,
+        name -> Text,
+        company_name -> Text,
+        password_hash -> Text,
+        token_hash -> Nullable<Bytea>,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     project_members (project_id, user_id) {
         project_id -> Uuid,
         user_id -> Uuid,
@@ -252,6 +265,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    organization_referrals (id) {
+        id -> Uuid,
+        partner_id -> Uuid,
+        organization_id -> Uuid,
+        name -> Text,
+        status -> Text,
+        requested_by -> Uuid,
+        decided_by -> Nullable<Uuid>,
+        decided_at -> Nullable<Timestamptz>,
+        note -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     organizations (id) {
         id -> Uuid,
         name -> Text,
@@ -364,7 +392,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     milestones,
     notification_preferences,
     one_time_tokens,
+    organization_referrals,
     organizations,
+    pending_registrations,
     project_members,
     projects,
     rate_limit_counters,

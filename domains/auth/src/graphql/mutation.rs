@@ -6,7 +6,8 @@ use kernel::{RequestMeta, RequirePermission, Role, SignedIn, caller};
 
 use super::query::service;
 use super::types::{
-    AuthPayload, LoginPayload, MfaChallengeNode, OrganizationNode, TotpEnrollmentNode, UserNode,
+    AuthPayload, LoginPayload, MfaChallengeNode, OrganizationNode, OrganizationReferralNode,
+    TotpEnrollmentNode, UserNode,
 };
 use crate::model::{OrganizationKind, OtpChannel};
 use crate::service::{Invitation, LoginOutcome, Registration};
@@ -28,8 +29,18 @@ pub struct RegisterInput {
     pub password: String,
     /// Your name.
     pub name: String,
-    /// Your company; a client organization of this name is created.
+    /// Your company; a new client organization of this name is created on
+    /// confirmation (never an existing one).
     pub company_name: String,
+}
+
+/// Input of `confirmRegistration`.
+#[derive(InputObject)]
+pub struct ConfirmRegistrationInput {
+    /// The token from the registration email.
+    pub token: String,
+    /// Another company name, when the registered one is taken.
+    pub company_name: Option<String>,
 }
 
 /// Input of `login`.
@@ -144,26 +155,41 @@ pub struct SetOtpChannelInput {
 /// Input of `referClientOrganization`.
 #[derive(InputObject)]
 pub struct ReferClientOrganizationInput {
-    /// The client's company name (unique).
+    /// The client's company name (compared without case).
     pub name: String,
 }
 
 #[Object]
 impl AuthMutation {
-    /// Creates a client user in a new client organization and signs in (when open registration is on).
+    /// Starts an open registration (when it is on). Always answers true for
+    /// valid input, whether or not the email already has an account: a new
+    /// address gets a link to `confirmRegistration`, a known one's owner is
+    /// told that someone tried. Nothing is created before the link is used.
     async fn register(
         &self,
         ctx: &Context<'_>,
         input: RegisterInput,
-    ) -> async_graphql::Result<AuthPayload> {
+    ) -> async_graphql::Result<bool> {
         let registration = Registration {
             email: input.email,
             password: input.password,
             name: input.name,
             company_name: input.company_name,
         };
+        service(ctx).register(registration, &meta(ctx)).await?;
+        Ok(true)
+    }
+
+    /// Finishes a registration with the token from its email: creates the
+    /// client organization and the user, and signs in. A taken company name is
+    /// `CONFLICT` on `companyName`; the link stays usable with another name.
+    async fn confirm_registration(
+        &self,
+        ctx: &Context<'_>,
+        input: ConfirmRegistrationInput,
+    ) -> async_graphql::Result<AuthPayload> {
         Ok(service(ctx)
-            .register(registration, &meta(ctx))
+            .confirm_registration(&input.token, input.company_name.as_deref(), &meta(ctx))
             .await?
             .into())
     }
@@ -377,17 +403,52 @@ impl AuthMutation {
         ))
     }
 
-    /// Refers a new client organization (partners); it appears in your
-    /// `organizations` and, once it has projects, in your read-only views.
+    /// Refers a client organization by name (partners). A new name is
+    /// created at once as a client organization referred by yours (`APPROVED`);
+    /// it appears in your `organizations` and, once it has projects, in your
+    /// read-only views. An organization that already exists gets a `PENDING`
+    /// referral that an admin approves or declines; until then you see nothing of it.
     #[graphql(guard = "RequirePermission(\"auth:organization.refer\")")]
     async fn refer_client_organization(
         &self,
         ctx: &Context<'_>,
         input: ReferClientOrganizationInput,
-    ) -> async_graphql::Result<OrganizationNode> {
-        Ok(OrganizationNode(
+    ) -> async_graphql::Result<OrganizationReferralNode> {
+        Ok(OrganizationReferralNode(
             service(ctx)
                 .refer_client_organization(caller(ctx)?, &input.name, &meta(ctx))
+                .await?,
+        ))
+    }
+
+    /// Approves a pending referral (admins): the partner becomes the
+    /// organization's referrer and sees its projects, tickets and files read-only.
+    #[graphql(guard = "RequirePermission(\"auth:referral.review\")")]
+    async fn approve_organization_referral(
+        &self,
+        ctx: &Context<'_>,
+        referral_id: ID,
+    ) -> async_graphql::Result<OrganizationReferralNode> {
+        let referral_id = parse_id(&referral_id, "referralId")?;
+        Ok(OrganizationReferralNode(
+            service(ctx)
+                .approve_referral(caller(ctx)?, referral_id, &meta(ctx))
+                .await?,
+        ))
+    }
+
+    /// Declines a pending referral (admins); nothing else changes.
+    #[graphql(guard = "RequirePermission(\"auth:referral.review\")")]
+    async fn decline_organization_referral(
+        &self,
+        ctx: &Context<'_>,
+        referral_id: ID,
+        #[graphql(desc = "Why, for the record (at most 500 characters).")] note: Option<String>,
+    ) -> async_graphql::Result<OrganizationReferralNode> {
+        let referral_id = parse_id(&referral_id, "referralId")?;
+        Ok(OrganizationReferralNode(
+            service(ctx)
+                .decline_referral(caller(ctx)?, referral_id, note.as_deref(), &meta(ctx))
                 .await?,
         ))
     }

@@ -9,9 +9,11 @@ use kernel::pagination::{PageConnection, PageRequest, max_page_size};
 use kernel::{RequirePermission, Role, SignedIn, caller};
 use uuid::Uuid;
 
-use super::types::{AuditChainCheck, AuditEntryNode, OrganizationNode, UserNode};
+use super::types::{
+    AuditChainCheck, AuditEntryNode, OrganizationNode, OrganizationReferralNode, UserNode,
+};
 use crate::audit::AuditFilter;
-use crate::model::{OrganizationKind, UserStatus};
+use crate::model::{OrganizationKind, ReferralStatus, UserStatus};
 use crate::service::{AuthService, UserFilter};
 
 /// Auth queries.
@@ -56,6 +58,8 @@ pub(crate) fn service<'a>(ctx: &Context<'a>) -> &'a Arc<AuthService> {
 pub type UserConnection = PageConnection<Uuid, UserNode>;
 /// A page of organizations.
 pub type OrganizationConnection = PageConnection<Uuid, OrganizationNode>;
+/// A page of referrals.
+pub type OrganizationReferralConnection = PageConnection<Uuid, OrganizationReferralNode>;
 /// A page of audit entries.
 pub type AuditEntryConnection = PageConnection<i64, AuditEntryNode>;
 
@@ -137,6 +141,27 @@ impl AuthQuery {
             .list_organizations(caller(ctx)?, kind, page.after, page.limit)
             .await?;
         Ok(page.connection(organizations, |row| row.id, OrganizationNode))
+    }
+
+    /// Partners' referrals of client organizations, newest first: admins see
+    /// every one (the pending ones are theirs to decide), partners their own
+    /// organization's.
+    #[graphql(
+        guard = "SignedIn",
+        complexity = "kernel::cost::page(first, child_complexity)"
+    )]
+    async fn organization_referrals(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<ReferralStatus>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<OrganizationReferralConnection> {
+        let page = PageRequest::new(first, after.as_deref(), max_page_size(ctx))?;
+        let referrals = service(ctx)
+            .list_referrals(caller(ctx)?, status, page.after, page.limit)
+            .await?;
+        Ok(page.connection(referrals, |row| row.id, OrganizationReferralNode))
     }
 
     /// The audit log, newest first (admins).

@@ -7,10 +7,11 @@ use async_graphql::{ComplexObject, Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use kernel::{AppError, Role, caller};
 
-use super::loaders::OrganizationLoader;
+use super::loaders::{OrganizationLoader, UserLoader};
 use crate::audit::AuditEntry;
 use crate::model::{
-    MfaMethod, Organization, OrganizationKind, OtpChannel, Session, User, UserStatus,
+    MfaMethod, Organization, OrganizationKind, OrganizationReferral, OtpChannel, ReferralStatus,
+    Session, User, UserStatus,
 };
 use crate::service::{AuthService, IssuedSession, MfaChallenge};
 
@@ -153,6 +154,89 @@ impl OrganizationNode {
     }
 
     /// When it was created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// A partner's referral of a client organization. A new name is approved at
+/// once; an organization that already existed waits for an admin
+/// (`approveOrganizationReferral`, `declineOrganizationReferral`).
+pub struct OrganizationReferralNode(pub OrganizationReferral);
+
+#[Object(name = "OrganizationReferral")]
+impl OrganizationReferralNode {
+    /// Id; pass it to `approveOrganizationReferral` or `declineOrganizationReferral`.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// The name as the partner typed it.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// Pending, approved or declined.
+    async fn status(&self) -> ReferralStatus {
+        self.0.status
+    }
+
+    /// The referring partner organization.
+    async fn partner(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<OrganizationNode>> {
+        let loader = ctx.data_unchecked::<DataLoader<OrganizationLoader>>();
+        Ok(loader
+            .load_one(self.0.partner_id)
+            .await?
+            .map(OrganizationNode))
+    }
+
+    /// The client organization referred; null while you may not see it (for
+    /// the partner, until the referral is approved).
+    async fn organization(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<OrganizationNode>> {
+        let service = ctx.data_unchecked::<Arc<AuthService>>();
+        match service
+            .get_organization(caller(ctx)?, self.0.organization_id)
+            .await
+        {
+            Ok(organization) => Ok(Some(OrganizationNode(organization))),
+            Err(error) if error.code() == kernel::ErrorCode::NotFound => Ok(None),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// The partner's user who referred it.
+    async fn requested_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserNode>> {
+        let loader = ctx.data_unchecked::<DataLoader<UserLoader>>();
+        Ok(loader.load_one(self.0.requested_by).await?.map(UserNode))
+    }
+
+    /// The admin who decided; shown to staff only, and null for a new
+    /// organization (approved at once).
+    async fn decided_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserNode>> {
+        let Some(decided_by) = self.0.decided_by else {
+            return Ok(None);
+        };
+        if !caller(ctx)?.role.is_staff() {
+            return Ok(None);
+        }
+        let loader = ctx.data_unchecked::<DataLoader<UserLoader>>();
+        Ok(loader.load_one(decided_by).await?.map(UserNode))
+    }
+
+    /// When it was decided.
+    async fn decided_at(&self) -> Option<DateTime<Utc>> {
+        self.0.decided_at
+    }
+
+    /// The admin's note on the decision.
+    async fn note(&self) -> Option<&str> {
+        self.0.note.as_deref()
+    }
+
+    /// When the partner referred it.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }

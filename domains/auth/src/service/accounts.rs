@@ -2,7 +2,7 @@
 
 use chrono::Utc;
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use kernel::pagination::Page;
 use kernel::schema::{organizations, users};
 use kernel::validate::required_text;
@@ -11,14 +11,14 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{
-    AuthService, REGISTER_FIELDS, SessionSelector, bad_password, escape_like, insert_user,
-    lock_user, revoke_sessions, validate_email,
+    AuthService, CLI_FIELDS, SessionSelector, bad_password, escape_like, insert_user,
+    lock_organization_named, lock_user, map_unique, revoke_sessions, validate_email,
 };
 use crate::audit::AuditEvent;
 use crate::events::RoleChanged;
 use crate::model::{NewUser, Organization, OrganizationKind, RevokeReason, User, UserStatus};
 use crate::password::check_strength;
-use crate::policy::{may_grant, may_manage, organization_kind_for};
+use crate::policy::{joinable_by_name, may_grant, may_manage, organization_kind_for};
 use crate::repo::{self, find_organization};
 use kernel::events::SessionChange;
 
@@ -222,62 +222,63 @@ impl AuthService {
         repo::users_by_ids(&mut conn, ids).await
     }
 
-    /// Creates an active user (and the organization, when missing) for operators
-    /// and scripts; `fluxorae create-user` calls it.
+    /// Creates an active user for operators and scripts; `fluxorae
+    /// create-user` calls it. Where the user goes is `organization`: an
+    /// existing organization by id, a name (a new organization, or an
+    /// existing one only while it has no users and no referring partner), or
+    /// the agency for staff and freelancers.
     pub async fn create_user(
         &self,
         email: &str,
         password: &str,
         role: Role,
-        organization_name: Option<&str>,
+        organization: OrganizationChoice<'_>,
         meta: &RequestMeta,
     ) -> Result<(User, Organization), AppError> {
         let email = validate_email(email, "email")?;
         check_strength(password, &[&email]).map_err(|m| bad_password("password", m))?;
         let kind = organization_kind_for(role);
-        let organization_name = match (organization_name, kind) {
-            (Some(name), _) => {
-                required_text(name, "org", 160).map_err(|e| AppError::invalid_fields(vec![e]))?
-            }
-            (None, OrganizationKind::Agency) => "Fluxorae Agency".to_string(),
-            (None, _) => {
+        let target = match organization {
+            OrganizationChoice::Agency if kind != OrganizationKind::Agency => {
                 return Err(AppError::invalid_field(
                     "org",
-                    "Clients and partners need an organization name",
+                    "Clients and partners need --org or --org-id",
                 ));
             }
+            OrganizationChoice::Agency => Target::Agency,
+            OrganizationChoice::Id(id) => Target::Id(id),
+            OrganizationChoice::Name(name) => Target::Name(
+                required_text(name, "org", 160).map_err(|e| AppError::invalid_fields(vec![e]))?,
+            ),
         };
         let hash = self.hasher.hash(password).await?;
         let name = email.split('@').next().unwrap_or_default().to_string();
         let mut conn = self.conn().await?;
         conn.transaction::<_, AppError, _>(async move |conn| {
-                let existing: Option<Organization> = organizations::table
-                    .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("lower(name) = lower(").bind::<diesel::sql_types::Text, _>(&organization_name).sql(")"))
-                    .select(Organization::as_select())
-                    .first(conn)
-                    .await
-                    .optional()?;
-                let organization = match existing {
-                    Some(organization) if organization.kind != kind => {
-                        return Err(AppError::invalid_field("org", format!("{} is an organization of kind {}, not {}", organization.name, organization.kind.as_db(), kind.as_db())));
-                    }
-                    Some(organization) => organization,
-                    None => {
-                        let organization: Organization = diesel::insert_into(organizations::table)
-                            .values((
-                                organizations::id.eq(Uuid::now_v7()),
-                                organizations::name.eq(&organization_name),
-                                organizations::kind.eq(kind),
-                            ))
-                            .returning(Organization::as_returning())
-                            .get_result(conn)
-                            .await?;
-                        AuditEvent::new("organization.created", "organization").of(organization.id).diff(json!({ "after": { "name": organization.name, "kind": organization.kind }, "via": "cli" })).record(conn, meta)
-                        .await?;
-                        organization
-                    }
-                };
-                let user = insert_user(conn, NewUser {
+            let (organization, field) = match target {
+                Target::Agency => (agency_organization(conn, meta).await?, "org"),
+                Target::Id(id) => {
+                    let organization = find_organization(conn, id).await?.ok_or_else(|| {
+                        AppError::invalid_field("org-id", "No organization has this id")
+                    })?;
+                    (organization, "org-id")
+                }
+                Target::Name(name) => (organization_by_name(conn, &name, kind, meta).await?, "org"),
+            };
+            if organization.kind != kind {
+                return Err(AppError::invalid_field(
+                    field,
+                    format!(
+                        "{} is an organization of kind {}, not {}",
+                        organization.name,
+                        organization.kind.as_db(),
+                        kind.as_db()
+                    ),
+                ));
+            }
+            let user = insert_user(
+                conn,
+                NewUser {
                     id: Uuid::now_v7(),
                     organization_id: organization.id,
                     email: &email,
@@ -286,12 +287,136 @@ impl AuthService {
                     role,
                     status: UserStatus::Active,
                     password_hash: Some(&hash),
-                }, REGISTER_FIELDS)
+                },
+                CLI_FIELDS,
+            )
+            .await?;
+            AuditEvent::new("user.created", "user")
+                .of(user.id)
+                .diff(json!({
+                    "after": { "email": user.email, "role": user.role.as_db(), "organizationId": organization.id },
+                    "via": "cli",
+                }))
+                .record(conn, meta)
                 .await?;
-                AuditEvent::new("user.created", "user").of(user.id).diff(json!({ "after": { "email": user.email, "role": user.role.as_db(), "organizationId": organization.id }, "via": "cli" })).record(conn, meta)
-                .await?;
-                Ok((user, organization))
+            Ok((user, organization))
         })
         .await
     }
+}
+
+/// Where `create_user` puts the new user (`fluxorae create-user`'s `--org`,
+/// `--org-id`, or neither).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrganizationChoice<'a> {
+    /// The agency organization (staff and freelancers), created on first use.
+    Agency,
+    /// An existing organization, by id: the operator checked it is the right one.
+    Id(Uuid),
+    /// A name: a new organization of that name, or the existing one only while
+    /// it has no users and no referring partner ([`joinable_by_name`]).
+    Name(&'a str),
+}
+
+enum Target {
+    Agency,
+    Id(Uuid),
+    Name(String),
+}
+
+const AGENCY_NAME: &str = "Fluxorae Agency";
+
+/// The agency organization (the oldest, should there be several), created
+/// under its default name on first use. Only operators create agency
+/// organizations, so nobody outside can have placed one here.
+async fn agency_organization(
+    conn: &mut AsyncPgConnection,
+    meta: &RequestMeta,
+) -> Result<Organization, AppError> {
+    let existing = organizations::table
+        .filter(organizations::kind.eq(OrganizationKind::Agency))
+        .order((organizations::created_at.asc(), organizations::id.asc()))
+        .select(Organization::as_select())
+        .first(conn)
+        .await
+        .optional()?;
+    match existing {
+        Some(agency) => Ok(agency),
+        None => new_organization(conn, AGENCY_NAME, OrganizationKind::Agency, meta).await,
+    }
+}
+
+/// The organization named `name` (compared without case): a new one when
+/// none has the name, the existing one only when [`joinable_by_name`];
+/// otherwise a `CONFLICT` on `org` that says why and names the id to pass
+/// with `--org-id` once the operator has checked it.
+async fn organization_by_name(
+    conn: &mut AsyncPgConnection,
+    name: &str,
+    kind: OrganizationKind,
+    meta: &RequestMeta,
+) -> Result<Organization, AppError> {
+    let Some(organization) = lock_organization_named(conn, name).await? else {
+        return new_organization(conn, name, kind, meta).await;
+    };
+    let users: i64 = users::table
+        .filter(users::organization_id.eq(organization.id))
+        .count()
+        .get_result(conn)
+        .await?;
+    if joinable_by_name(users, organization.referred_by_partner_id.is_some()) {
+        return Ok(organization);
+    }
+    let mut reasons = Vec::new();
+    if users > 0 {
+        reasons.push(format!(
+            "has {users} user{}",
+            if users == 1 { "" } else { "s" }
+        ));
+    }
+    if let Some(partner) = organization.referred_by_partner_id {
+        let partner = find_organization(conn, partner).await?.map_or_else(
+            || partner.to_string(),
+            |partner| format!("{:?}", partner.name),
+        );
+        reasons.push(format!(
+            "was referred by the partner organization {partner}"
+        ));
+    }
+    Err(AppError::invalid_field(
+        "org",
+        format!(
+            "An organization named {:?} already exists and {}; create-user joins an existing \
+             organization by name only while it has no users and no referrer. Check that it is \
+             the right organization, then pass --org-id {}",
+            organization.name,
+            reasons.join(" and "),
+            organization.id
+        ),
+    )
+    .with_code(kernel::ErrorCode::Conflict))
+}
+
+async fn new_organization(
+    conn: &mut AsyncPgConnection,
+    name: &str,
+    kind: OrganizationKind,
+    meta: &RequestMeta,
+) -> Result<Organization, AppError> {
+    let organization: Organization = diesel::insert_into(organizations::table)
+        .values((
+            organizations::id.eq(Uuid::now_v7()),
+            organizations::name.eq(name),
+            organizations::kind.eq(kind),
+        ))
+        .returning(Organization::as_returning())
+        .get_result(conn)
+        .await
+        .map_err(|error| map_unique(error, CLI_FIELDS))?;
+    AuditEvent::new("organization.created", "organization")
+        .of(organization.id)
+        .diff(json!({ "after": { "name": organization.name, "kind": organization.kind }, "via": "cli" }))
+        .record(conn, meta)
+        .await?;
+    Ok(organization)
 }

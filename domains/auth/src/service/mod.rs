@@ -6,6 +6,7 @@ mod accounts;
 mod audit_log;
 mod organizations;
 mod passwords;
+mod referrals;
 mod registration;
 mod sign_in;
 
@@ -25,12 +26,14 @@ use uuid::Uuid;
 use crate::config::AuthConfig;
 use crate::mfa::secrets::SecretBox;
 use crate::mfa::sms::SmsSender;
-use crate::model::{MfaMethod, NewUser, RevokeReason, Session, TokenPurpose, User, UserStatus};
+use crate::model::{
+    MfaMethod, NewUser, Organization, RevokeReason, Session, TokenPurpose, User, UserStatus,
+};
 use crate::password::PasswordHasherPool;
 use crate::rate_limit::{self, Budget};
 use crate::tokens::{AccessTokens, hash_token};
 
-pub use accounts::UserFilter;
+pub use accounts::{OrganizationChoice, UserFilter};
 pub use registration::{Invitation, Registration};
 
 /// A signed-in session: what login, refresh, MFA and invitations answer with.
@@ -320,6 +323,10 @@ const REGISTER_FIELDS: UniqueFields = UniqueFields {
     organization_name: "companyName",
     email: "email",
 };
+const CLI_FIELDS: UniqueFields = UniqueFields {
+    organization_name: "org",
+    email: "email",
+};
 const INPUT_FIELDS: UniqueFields = UniqueFields {
     organization_name: "input.name",
     email: "input.email",
@@ -357,6 +364,25 @@ async fn insert_user(
         .get_result(conn)
         .await
         .map_err(|error| map_unique(error, fields))
+}
+
+/// The organization named `name` (names are unique without case), locked
+/// for the rest of the transaction.
+async fn lock_organization_named(
+    conn: &mut AsyncPgConnection,
+    name: &str,
+) -> Result<Option<Organization>, AppError> {
+    Ok(kernel::schema::organizations::table
+        .filter(
+            diesel::dsl::sql::<diesel::sql_types::Bool>("lower(name) = lower(")
+                .bind::<diesel::sql_types::Text, _>(name)
+                .sql(")"),
+        )
+        .for_update()
+        .select(Organization::as_select())
+        .first(conn)
+        .await
+        .optional()?)
 }
 
 async fn lock_user(conn: &mut AsyncPgConnection, id: Uuid) -> Result<User, AppError> {

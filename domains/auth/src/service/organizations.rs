@@ -1,4 +1,4 @@
-//! Organizations: creation, referrals and the scoped reads.
+//! Organizations: creation and the scoped reads (referrals are in `referrals`).
 
 use diesel::pg::Pg;
 use diesel::prelude::*;
@@ -63,37 +63,6 @@ impl AuthService {
                 AuditEvent::new("organization.created", "organization").of(organization.id).by(principal.user_id).diff(json!({ "after": { "name": organization.name, "kind": organization.kind, "referredByPartnerId": organization.referred_by_partner_id } })).record(conn, meta)
                 .await?;
                 Ok(organization)
-        })
-        .await
-    }
-
-    /// A partner refers a new client organization: it is created as a client
-    /// organization referred by the partner's own organization.
-    pub async fn refer_client_organization(
-        &self,
-        principal: &Principal,
-        name: &str,
-        meta: &RequestMeta,
-    ) -> Result<Organization, AppError> {
-        principal.require("auth:organization.refer")?;
-        let name = required_text(name, "input.name", 160)
-            .map_err(|e| AppError::invalid_fields(vec![e]))?;
-        let mut conn = self.conn().await?;
-        conn.transaction::<_, AppError, _>(async |conn| {
-            let organization: Organization = diesel::insert_into(organizations::table)
-                .values((
-                    organizations::id.eq(Uuid::now_v7()),
-                    organizations::name.eq(&name),
-                    organizations::kind.eq(OrganizationKind::Client),
-                    organizations::referred_by_partner_id.eq(principal.org_id),
-                ))
-                .returning(Organization::as_returning())
-                .get_result(conn)
-                .await
-                .map_err(|error| map_unique(error, INPUT_FIELDS))?;
-            AuditEvent::new("organization.referred", "organization").of(organization.id).by(principal.user_id).diff(json!({ "after": { "name": organization.name, "kind": organization.kind, "referredByPartnerId": principal.org_id } })).record(conn, meta)
-            .await?;
-            Ok(organization)
         })
         .await
     }

@@ -1,10 +1,12 @@
-//! Password reset by emailed link.
+//! Password reset by emailed link; the request and the mail are split so that
+//! the request does the same work for every address (see [`crate::jobs`]).
 
 use std::time::Duration;
 
 use chrono::Utc;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
+use kernel::outbox;
 use kernel::schema::{one_time_tokens, users};
 use kernel::{AppError, RequestMeta};
 use serde_json::json;
@@ -15,6 +17,7 @@ use super::{
     revoke_sessions,
 };
 use crate::audit::AuditEvent;
+use crate::jobs;
 use crate::model::{RevokeReason, TokenPurpose, UserStatus};
 use crate::password::check_strength;
 use crate::rate_limit::{self, Budget};
@@ -23,7 +26,10 @@ use crate::tokens::{hash_token, new_opaque_token};
 use kernel::events::SessionChange;
 
 impl AuthService {
-    /// Sends a reset link when the account exists; the answer never says whether it does.
+    /// Asks for a reset link. The answer and the request's work are the same
+    /// for every address: it only counts the budgets and enqueues a
+    /// [`jobs::PASSWORD_RESET`] job, which mails the link when the address has
+    /// an active account ([`Self::mail_password_reset`]).
     pub async fn request_password_reset(
         &self,
         email: &str,
@@ -50,52 +56,71 @@ impl AuthService {
             Err(error) if error.code() == kernel::ErrorCode::RateLimited => return Ok(()),
             result => result?,
         }
-        let Some(user) = find_user_by_email(&mut conn, email)
-            .await?
-            .filter(|user| user.status == UserStatus::Active)
-        else {
-            return Ok(());
-        };
+        outbox::enqueue(
+            &mut conn,
+            jobs::PASSWORD_RESET,
+            json!({ "email": email.trim(), "meta": jobs::meta_payload(meta) }),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The [`jobs::PASSWORD_RESET`] job: when `email` has an active account,
+    /// voids its earlier reset links and mails a new one; otherwise nothing.
+    pub async fn mail_password_reset(
+        &self,
+        email: &str,
+        meta: &RequestMeta,
+    ) -> Result<(), AppError> {
         let token = new_opaque_token();
         let expires_at = Utc::now()
             + chrono::Duration::from_std(self.config.reset_ttl).map_err(AppError::internal)?;
         let link = format!("{}/reset-password?token={token}", self.config.app_url);
+        let mut conn = self.conn().await?;
         conn.transaction::<_, AppError, _>(async move |conn| {
-                diesel::update(
-                    one_time_tokens::table
-                        .filter(one_time_tokens::user_id.eq(user.id))
-                        .filter(one_time_tokens::purpose.eq(TokenPurpose::PasswordReset))
-                        .filter(one_time_tokens::used_at.is_null()),
-                )
-                .set(one_time_tokens::used_at.eq(Utc::now()))
+            let Some(user) = find_user_by_email(conn, email)
+                .await?
+                .filter(|user| user.status == UserStatus::Active)
+            else {
+                return Ok(());
+            };
+            diesel::update(
+                one_time_tokens::table
+                    .filter(one_time_tokens::user_id.eq(user.id))
+                    .filter(one_time_tokens::purpose.eq(TokenPurpose::PasswordReset))
+                    .filter(one_time_tokens::used_at.is_null()),
+            )
+            .set(one_time_tokens::used_at.eq(Utc::now()))
+            .execute(conn)
+            .await?;
+            diesel::insert_into(one_time_tokens::table)
+                .values((
+                    one_time_tokens::id.eq(Uuid::now_v7()),
+                    one_time_tokens::purpose.eq(TokenPurpose::PasswordReset),
+                    one_time_tokens::user_id.eq(user.id),
+                    one_time_tokens::token_hash.eq(hash_token(&token)),
+                    one_time_tokens::expires_at.eq(expires_at),
+                ))
                 .execute(conn)
                 .await?;
-                diesel::insert_into(one_time_tokens::table)
-                    .values((
-                        one_time_tokens::id.eq(Uuid::now_v7()),
-                        one_time_tokens::purpose.eq(TokenPurpose::PasswordReset),
-                        one_time_tokens::user_id.eq(user.id),
-                        one_time_tokens::token_hash.eq(hash_token(&token)),
-                        one_time_tokens::expires_at.eq(expires_at),
-                    ))
-                    .execute(conn)
-                    .await?;
-                kernel::mailer::enqueue_email(
-                    conn,
-                    &kernel::mailer::Email {
-                        to: user.email.clone(),
-                        subject: "Reset your Fluxorae password".into(),
-                        text: format!(
-                            "Hello {},\n\nSomeone asked to reset the password of your Fluxorae account. \
-                             If it was you, open this link within an hour:\n\n{link}\n\n\
-                             If it was not you, ignore this email; your password stays as it is.\n",
-                            user.name
-                        ),
-                        html: None,
-                    },
-                )
-                .await?;
-                AuditEvent::new("auth.password_reset_requested", "user").of(user.id).record(conn, meta)
+            kernel::mailer::enqueue_email(
+                conn,
+                &kernel::mailer::Email {
+                    to: user.email.clone(),
+                    subject: "Reset your Fluxorae password".into(),
+                    text: format!(
+                        "Hello {},\n\nSomeone asked to reset the password of your Fluxorae account. \
+                         If it was you, open this link within an hour:\n\n{link}\n\n\
+                         If it was not you, ignore this email; your password stays as it is.\n",
+                        user.name
+                    ),
+                    html: None,
+                },
+            )
+            .await?;
+            AuditEvent::new("auth.password_reset_requested", "user")
+                .of(user.id)
+                .record(conn, meta)
                 .await
         })
         .await
