@@ -352,6 +352,13 @@ impl TestApp {
         let mut config = test_config();
         config.database_url = Some(database_url.clone());
         config.run_migrations = false;
+        // Mail goes to files the test reads back (`last_email_to`).
+        config.mail_url = format!(
+            "file:{}",
+            std::env::temp_dir()
+                .join(format!("fluxorae-mail-{}", uuid::Uuid::new_v4().simple()))
+                .display()
+        );
         config.domains.files.storage = files::StorageSettings::Local {
             dir: std::env::temp_dir()
                 .join(format!("fluxorae-files-{}", uuid::Uuid::new_v4().simple())),
@@ -528,25 +535,21 @@ impl TestApp {
         }
     }
 
-    /// The last email the outbox holds for `to` (after draining it), as queued.
-    pub async fn last_email_to(&self, to: &str) -> Option<kernel::mailer::Email> {
-        #[derive(diesel::QueryableByName)]
-        struct Payload {
-            #[diesel(sql_type = diesel::sql_types::Jsonb)]
-            payload: Value,
-        }
+    /// The last email sent to `to` (after draining the outbox), as the
+    /// test's file mailer delivered it (a sent email keeps no body in the
+    /// outbox). `None` when the app mails elsewhere or nothing reached `to`.
+    pub async fn last_email_to(&self, to: &str) -> Option<mail::ReceivedMail> {
         self.drain_outbox().await;
-        let rows: Vec<Payload> = diesel::sql_query(
-            "SELECT payload FROM jobs WHERE kind = 'mail.send' AND payload->>'to' = $1 \
-             ORDER BY created_at DESC, id DESC LIMIT 1",
-        )
-        .bind::<diesel::sql_types::Text, _>(to)
-        .load(&mut self.db().await)
-        .await
-        .expect("read queued emails");
-        rows.into_iter()
-            .next()
-            .map(|row| serde_json::from_value(row.payload).expect("an email payload"))
+        let dir = self
+            .state
+            .config
+            .mail_url
+            .strip_prefix("file:")?
+            .trim_start_matches("//");
+        mail::messages_in(&[PathBuf::from(dir)])
+            .into_iter()
+            .rev()
+            .find(|message| message.to.contains(to))
     }
 
     /// Registers over REST and confirms from the emailed link, as a newcomer

@@ -151,25 +151,7 @@ impl SmtpServer {
 
     /// Every message received so far, oldest first.
     pub fn messages(&self) -> Vec<ReceivedMail> {
-        let mut files: Vec<(std::time::SystemTime, PathBuf)> = Vec::new();
-        for sub in ["new", "cur"] {
-            let Ok(entries) = std::fs::read_dir(self.maildir().join(sub)) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                let path = entry.path();
-                let modified = entry
-                    .metadata()
-                    .and_then(|meta| meta.modified())
-                    .unwrap_or(std::time::UNIX_EPOCH);
-                files.push((modified, path));
-            }
-        }
-        files.sort();
-        files
-            .into_iter()
-            .filter_map(|(_, path)| read_message(&path))
-            .collect()
+        messages_in(&[self.maildir().join("new"), self.maildir().join("cur")])
     }
 
     /// Waits until at least `count` messages arrived; returns them all.
@@ -222,6 +204,36 @@ fn ensure_aiosmtpd() {
 fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
     listener.local_addr().expect("local addr").port()
+}
+
+/// Every message file (a maildir's, or the `.eml` files of the file mailer)
+/// in `dirs`, oldest first.
+pub fn messages_in(dirs: &[PathBuf]) -> Vec<ReceivedMail> {
+    let mut files: Vec<(std::time::SystemTime, PathBuf)> = Vec::new();
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path
+                .file_name()
+                .is_some_and(|name| name.to_string_lossy().starts_with('.'))
+            {
+                continue;
+            }
+            let modified = entry
+                .metadata()
+                .and_then(|meta| meta.modified())
+                .unwrap_or(std::time::UNIX_EPOCH);
+            files.push((modified, path));
+        }
+    }
+    files.sort();
+    files
+        .into_iter()
+        .filter_map(|(_, path)| read_message(&path))
+        .collect()
 }
 
 fn read_message(path: &Path) -> Option<ReceivedMail> {

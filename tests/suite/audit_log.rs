@@ -100,19 +100,9 @@ struct Count {
     n: i64,
 }
 
-/// The token in the newest password reset email to `to`, while it is unsent
-/// (a sent email keeps no link in the outbox).
+/// The token in the newest password reset email sent to `to`.
 async fn reset_token(app: &TestApp, to: &str) -> String {
-    app.drain_outbox().await;
-    let mut conn = app.db().await;
-    let email: Text = diesel::sql_query(
-        "SELECT payload->>'text' AS text FROM jobs WHERE kind = 'mail.send' \
-         AND payload->>'to' = $1 ORDER BY created_at DESC LIMIT 1",
-    )
-    .bind::<diesel::sql_types::Text, _>(to)
-    .get_result(&mut conn)
-    .await
-    .expect("a reset email");
+    let email = app.last_email_to(to).await.expect("a reset email");
     let start = email.text.find("token=").expect("a link with a token") + "token=".len();
     email.text[start..]
         .split_whitespace()

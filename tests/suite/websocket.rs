@@ -329,25 +329,9 @@ async fn succeeds(app: &TestApp, token: Option<&str>, query: &str, variables: Va
     response["data"].clone()
 }
 
-/// The token in the password-reset link last queued for `email` (while the
-/// email is unsent: a sent one keeps no link in the outbox).
+/// The token in the password-reset link last sent to `email`.
 async fn emailed_reset_token(app: &TestApp, email: &str) -> String {
-    use diesel_async::RunQueryDsl;
-    #[derive(diesel::QueryableByName)]
-    struct Mail {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        text: String,
-    }
-    app.drain_outbox().await;
-    let mut conn = app.db().await;
-    let mail: Mail = diesel::sql_query(
-        "SELECT payload->>'text' AS text FROM jobs WHERE kind = 'mail.send' \
-         AND payload->>'to' = $1 ORDER BY created_at DESC LIMIT 1",
-    )
-    .bind::<diesel::sql_types::Text, _>(email)
-    .get_result(&mut conn)
-    .await
-    .expect("a reset email");
+    let mail = app.last_email_to(email).await.expect("a reset email");
     let (_, rest) = mail.text.split_once("token=").expect("a reset link");
     rest.split_whitespace().next().expect("a token").to_string()
 }
