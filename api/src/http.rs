@@ -243,8 +243,24 @@ pub fn request_meta(
     RequestMeta {
         request_id: text("x-request-id").unwrap_or_default(),
         ip: client_ip(&forwarded_for(headers), peer, trusted_proxy_hops),
-        user_agent: text("user-agent"),
+        user_agent: text("user-agent").map(bounded_user_agent),
     }
+}
+
+/// The longest user agent kept with sessions and audit entries, in bytes.
+const MAX_USER_AGENT_BYTES: usize = 512;
+
+// A user agent is display-only, but it is stored with every session and audit
+// entry: a client must not make rows of the header limit's size.
+fn bounded_user_agent(mut agent: String) -> String {
+    if agent.len() > MAX_USER_AGENT_BYTES {
+        let mut end = MAX_USER_AGENT_BYTES;
+        while !agent.is_char_boundary(end) {
+            end -= 1;
+        }
+        agent.truncate(end);
+    }
+    agent
 }
 
 /// The `X-Forwarded-For` entries of every header line, first line first.
@@ -421,12 +437,23 @@ async fn execute(
     mut request: async_graphql::Request,
 ) -> async_graphql::Response {
     let signed_in = viewer.principal().is_some();
+    let span = tracing::Span::current();
+    if let Some(principal) = viewer.principal() {
+        span.record("user_id", tracing::field::display(principal.user_id));
+    }
     if let Err(refused) =
         crate::limits::check_request(&mut request, &state.config.limits, signed_in)
     {
+        record_error_codes(&span, &refused);
         return *refused;
     }
     let operation_name = request.operation_name.clone();
+    if let Some(name) = operation_name
+        .as_deref()
+        .or_else(|| request.parsed_query().ok().and_then(sole_operation_name))
+    {
+        span.record("operation", name);
+    }
     let order = request
         .parsed_query()
         .map(|document| crate::limits::RootOrder::of(document, operation_name.as_deref()))
@@ -441,7 +468,50 @@ async fn execute(
     } else {
         crate::limits::without_suggestions(response)
     };
-    crate::limits::finish(response, Some(&meta.request_id))
+    let response = crate::limits::finish(response, Some(&meta.request_id));
+    record_error_codes(&span, &response);
+    response
+}
+
+/// The name of a document's only operation, when it has one and it is named.
+pub fn sole_operation_name(
+    document: &async_graphql::parser::types::ExecutableDocument,
+) -> Option<&str> {
+    let mut operations = document.operations.iter();
+    let (name, _) = operations.next()?;
+    if operations.next().is_some() {
+        return None;
+    }
+    name.map(|name| name.as_str())
+}
+
+/// Puts the distinct error codes of an answer on the request's span (and so on
+/// its log line).
+fn record_error_codes(span: &tracing::Span, response: &async_graphql::Response) {
+    if let Some(codes) = error_codes(response) {
+        span.record("error_codes", codes);
+    }
+}
+
+/// The distinct `extensions.code`s of an answer's errors, comma-separated in
+/// the order they first appear (`UNCODED` for an error without one).
+pub fn error_codes(response: &async_graphql::Response) -> Option<String> {
+    let mut codes: Vec<String> = Vec::new();
+    for error in &response.errors {
+        let code = error
+            .extensions
+            .as_ref()
+            .and_then(|extensions| extensions.get("code"))
+            .and_then(|code| match code {
+                async_graphql::Value::String(code) => Some(code.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| "UNCODED".to_string());
+        if !codes.contains(&code) {
+            codes.push(code);
+        }
+    }
+    (!codes.is_empty()).then(|| codes.join(","))
 }
 
 /// `POST /graphql`.
@@ -651,6 +721,15 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn user_agents_are_kept_to_a_bounded_length_on_a_character_boundary() {
+        let long = format!("a{}", "€".repeat(400));
+        let kept = super::bounded_user_agent(long.clone());
+        assert!(kept.len() <= super::MAX_USER_AGENT_BYTES, "{}", kept.len());
+        assert!(long.starts_with(&kept) && kept.len() > 500);
+        assert_eq!(super::bounded_user_agent("curl/8".into()), "curl/8");
+    }
+
     use super::*;
 
     fn accept(value: &str) -> Option<MediaType> {

@@ -133,6 +133,10 @@ fn sanitize(mut response: Response, request_id: Option<&str>) -> Response {
             .and_then(|extensions| extensions.get("code"))
             .cloned();
         let internal = match code {
+            None if is_argument_error(&error.message) => {
+                *error = with_code(error.clone(), "BAD_USER_INPUT");
+                false
+            }
             None => {
                 tracing::error!(error = %error.message, path = ?error.path, "uncoded resolver error");
                 true
@@ -159,6 +163,13 @@ fn sanitize(mut response: Response, request_id: Option<&str>) -> Response {
         }
     }
     response
+}
+
+/// An argument value the schema's own parsing or validators refused (out of
+/// a validator's range, say): the client's mistake, named by async-graphql's
+/// fixed message prefixes, which quote only the type and the constraint.
+fn is_argument_error(message: &str) -> bool {
+    message.starts_with("Failed to parse \"") || message.starts_with("Expected input type \"")
 }
 
 fn count_aliases(document: &ExecutableDocument) -> usize {
@@ -212,6 +223,30 @@ mod tests {
             code,
             Some(async_graphql::Value::from("INTERNAL_SERVER_ERROR"))
         );
+    }
+
+    #[test]
+    fn argument_values_refused_by_a_validator_are_bad_user_input() {
+        let mut refused = ServerError::new(
+            "Failed to parse \"Int\": the value is 0, must be greater than or equal to 1",
+            None,
+        );
+        refused.path = vec![async_graphql::PathSegment::Field("heartbeat".into())];
+        let mut response = Response::new(async_graphql::Value::Null);
+        response.errors = vec![refused];
+        let response = finish(response, Some("req-1"));
+        let error = &response.errors[0];
+        assert!(
+            error.message.contains("greater than or equal to 1"),
+            "{}",
+            error.message
+        );
+        let code = error
+            .extensions
+            .as_ref()
+            .and_then(|e| e.get("code"))
+            .cloned();
+        assert_eq!(code, Some(async_graphql::Value::from("BAD_USER_INPUT")));
     }
 
     #[test]

@@ -234,6 +234,10 @@ pub fn router(state: AppState) -> Router {
                         path = %request.uri().path(),
                         request_id = %request_id,
                         client_request_id,
+                        // Filled in by the GraphQL handlers once known.
+                        operation = tracing::field::Empty,
+                        user_id = tracing::field::Empty,
+                        error_codes = tracing::field::Empty,
                     )
                 })
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),

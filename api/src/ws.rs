@@ -477,6 +477,20 @@ impl Connection {
             return self.send_error(&id, errors).await;
         }
         let request_id = self.meta.request_id.clone();
+        let operation = request.operation_name.clone().or_else(|| {
+            request
+                .parsed_query()
+                .ok()
+                .and_then(crate::http::sole_operation_name)
+                .map(str::to_string)
+        });
+        tracing::info!(
+            request_id = %request_id,
+            subscription_id = %id,
+            operation = operation.as_deref(),
+            user_id = viewer.principal().map(|principal| tracing::field::display(principal.user_id)),
+            "websocket operation started"
+        );
         let suggestions = self.state.config.limits.introspection.allows(signed_in);
         let stream = self
             .state
@@ -514,6 +528,14 @@ impl Connection {
             self.streams.remove(&id);
             return self.send(json!({ "type": "complete", "id": id })).await;
         };
+        if let Some(codes) = crate::http::error_codes(&response) {
+            tracing::info!(
+                request_id = %self.meta.request_id,
+                subscription_id = %id,
+                error_codes = %codes,
+                "websocket operation answered with errors"
+            );
+        }
         if is_request_error(&response) {
             // The operation never ran: an `error` message ends the subscription,
             // and no `complete` follows.

@@ -5,6 +5,7 @@
 pub mod mail;
 pub mod private_cluster;
 pub mod s3;
+pub mod server_process;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -656,26 +657,7 @@ impl TestApp {
     /// Opens a websocket to `/graphql/ws` offering the given subprotocol
     /// (none when empty).
     pub async fn ws(&self, subprotocol: &str) -> WsClient {
-        let mut request = format!("ws://{}/graphql/ws", self.addr)
-            .into_client_request()
-            .expect("ws request");
-        if !subprotocol.is_empty() {
-            request.headers_mut().insert(
-                "sec-websocket-protocol",
-                subprotocol.parse().expect("header"),
-            );
-        }
-        let (stream, response) = tokio_tungstenite::connect_async(request)
-            .await
-            .expect("ws connect");
-        WsClient {
-            stream,
-            protocol: response
-                .headers()
-                .get("sec-websocket-protocol")
-                .and_then(|value| value.to_str().ok())
-                .map(str::to_string),
-        }
+        WsClient::connect(&format!("ws://{}/graphql/ws", self.addr), subprotocol).await
     }
 
     /// Stops the server and waits for it.
@@ -724,6 +706,29 @@ pub enum WsEvent {
 }
 
 impl WsClient {
+    /// Opens a websocket to `url` offering the given subprotocol (none when
+    /// empty).
+    pub async fn connect(url: &str, subprotocol: &str) -> WsClient {
+        let mut request = url.into_client_request().expect("ws request");
+        if !subprotocol.is_empty() {
+            request.headers_mut().insert(
+                "sec-websocket-protocol",
+                subprotocol.parse().expect("header"),
+            );
+        }
+        let (stream, response) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("ws connect");
+        WsClient {
+            stream,
+            protocol: response
+                .headers()
+                .get("sec-websocket-protocol")
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_string),
+        }
+    }
+
     /// Sends a JSON message.
     pub async fn send(&mut self, message: Value) {
         self.stream

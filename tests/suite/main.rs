@@ -18,6 +18,7 @@ mod persisted_queries;
 mod production_config;
 mod projects;
 mod rbac;
+mod request_logs;
 mod schema_guards;
 mod storage;
 mod support;
