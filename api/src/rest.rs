@@ -173,31 +173,31 @@ fn set_cookie(response: &mut Response, value: String) {
 }
 
 fn session_cookies(state: &AppState, response: &mut Response, session: &IssuedSession) {
-    let secure = if state.config.cookie_secure {
-        "; Secure"
-    } else {
-        ""
-    };
     let max_age = (session.session_expires_at - Utc::now())
         .num_seconds()
         .max(0);
-    set_cookie(
+    write_session_cookies(
+        state,
         response,
-        format!(
-            "{REFRESH_COOKIE}={}; Path=/auth; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}",
-            session.refresh_token
-        ),
-    );
-    set_cookie(
-        response,
-        format!(
-            "{CSRF_COOKIE}={}; Path=/; SameSite=Strict; Max-Age={max_age}{secure}",
-            auth::tokens::new_opaque_token()
-        ),
+        &session.refresh_token,
+        &auth::tokens::new_opaque_token(),
+        max_age,
     );
 }
 
 fn clear_cookies(state: &AppState, response: &mut Response) {
+    write_session_cookies(state, response, "", "", 0);
+}
+
+// Clearing writes the same cookies empty and expired: a browser only drops a
+// cookie whose path matches, so both go through here.
+fn write_session_cookies(
+    state: &AppState,
+    response: &mut Response,
+    refresh_token: &str,
+    csrf_token: &str,
+    max_age: i64,
+) {
     let secure = if state.config.cookie_secure {
         "; Secure"
     } else {
@@ -205,11 +205,13 @@ fn clear_cookies(state: &AppState, response: &mut Response) {
     };
     set_cookie(
         response,
-        format!("{REFRESH_COOKIE}=; Path=/auth; HttpOnly; SameSite=Strict; Max-Age=0{secure}"),
+        format!(
+            "{REFRESH_COOKIE}={refresh_token}; Path=/auth; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+        ),
     );
     set_cookie(
         response,
-        format!("{CSRF_COOKIE}=; Path=/; SameSite=Strict; Max-Age=0{secure}"),
+        format!("{CSRF_COOKIE}={csrf_token}; Path=/; SameSite=Strict; Max-Age={max_age}{secure}"),
     );
 }
 
@@ -230,6 +232,11 @@ fn session_body(session: &IssuedSession, include_refresh_token: bool) -> Value {
         body["refreshToken"] = json!(session.refresh_token);
     }
     body
+}
+
+/// `{"ok": true}` with `status`: done, or accepted for later.
+fn ok_response(status: StatusCode) -> Response {
+    (status, axum::Json(json!({ "ok": true }))).into_response()
 }
 
 /// Answers with a new session: cookie for browsers, body for scripts.
@@ -268,7 +275,7 @@ async fn register(
         company_name: body.company_name,
     };
     state.auth().register(registration, &meta).await?;
-    Ok((StatusCode::ACCEPTED, axum::Json(json!({ "ok": true }))).into_response())
+    Ok(ok_response(StatusCode::ACCEPTED))
 }
 
 #[derive(Deserialize)]
@@ -445,7 +452,7 @@ async fn request_password_reset(
         .auth()
         .request_password_reset(&body.email, &meta)
         .await?;
-    Ok((StatusCode::ACCEPTED, axum::Json(json!({ "ok": true }))).into_response())
+    Ok(ok_response(StatusCode::ACCEPTED))
 }
 
 #[derive(Deserialize)]
@@ -464,5 +471,5 @@ async fn confirm_password_reset(
         .auth()
         .reset_password(&body.token, &body.new_password, &meta)
         .await?;
-    Ok(axum::Json(json!({ "ok": true })).into_response())
+    Ok(ok_response(StatusCode::OK))
 }

@@ -265,17 +265,22 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_full_queue_refuses_more_work_with_rate_limited() {
-        let pool = PasswordHasherPool::new(
+    /// A pool with the cheapest hashing, for speed, queueing `queue_limit` jobs.
+    fn cheap_pool(queue_limit: usize) -> PasswordHasherPool {
+        PasswordHasherPool::new(
             PasswordHashing {
                 memory_kib: 1024,
                 iterations: 1,
                 parallelism: 1,
             },
-            1,
+            queue_limit,
         )
-        .expect("pool");
+        .expect("pool")
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_more_work_with_rate_limited() {
+        let pool = cheap_pool(1);
         let (release, held) = mpsc::channel::<()>();
         let held = Arc::new(Mutex::new(held));
         // Jobs that block until released take every thread, then the one slot.
@@ -306,15 +311,7 @@ mod tests {
 
     #[tokio::test]
     async fn hashes_verify_only_their_password() {
-        let pool = PasswordHasherPool::new(
-            PasswordHashing {
-                memory_kib: 1024,
-                iterations: 1,
-                parallelism: 1,
-            },
-            4,
-        )
-        .expect("pool");
+        let pool = cheap_pool(4);
         let hash = pool.hash("correct horse battery").await.expect("hash");
         assert!(hash.starts_with("$argon2id$"));
         assert!(

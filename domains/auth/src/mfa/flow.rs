@@ -15,7 +15,7 @@ use super::totp;
 use crate::audit::AuditEvent;
 use crate::model::{MfaMethod, OtpChannel, User, UserStatus};
 use crate::rate_limit::{self, Budget};
-use crate::service::{AuthService, IssuedSession, MfaChallenge};
+use crate::service::{AuthService, IssuedSession, MfaChallenge, load_user, lock_user};
 
 /// What a user needs to add the account to an authenticator app.
 #[derive(Debug, Clone)]
@@ -207,12 +207,7 @@ impl AuthService {
                     .set(mfa_challenges::attempts.eq(attempts + 1))
                     .execute(conn)
                     .await?;
-                let user: User = users::table
-                    .find(user_id)
-                    .for_update()
-                    .select(User::as_select())
-                    .first(conn)
-                    .await?;
+                let user = lock_user(conn, user_id).await?;
                 if user.status != UserStatus::Active {
                     return Ok(Outcome::Failed);
                 }
@@ -275,11 +270,7 @@ impl AuthService {
         password: &str,
     ) -> Result<TotpEnrollment, AppError> {
         let mut conn = self.db().get().await?;
-        let user: User = users::table
-            .find(principal.user_id)
-            .select(User::as_select())
-            .first(&mut conn)
-            .await?;
+        let user = load_user(&mut conn, principal.user_id).await?;
         self.recheck_password(&mut conn, &user, password).await?;
         if user.totp_enabled {
             return Err(AppError::conflict(
@@ -312,12 +303,7 @@ impl AuthService {
     ) -> Result<Vec<String>, AppError> {
         let mut conn = self.db().get().await?;
         conn.transaction::<_, AppError, _>(async move |conn| {
-            let user: User = users::table
-                .find(principal.user_id)
-                .for_update()
-                .select(User::as_select())
-                .first(conn)
-                .await?;
+            let user = lock_user(conn, principal.user_id).await?;
             if user.totp_enabled {
                 return Err(AppError::conflict(
                     "Two-factor authentication is already on",
@@ -338,14 +324,7 @@ impl AuthService {
                 .execute(conn)
                 .await?;
             let codes = replace_recovery_codes(conn, user.id).await?;
-            AuditEvent::new("auth.mfa_enabled", "user")
-                .of(user.id)
-                .by(user.id)
-                .diff(
-                    json!({ "before": { "totpEnabled": false }, "after": { "totpEnabled": true } }),
-                )
-                .record(conn, meta)
-                .await?;
+            record_totp_switch(conn, user.id, true, meta).await?;
             Ok(codes)
         })
         .await
@@ -360,20 +339,11 @@ impl AuthService {
         meta: &RequestMeta,
     ) -> Result<(), AppError> {
         let mut conn = self.db().get().await?;
-        let user: User = users::table
-            .find(principal.user_id)
-            .select(User::as_select())
-            .first(&mut conn)
-            .await?;
+        let user = load_user(&mut conn, principal.user_id).await?;
         rate_limit::consume(&mut conn, &code_check_budget(user.id)).await?;
         self.recheck_password(&mut conn, &user, password).await?;
         conn.transaction::<_, AppError, _>(async move |conn| {
-            let user: User = users::table
-                .find(principal.user_id)
-                .for_update()
-                .select(User::as_select())
-                .first(conn)
-                .await?;
+            let user = lock_user(conn, principal.user_id).await?;
             if !user.totp_enabled {
                 return Err(AppError::conflict("Two-factor authentication is not on"));
             }
@@ -391,17 +361,8 @@ impl AuthService {
                 ))
                 .execute(conn)
                 .await?;
-            diesel::delete(recovery_codes::table.filter(recovery_codes::user_id.eq(user.id)))
-                .execute(conn)
-                .await?;
-            AuditEvent::new("auth.mfa_disabled", "user")
-                .of(user.id)
-                .by(user.id)
-                .diff(
-                    json!({ "before": { "totpEnabled": true }, "after": { "totpEnabled": false } }),
-                )
-                .record(conn, meta)
-                .await
+            delete_recovery_codes(conn, user.id).await?;
+            record_totp_switch(conn, user.id, false, meta).await
         })
         .await
     }
@@ -419,11 +380,7 @@ impl AuthService {
         meta: &RequestMeta,
     ) -> Result<User, AppError> {
         let mut conn = self.db().get().await?;
-        let user: User = users::table
-            .find(principal.user_id)
-            .select(User::as_select())
-            .first(&mut conn)
-            .await?;
+        let user = load_user(&mut conn, principal.user_id).await?;
         self.recheck_password(&mut conn, &user, password).await?;
         let phone = match phone.map(str::trim).filter(|p| !p.is_empty()) {
             Some(phone) => Some(validate_phone(phone)?),
@@ -618,13 +575,41 @@ async fn use_recovery_code(
     Ok(used > 0)
 }
 
+/// Records that TOTP was turned on (`enabled`) or off for the user, by the user.
+async fn record_totp_switch(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    enabled: bool,
+    meta: &RequestMeta,
+) -> Result<(), AppError> {
+    let action = if enabled {
+        "auth.mfa_enabled"
+    } else {
+        "auth.mfa_disabled"
+    };
+    AuditEvent::new(action, "user")
+        .of(user_id)
+        .by(user_id)
+        .diff(json!({ "before": { "totpEnabled": !enabled }, "after": { "totpEnabled": enabled } }))
+        .record(conn, meta)
+        .await
+}
+
+async fn delete_recovery_codes(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+) -> Result<(), AppError> {
+    diesel::delete(recovery_codes::table.filter(recovery_codes::user_id.eq(user_id)))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 async fn replace_recovery_codes(
     conn: &mut AsyncPgConnection,
     user_id: Uuid,
 ) -> Result<Vec<String>, AppError> {
-    diesel::delete(recovery_codes::table.filter(recovery_codes::user_id.eq(user_id)))
-        .execute(conn)
-        .await?;
+    delete_recovery_codes(conn, user_id).await?;
     let codes = totp::generate_recovery_codes(10);
     let rows: Vec<_> = codes
         .iter()

@@ -385,7 +385,15 @@ async fn lock_organization_named(
         .optional()?)
 }
 
-async fn lock_user(conn: &mut AsyncPgConnection, id: Uuid) -> Result<User, AppError> {
+/// The user of `id`; `NOT_FOUND` when there is none.
+pub(crate) async fn load_user(conn: &mut AsyncPgConnection, id: Uuid) -> Result<User, AppError> {
+    crate::repo::find_user(conn, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("user"))
+}
+
+/// [`load_user`], locked until the transaction ends.
+pub(crate) async fn lock_user(conn: &mut AsyncPgConnection, id: Uuid) -> Result<User, AppError> {
     users::table
         .find(id)
         .for_update()

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use kernel::outbox;
 use kernel::schema::{one_time_tokens, organizations, pending_registrations, users};
 use kernel::validate::required_text;
@@ -145,15 +145,7 @@ impl AuthService {
         let hours = (self.config.registration_ttl.as_secs() / 3600).max(1);
         let mut conn = self.conn().await?;
         conn.transaction::<_, AppError, _>(async move |conn| {
-            let Some(pending) = pending_registrations::table
-                .find(id)
-                .filter(pending_registrations::token_hash.is_null())
-                .filter(pending_registrations::expires_at.gt(Utc::now()))
-                .for_update()
-                .select(PendingRegistration::as_select())
-                .first(conn)
-                .await
-                .optional()?
+            let Some(pending) = lock_open_registration(conn, OpenRegistration::Unmailed(id)).await?
             else {
                 return Ok(());
             };
@@ -231,14 +223,8 @@ impl AuthService {
         let mut conn = self.conn().await?;
         let (user, session) = conn
             .transaction::<_, AppError, _>(async move |conn| {
-                let pending: PendingRegistration = pending_registrations::table
-                    .filter(pending_registrations::token_hash.eq(&token_hash))
-                    .filter(pending_registrations::expires_at.gt(Utc::now()))
-                    .for_update()
-                    .select(PendingRegistration::as_select())
-                    .first(conn)
-                    .await
-                    .optional()?
+                let pending = lock_open_registration(conn, OpenRegistration::Token(&token_hash))
+                    .await?
                     .ok_or_else(|| invalid_token("token"))?;
                 let company = company_name.unwrap_or_else(|| pending.company_name.clone());
                 let org_id = Uuid::now_v7();
@@ -430,4 +416,43 @@ impl AuthService {
             .await?;
         self.issue_session(user, session)
     }
+}
+
+/// Which open registration [`lock_open_registration`] reads.
+enum OpenRegistration<'a> {
+    /// By id, while its confirmation link has not been made.
+    Unmailed(Uuid),
+    /// By the hash of its confirmation link's token.
+    Token(&'a [u8]),
+}
+
+/// The registration that has not expired, locked for the rest of the transaction.
+async fn lock_open_registration(
+    conn: &mut AsyncPgConnection,
+    which: OpenRegistration<'_>,
+) -> Result<Option<PendingRegistration>, AppError> {
+    type Filter<'a> = Box<
+        dyn BoxableExpression<
+                pending_registrations::table,
+                diesel::pg::Pg,
+                SqlType = diesel::sql_types::Nullable<diesel::sql_types::Bool>,
+            > + 'a,
+    >;
+    let which: Filter<'_> = match which {
+        OpenRegistration::Unmailed(id) => Box::new(
+            pending_registrations::id
+                .eq(id)
+                .and(pending_registrations::token_hash.is_null())
+                .nullable(),
+        ),
+        OpenRegistration::Token(hash) => Box::new(pending_registrations::token_hash.eq(hash)),
+    };
+    Ok(pending_registrations::table
+        .filter(which)
+        .filter(pending_registrations::expires_at.gt(Utc::now()))
+        .for_update()
+        .select(PendingRegistration::as_select())
+        .first(conn)
+        .await
+        .optional()?)
 }

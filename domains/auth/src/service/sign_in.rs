@@ -5,13 +5,13 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use kernel::schema::{refresh_tokens, sessions, users};
+use kernel::schema::{refresh_tokens, sessions};
 use kernel::{AppError, Principal, RequestMeta};
 use serde_json::json;
 use uuid::Uuid;
 
 use super::{
-    AuthService, IssuedSession, LoginOutcome, SessionSelector, ip_key, normalize_email,
+    AuthService, IssuedSession, LoginOutcome, SessionSelector, ip_key, load_user, normalize_email,
     revoke_sessions, validate_email,
 };
 use crate::audit::AuditEvent;
@@ -212,11 +212,7 @@ impl AuthService {
                         .await?;
                     return Ok(Outcome::Reused(session));
                 }
-                let user: User = users::table
-                    .find(session.user_id)
-                    .select(User::as_select())
-                    .first(conn)
-                    .await?;
+                let user = load_user(conn, session.user_id).await?;
                 if user.status != UserStatus::Active {
                     return Ok(Outcome::Invalid);
                 }

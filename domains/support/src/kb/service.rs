@@ -64,6 +64,15 @@ impl Checks {
         }
     }
 
+    /// Checks `value` when it is given.
+    fn optional<T>(
+        &mut self,
+        value: Option<&str>,
+        check: impl FnOnce(&str) -> Result<T, FieldError>,
+    ) -> Option<T> {
+        value.and_then(|value| self.take(check(value)))
+    }
+
     fn finish(self) -> Result<(), AppError> {
         if self.0.is_empty() {
             Ok(())
@@ -122,6 +131,23 @@ async fn lock_slugs(conn: &mut AsyncPgConnection, of: SlugOf) -> Result<(), AppE
     Ok(())
 }
 
+/// Evaluates `$body` with `$table` naming the table of `$of`'s slugs: both
+/// tables have the same `id` and `slug` columns, and the same rules for them.
+macro_rules! on_slug_table {
+    ($of:expr, $table:ident => $body:expr) => {
+        match $of {
+            SlugOf::Category => {
+                use kernel::schema::kb_categories as $table;
+                $body
+            }
+            SlugOf::Article => {
+                use kernel::schema::kb_articles as $table;
+                $body
+            }
+        }
+    };
+}
+
 /// Whether another row than `except` already uses `slug`.
 async fn slug_in_use(
     conn: &mut AsyncPgConnection,
@@ -130,26 +156,15 @@ async fn slug_in_use(
     except: Option<Uuid>,
 ) -> Result<bool, AppError> {
     let except = except.unwrap_or(Uuid::nil());
-    let found: bool = match of {
-        SlugOf::Category => {
-            diesel::select(diesel::dsl::exists(
-                kb_categories::table
-                    .filter(kb_categories::slug.eq(slug))
-                    .filter(kb_categories::id.ne(except)),
-            ))
-            .get_result(conn)
-            .await?
-        }
-        SlugOf::Article => {
-            diesel::select(diesel::dsl::exists(
-                kb_articles::table
-                    .filter(kb_articles::slug.eq(slug))
-                    .filter(kb_articles::id.ne(except)),
-            ))
-            .get_result(conn)
-            .await?
-        }
-    };
+    let found: bool = on_slug_table!(of, table => {
+        diesel::select(diesel::dsl::exists(
+            table::table
+                .filter(table::slug.eq(slug))
+                .filter(table::id.ne(except)),
+        ))
+        .get_result(conn)
+        .await?
+    });
     Ok(found)
 }
 
@@ -201,22 +216,13 @@ async fn generate_slug(
     }
     // Every candidate starts with the base's first 80 characters.
     let prefix = format!("{}%", &base[..base.len().min(80)]);
-    let taken: Vec<String> = match of {
-        SlugOf::Category => {
-            kb_categories::table
-                .filter(kb_categories::slug.like(prefix))
-                .select(kb_categories::slug)
-                .load(conn)
-                .await?
-        }
-        SlugOf::Article => {
-            kb_articles::table
-                .filter(kb_articles::slug.like(prefix))
-                .select(kb_articles::slug)
-                .load(conn)
-                .await?
-        }
-    };
+    let taken: Vec<String> = on_slug_table!(of, table => {
+        table::table
+            .filter(table::slug.like(prefix))
+            .select(table::slug)
+            .load(conn)
+            .await?
+    });
     let taken: HashSet<String> = taken.into_iter().collect();
     let mut n = 1;
     loop {
@@ -228,13 +234,18 @@ async fn generate_slug(
     }
 }
 
-async fn find_category(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Category, AppError> {
-    kb_categories::table
+async fn category(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Option<Category>, AppError> {
+    Ok(kb_categories::table
         .find(id)
         .select(Category::as_select())
         .first(conn)
         .await
-        .optional()?
+        .optional()?)
+}
+
+async fn find_category(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Category, AppError> {
+    category(conn, id)
+        .await?
         .ok_or_else(|| AppError::not_found("category"))
 }
 
@@ -256,12 +267,8 @@ async fn check_category(
     id: Uuid,
     field: &str,
 ) -> Result<Category, AppError> {
-    kb_categories::table
-        .find(id)
-        .select(Category::as_select())
-        .first(conn)
-        .await
-        .optional()?
+    category(conn, id)
+        .await?
         .ok_or_else(|| AppError::invalid_field(field, "No such category"))
 }
 
@@ -350,10 +357,7 @@ impl KnowledgeBase {
         principal.require(KB_WRITE)?;
         let mut checks = Checks::new();
         let name = checks.take(required_text(&input.name, "input.name", NAME_MAX_CHARS));
-        let slug = input
-            .slug
-            .as_deref()
-            .and_then(|slug| checks.take(given_slug(slug, "input.slug")));
+        let slug = checks.optional(input.slug.as_deref(), |slug| given_slug(slug, "input.slug"));
         let description = checks.take(optional_text(
             input.description.as_deref().unwrap_or_default(),
             "input.description",
@@ -401,20 +405,14 @@ impl KnowledgeBase {
     ) -> Result<Category, AppError> {
         principal.require(KB_WRITE)?;
         let mut checks = Checks::new();
-        let name = changes
-            .name
-            .as_deref()
-            .and_then(|name| checks.take(required_text(name, "input.name", NAME_MAX_CHARS)));
-        let slug = changes
-            .slug
-            .as_deref()
-            .and_then(|slug| checks.take(given_slug(slug, "input.slug")));
-        let description = changes.description.as_deref().and_then(|description| {
-            checks.take(optional_text(
-                description,
-                "input.description",
-                DESCRIPTION_MAX_CHARS,
-            ))
+        let name = checks.optional(changes.name.as_deref(), |name| {
+            required_text(name, "input.name", NAME_MAX_CHARS)
+        });
+        let slug = checks.optional(changes.slug.as_deref(), |slug| {
+            given_slug(slug, "input.slug")
+        });
+        let description = checks.optional(changes.description.as_deref(), |description| {
+            optional_text(description, "input.description", DESCRIPTION_MAX_CHARS)
         });
         checks.finish()?;
         let mut conn = self.conn().await?;
@@ -471,10 +469,7 @@ impl KnowledgeBase {
             "input.bodyMarkdown",
             BODY_MAX_CHARS,
         ));
-        let slug = input
-            .slug
-            .as_deref()
-            .and_then(|slug| checks.take(given_slug(slug, "input.slug")));
+        let slug = checks.optional(input.slug.as_deref(), |slug| given_slug(slug, "input.slug"));
         checks.finish()?;
         let (Some(title), Some(body)) = (title, body) else {
             return Err(AppError::bad_input("Some fields are invalid"));
@@ -514,17 +509,15 @@ impl KnowledgeBase {
     ) -> Result<ArticleView, AppError> {
         principal.require(KB_WRITE)?;
         let mut checks = Checks::new();
-        let title = changes
-            .title
-            .as_deref()
-            .and_then(|title| checks.take(required_text(title, "input.title", TITLE_MAX_CHARS)));
-        let body = changes.body_markdown.as_deref().and_then(|body| {
-            checks.take(required_text(body, "input.bodyMarkdown", BODY_MAX_CHARS))
+        let title = checks.optional(changes.title.as_deref(), |title| {
+            required_text(title, "input.title", TITLE_MAX_CHARS)
         });
-        let slug = changes
-            .slug
-            .as_deref()
-            .and_then(|slug| checks.take(given_slug(slug, "input.slug")));
+        let body = checks.optional(changes.body_markdown.as_deref(), |body| {
+            required_text(body, "input.bodyMarkdown", BODY_MAX_CHARS)
+        });
+        let slug = checks.optional(changes.slug.as_deref(), |slug| {
+            given_slug(slug, "input.slug")
+        });
         checks.finish()?;
         let mut conn = self.conn().await?;
         conn.transaction::<_, AppError, _>(async |conn| {
