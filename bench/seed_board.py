@@ -91,14 +91,13 @@ class Api:
         return payload["accessToken"]
 
     def admin_token(self, stale=None):
+        # One sign-in at a time: every password check of an account counts
+        # against its lockout until it has passed, so threads signing in
+        # together would lock the admin out.
         with self.lock:
             if self.token is None or self.token == stale:
-                self.token = None
-        if self.token is None:
-            token = self.login()
-            with self.lock:
-                self.token = token
-        return self.token
+                self.token = self.login()
+            return self.token
 
     def graphql(self, query, variables, token=None):
         """Runs an operation (as the admin unless `token`); answers `data` or exits."""
