@@ -32,8 +32,10 @@ pub enum Role {
     SuperAdmin,
     /// Runs the agency: users, clients, billing.
     Admin,
-    /// Agency staff.
+    /// Agency staff who run projects and support: sees every organization's
+    /// projects and tickets, internal notes included.
     Employee,
+
     /// A user of a client organization.
     Client,
     /// An outside contributor, seeing only the projects they are a member of.
