@@ -9,22 +9,23 @@ use kernel::{Role, db_enum};
 use uuid::Uuid;
 
 db_enum! {
-    /// Kind of organization.
+    /// Whether an organization is the agency, a client or a partner; it
+    /// decides which roles its users may hold.
     #[graphql(name = "OrganizationKindValue")]
     OrganizationKind {
-        /// The agency itself.
+        /// The agency itself: the one organization of staff and freelancers.
         Agency = "agency",
-        /// A client of the agency.
+        /// A client of the agency, whose users hold the `CLIENT` role.
         Client = "client",
-        /// A partner that refers clients.
+        /// A partner that refers clients; its users hold the `PARTNER` role.
         Partner = "partner",
     }
 }
 
 db_enum! {
-    /// Account status.
+    /// Whether an account can sign in.
     UserStatus {
-        /// Can sign in.
+        /// Can sign in with its password.
         Active = "active",
         /// Invited; has not chosen a password yet.
         Invited = "invited",
@@ -37,21 +38,21 @@ db_enum! {
     /// Where one-time login codes are sent.
     #[graphql(name = "OtpChannelKind")]
     OtpChannel {
-        /// By email.
+        /// A 6-digit code emailed to the account's address at each login.
         Email = "email",
-        /// By SMS.
+        /// A 6-digit code sent by SMS to `User.phone` at each login.
         Sms = "sms",
     }
 }
 
 db_enum! {
-    /// Second-factor methods.
+    /// How a login's second factor is proven.
     MfaMethod {
-        /// A code from an authenticator app.
+        /// A 6-digit code from an authenticator app (TOTP, 30-second steps).
         Totp = "totp",
-        /// A code sent by email.
+        /// A 6-digit code just sent by email.
         Email = "email",
-        /// A code sent by SMS.
+        /// A 6-digit code just sent by SMS.
         Sms = "sms",
     }
 }

@@ -20,12 +20,13 @@ use crate::service::{AuthService, UserFilter};
 #[derive(Default)]
 pub struct AuthQuery;
 
-/// Filters of `users`.
+/// Which users `users` lists; every given filter must match (omitted ones
+/// match everyone).
 #[derive(InputObject, Default)]
 pub struct UserFilterInput {
-    /// Only this role.
+    /// Only users holding this role.
     pub role: Option<Role>,
-    /// Only this status.
+    /// Only users in this status, e.g. `INVITED` for invitations not yet accepted.
     pub status: Option<UserStatus>,
     /// Only users of this organization.
     pub organization_id: Option<ID>,
@@ -33,20 +34,21 @@ pub struct UserFilterInput {
     pub search: Option<String>,
 }
 
-/// Filters of `auditLog`.
+/// Which entries `auditLog` lists; every given filter must match (omitted
+/// ones match every entry).
 #[derive(InputObject, Default)]
 pub struct AuditLogFilter {
-    /// Only entries by this user.
+    /// Only entries by this user (a `User.id`).
     pub actor_id: Option<ID>,
     /// Only this action, e.g. `auth.login_failed`.
     pub action: Option<String>,
     /// Only this entity type, e.g. `user`.
     pub entity_type: Option<String>,
-    /// Only this entity id.
+    /// Only entries about the entity with this id (as in `AuditEntry.entityId`).
     pub entity_id: Option<String>,
-    /// From this time (inclusive).
+    /// Only entries that happened at or after this time (inclusive).
     pub from: Option<DateTime<Utc>>,
-    /// Until this time (exclusive).
+    /// Only entries that happened before this time (exclusive).
     pub to: Option<DateTime<Utc>>,
 }
 
@@ -65,7 +67,8 @@ pub type AuditEntryConnection = PageConnection<i64, AuditEntryNode>;
 
 #[Object]
 impl AuthQuery {
-    /// The signed-in user, with `permissions` and `sessions`.
+    /// The signed-in user, with `permissions` and `sessions`; any signed-in
+    /// role (`UNAUTHENTICATED` without a token).
     #[graphql(guard = "SignedIn")]
     async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<UserNode> {
         let viewer = caller(ctx)?;
@@ -74,14 +77,20 @@ impl AuthQuery {
         ))
     }
 
-    /// One user: yourself, or anyone for staff.
+    /// One user: yourself, or anyone for staff; another user's id is
+    /// `NOT_FOUND` for everyone else.
     #[graphql(guard = "SignedIn")]
-    async fn user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<UserNode> {
+    async fn user(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The user's `User.id`.")] id: ID,
+    ) -> async_graphql::Result<UserNode> {
         let id = parse_id(&id, "id")?;
         Ok(UserNode(service(ctx).get_user(caller(ctx)?, id).await?))
     }
 
-    /// Users, newest first (staff).
+    /// Users of every organization, newest first; staff only (super-admins,
+    /// admins, employees: `auth:user.read`).
     #[graphql(
         guard = "RequirePermission(\"auth:user.read\")",
         complexity = "kernel::cost::page(first, child_complexity)"
@@ -89,8 +98,14 @@ impl AuthQuery {
     async fn users(
         &self,
         ctx: &Context<'_>,
-        filter: Option<UserFilterInput>,
+        #[graphql(desc = "Which users to list; all when omitted.")] filter: Option<UserFilterInput>,
+        #[graphql(
+            desc = "Rows per page, 1 to the largest page the server allows (`GRAPHQL_MAX_PAGE_SIZE`, 100 by default); 20 when omitted."
+        )]
         first: Option<i32>,
+        #[graphql(
+            desc = "`pageInfo.endCursor` of the previous page; omitted for the first page. A cursor of another list is `BAD_USER_INPUT`."
+        )]
         after: Option<String>,
     ) -> async_graphql::Result<UserConnection> {
         let page = PageRequest::new(first, after.as_deref(), max_page_size(ctx))?;
@@ -111,12 +126,12 @@ impl AuthQuery {
         Ok(page.connection(users, |row| row.id, UserNode))
     }
 
-    /// One organization you may see.
+    /// One organization you may see (see `organizations`); any other id is `NOT_FOUND`.
     #[graphql(guard = "SignedIn")]
     async fn organization(
         &self,
         ctx: &Context<'_>,
-        id: ID,
+        #[graphql(desc = "The organization's `Organization.id`.")] id: ID,
     ) -> async_graphql::Result<OrganizationNode> {
         let id = parse_id(&id, "id")?;
         Ok(OrganizationNode(
@@ -124,7 +139,8 @@ impl AuthQuery {
         ))
     }
 
-    /// Organizations you may see: staff all; others their own (partners also the clients they referred).
+    /// Organizations you may see, newest first: staff all; others their own
+    /// (partners also the clients they referred).
     #[graphql(
         guard = "SignedIn",
         complexity = "kernel::cost::page(first, child_complexity)"
@@ -132,8 +148,16 @@ impl AuthQuery {
     async fn organizations(
         &self,
         ctx: &Context<'_>,
-        kind: Option<OrganizationKind>,
+        #[graphql(desc = "Only organizations of this kind; every kind when omitted.")] kind: Option<
+            OrganizationKind,
+        >,
+        #[graphql(
+            desc = "Rows per page, 1 to the largest page the server allows (`GRAPHQL_MAX_PAGE_SIZE`, 100 by default); 20 when omitted."
+        )]
         first: Option<i32>,
+        #[graphql(
+            desc = "`pageInfo.endCursor` of the previous page; omitted for the first page. A cursor of another list is `BAD_USER_INPUT`."
+        )]
         after: Option<String>,
     ) -> async_graphql::Result<OrganizationConnection> {
         let page = PageRequest::new(first, after.as_deref(), max_page_size(ctx))?;
@@ -153,8 +177,17 @@ impl AuthQuery {
     async fn organization_referrals(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "Only referrals in this state, e.g. `PENDING` for an admin's queue; all when omitted."
+        )]
         status: Option<ReferralStatus>,
+        #[graphql(
+            desc = "Rows per page, 1 to the largest page the server allows (`GRAPHQL_MAX_PAGE_SIZE`, 100 by default); 20 when omitted."
+        )]
         first: Option<i32>,
+        #[graphql(
+            desc = "`pageInfo.endCursor` of the previous page; omitted for the first page. A cursor of another list is `BAD_USER_INPUT`."
+        )]
         after: Option<String>,
     ) -> async_graphql::Result<OrganizationReferralConnection> {
         let page = PageRequest::new(first, after.as_deref(), max_page_size(ctx))?;
@@ -164,7 +197,7 @@ impl AuthQuery {
         Ok(page.connection(referrals, |row| row.id, OrganizationReferralNode))
     }
 
-    /// The audit log, newest first (admins).
+    /// The audit log, newest first; admins and super-admins only (`auth:audit.read`).
     #[graphql(
         guard = "RequirePermission(\"auth:audit.read\")",
         complexity = "kernel::cost::page(first, child_complexity)"
@@ -172,8 +205,16 @@ impl AuthQuery {
     async fn audit_log(
         &self,
         ctx: &Context<'_>,
-        filter: Option<AuditLogFilter>,
+        #[graphql(desc = "Which entries to list; the whole log when omitted.")] filter: Option<
+            AuditLogFilter,
+        >,
+        #[graphql(
+            desc = "Rows per page, 1 to the largest page the server allows (`GRAPHQL_MAX_PAGE_SIZE`, 100 by default); 20 when omitted."
+        )]
         first: Option<i32>,
+        #[graphql(
+            desc = "`pageInfo.endCursor` of the previous page; omitted for the first page. A cursor of another list is `BAD_USER_INPUT`."
+        )]
         after: Option<String>,
     ) -> async_graphql::Result<AuditEntryConnection> {
         let page = PageRequest::new(first, after.as_deref(), max_page_size(ctx))?;
@@ -196,7 +237,9 @@ impl AuthQuery {
         Ok(page.connection(entries, |row| row.seq, AuditEntryNode))
     }
 
-    /// Re-computes the audit log's hash chain and reports the first entry that does not match (admins).
+    /// Re-computes the whole audit log's hash chain and reports the first
+    /// entry that does not match; admins and super-admins only
+    /// (`auth:audit.read`). Reads every entry, so it is slow on a long log.
     #[graphql(guard = "RequirePermission(\"auth:audit.read\")")]
     async fn verify_audit_log(&self, ctx: &Context<'_>) -> async_graphql::Result<AuditChainCheck> {
         let check = service(ctx).verify_audit_chain(caller(ctx)?).await?;

@@ -15,7 +15,7 @@ use crate::model::{
 };
 use crate::service::{AuthService, IssuedSession, MfaChallenge};
 
-/// A person who signs in: agency staff, a client's user, a freelancer or a partner.
+/// A [`User`] row as the GraphQL `User` (documented on its `#[Object]` impl).
 pub struct UserNode(pub User);
 
 fn require_self(ctx: &Context<'_>, user_id: uuid::Uuid) -> Result<(), AppError> {
@@ -26,9 +26,14 @@ fn require_self(ctx: &Context<'_>, user_id: uuid::Uuid) -> Result<(), AppError> 
     }
 }
 
+/// A person who signs in: agency staff (super-admins, admins, employees), a
+/// client organization's user, a freelancer or a partner organization's user.
+/// You may read yourself (`me`, `user`); staff read everyone (`users`); others
+/// meet users only where a field links them (assignees, authors, members).
 #[Object(name = "User")]
 impl UserNode {
-    /// Id.
+    /// Stable identifier of the account; pass it as `id` to `user` and as
+    /// `userId` to the user-management mutations.
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
@@ -38,12 +43,14 @@ impl UserNode {
         &self.0.email
     }
 
-    /// Display name.
+    /// The person's name as shown in the apps and in emails (at most 120
+    /// characters), chosen at registration or invitation.
     async fn name(&self) -> &str {
         &self.0.name
     }
 
-    /// Mobile number in E.164; visible to the user and to staff.
+    /// Mobile number in E.164 (e.g. `+919812345678`), used for SMS login
+    /// codes; null when none is set, and null for anyone but the user and staff.
     async fn phone(&self, ctx: &Context<'_>) -> Result<Option<&str>, AppError> {
         let viewer = caller(ctx)?;
         if viewer.user_id == self.0.id || viewer.role.is_staff() {
@@ -53,17 +60,20 @@ impl UserNode {
         }
     }
 
-    /// Role, which decides the permissions.
+    /// Role, which decides the permissions (see `permissions`) and which
+    /// organizations and rows the user may see.
     async fn role(&self) -> Role {
         self.0.role
     }
 
-    /// Account status.
+    /// Whether the user can sign in: `ACTIVE`, `INVITED` (no password chosen
+    /// yet) or `DISABLED` (every session revoked).
     async fn status(&self) -> UserStatus {
         self.0.status
     }
 
-    /// The organization the user belongs to.
+    /// The organization the user belongs to: the agency for staff and
+    /// freelancers, their company for clients and partners.
     async fn organization(
         &self,
         ctx: &Context<'_>,
@@ -75,8 +85,9 @@ impl UserNode {
             .map(OrganizationNode))
     }
 
-    /// Permissions granted by the role; only for the user themself, so that
-    /// frontends can build role-aware navigation.
+    /// Permissions granted by the role, as `domain:resource.action` strings
+    /// (e.g. `support:ticket.assign`); only for the user themself (`FORBIDDEN`
+    /// for anyone else), so that frontends can build role-aware navigation.
     async fn permissions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<String>> {
         require_self(ctx, self.0.id)?;
         let service = ctx.data_unchecked::<Arc<AuthService>>();
@@ -87,7 +98,8 @@ impl UserNode {
             .collect())
     }
 
-    /// Active sessions, newest first; only for the user themself.
+    /// Sessions that are neither expired nor revoked, newest first; only for
+    /// the user themself (`FORBIDDEN` for anyone else).
     #[graphql(complexity = "kernel::cost::STATEMENT + kernel::cost::list(child_complexity)")]
     async fn sessions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SessionNode>> {
         require_self(ctx, self.0.id)?;
@@ -104,7 +116,8 @@ impl UserNode {
             .collect())
     }
 
-    /// Second-factor settings; only for the user themself.
+    /// Second-factor settings; only for the user themself (`FORBIDDEN` for
+    /// anyone else).
     async fn mfa(&self, ctx: &Context<'_>) -> async_graphql::Result<MfaSettings> {
         require_self(ctx, self.0.id)?;
         Ok(MfaSettings {
@@ -113,7 +126,7 @@ impl UserNode {
         })
     }
 
-    /// When the account was created.
+    /// When the account was created (invited or registered), in UTC.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
@@ -128,42 +141,50 @@ pub struct MfaSettings {
     pub otp_channel: Option<OtpChannel>,
 }
 
-/// The agency, a client organization, or a partner organization.
+/// An [`Organization`] row as the GraphQL `Organization`.
 pub struct OrganizationNode(pub Organization);
 
+/// The agency, a client organization, or a partner organization. Staff see
+/// every organization; other users see their own, and partners also the
+/// client organizations they referred.
 #[Object(name = "Organization")]
 impl OrganizationNode {
-    /// Id.
+    /// Stable identifier of the organization; pass it to `organization`, to
+    /// `inviteUser` and to the `organizationId` filters.
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
 
-    /// Name (unique, case-insensitive).
+    /// Company name, at most 160 characters; unique among organizations,
+    /// compared without case.
     async fn name(&self) -> &str {
         &self.0.name
     }
 
-    /// Kind.
+    /// Whether this is the agency, a client or a partner.
     async fn kind(&self) -> OrganizationKind {
         self.0.kind
     }
 
-    /// The partner organization that referred this client, if any.
+    /// The partner organization that referred this client; null for clients
+    /// nobody referred, and for the agency and partners.
     async fn referred_by_partner_id(&self) -> Option<ID> {
         self.0.referred_by_partner_id.map(|id| ID(id.to_string()))
     }
 
-    /// When it was created.
+    /// When the organization was created, in UTC.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
 }
 
-/// A partner's referral of a client organization. A new name is approved at
-/// once; an organization that already existed waits for an admin
-/// (`approveOrganizationReferral`, `declineOrganizationReferral`).
+/// An [`OrganizationReferral`] row as the GraphQL `OrganizationReferral`.
 pub struct OrganizationReferralNode(pub OrganizationReferral);
 
+/// A partner's referral of a client organization. A new name is approved at
+/// once; an organization that already existed waits for an admin
+/// (`approveOrganizationReferral`, `declineOrganizationReferral`). Admins see
+/// every referral, partners their own organization's.
 #[Object(name = "OrganizationReferral")]
 impl OrganizationReferralNode {
     /// Id; pass it to `approveOrganizationReferral` or `declineOrganizationReferral`.
@@ -171,17 +192,17 @@ impl OrganizationReferralNode {
         ID(self.0.id.to_string())
     }
 
-    /// The name as the partner typed it.
+    /// The client's company name as the partner typed it (at most 160 characters).
     async fn name(&self) -> &str {
         &self.0.name
     }
 
-    /// Pending, approved or declined.
+    /// `PENDING` while an admin has to decide, then `APPROVED` or `DECLINED`.
     async fn status(&self) -> ReferralStatus {
         self.0.status
     }
 
-    /// The referring partner organization.
+    /// The referring partner organization; null only if it can no longer be read.
     async fn partner(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<OrganizationNode>> {
         let loader = ctx.data_unchecked::<DataLoader<OrganizationLoader>>();
         Ok(loader
@@ -207,7 +228,8 @@ impl OrganizationReferralNode {
         }
     }
 
-    /// The partner's user who referred it.
+    /// The partner's user who referred it; null only if the account can no
+    /// longer be read.
     async fn requested_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserNode>> {
         let loader = ctx.data_unchecked::<DataLoader<UserLoader>>();
         Ok(loader.load_one(self.0.requested_by).await?.map(UserNode))
@@ -226,23 +248,25 @@ impl OrganizationReferralNode {
         Ok(loader.load_one(decided_by).await?.map(UserNode))
     }
 
-    /// When it was decided.
+    /// When an admin approved or declined it, in UTC; for a new organization
+    /// (approved at once) the time of the referral; null while pending.
     async fn decided_at(&self) -> Option<DateTime<Utc>> {
         self.0.decided_at
     }
 
-    /// The admin's note on the decision.
+    /// The admin's note on the decision (at most 500 characters); null when
+    /// none was given.
     async fn note(&self) -> Option<&str> {
         self.0.note.as_deref()
     }
 
-    /// When the partner referred it.
+    /// When the partner referred it, in UTC.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
 }
 
-/// A signed-in device or browser.
+/// A [`Session`] row as the GraphQL `Session`, with whether it is the caller's.
 pub struct SessionNode {
     /// The row.
     pub session: Session,
@@ -250,9 +274,12 @@ pub struct SessionNode {
     pub current: bool,
 }
 
+/// A signed-in device or browser: one login and its refresh tokens. Only the
+/// user themself sees their sessions (`me { sessions }`).
 #[Object(name = "Session")]
 impl SessionNode {
-    /// Id; pass it to `revokeSession`.
+    /// Identifier of the session; pass it to `revokeSession` to sign that
+    /// device out.
     async fn id(&self) -> ID {
         ID(self.session.id.to_string())
     }
@@ -262,27 +289,29 @@ impl SessionNode {
         self.current
     }
 
-    /// IP address at sign-in.
+    /// Client IP address at sign-in (IPv4 or IPv6 text); null when unknown.
     async fn ip(&self) -> Option<&str> {
         self.session.ip.as_deref()
     }
 
-    /// Browser or client at sign-in.
+    /// The `User-Agent` header sent at sign-in (at most 512 bytes); null when
+    /// none was sent.
     async fn user_agent(&self) -> Option<&str> {
         self.session.user_agent.as_deref()
     }
 
-    /// Signed in at.
+    /// When the user signed in on this device, in UTC.
     async fn created_at(&self) -> DateTime<Utc> {
         self.session.created_at
     }
 
-    /// Last token refresh.
+    /// When the session last signed in or refreshed its tokens, in UTC.
     async fn last_used_at(&self) -> DateTime<Utc> {
         self.session.last_used_at
     }
 
-    /// Ends at the latest.
+    /// When the session ends at the latest, in UTC (`SESSION_TTL_DAYS` after
+    /// sign-in, 30 days by default); signing out or a revocation ends it earlier.
     async fn expires_at(&self) -> DateTime<Utc> {
         self.session.expires_at
     }
@@ -292,15 +321,17 @@ impl SessionNode {
 #[derive(SimpleObject)]
 #[graphql(complex)]
 pub struct AuthPayload {
-    /// Bearer token for `Authorization` (and websocket `connection_init`).
+    /// Bearer token (a signed JWT) for `Authorization` (and websocket
+    /// `connection_init`); valid for `expiresIn` seconds.
     pub access_token: String,
     /// Opaque token for `refreshSession`; single use, rotated every time.
     pub refresh_token: String,
-    /// Seconds until the access token expires.
+    /// Seconds until the access token expires (15 minutes by default,
+    /// `ACCESS_TOKEN_TTL_SECS`); refresh before then.
     pub expires_in: i64,
-    /// Always `Bearer`.
+    /// Always `Bearer`: the scheme to put before the token in `Authorization`.
     pub token_type: &'static str,
-    /// The session; see `me { sessions }`.
+    /// The session these tokens belong to; see `me { sessions }`.
     pub session_id: ID,
     #[graphql(skip)]
     pub user: User,
@@ -308,7 +339,7 @@ pub struct AuthPayload {
 
 #[ComplexObject]
 impl AuthPayload {
-    /// The signed-in user.
+    /// The user the tokens act as.
     async fn user(&self) -> UserNode {
         UserNode(self.user.clone())
     }
@@ -336,7 +367,8 @@ pub struct MfaChallengeNode {
     pub challenge_id: ID,
     /// `TOTP` (authenticator app), `EMAIL` or `SMS` (a code was just sent).
     pub method: MfaMethod,
-    /// When the challenge ends.
+    /// When the challenge ends, in UTC (10 minutes after `login`); then sign
+    /// in again.
     pub expires_at: DateTime<Utc>,
 }
 
@@ -376,27 +408,30 @@ impl LoginPayload {
     }
 }
 
-/// An entry of the tamper-evident audit log.
+/// An [`AuditEntry`] row as the GraphQL `AuditEntry`.
 pub struct AuditEntryNode(pub AuditEntry);
 
+/// An entry of the tamper-evident audit log: who did what to which entity,
+/// from where. Entries are never changed or deleted; each one's hash covers
+/// the previous one's. Admins only (`auth:audit.read`).
 #[Object(name = "AuditEntry")]
 impl AuditEntryNode {
-    /// Position in the hash chain.
+    /// Position in the hash chain: increasing, without gaps; the list's sort key.
     async fn seq(&self) -> i64 {
         self.0.seq
     }
 
-    /// Id.
+    /// Unique identifier of the entry, for references from outside the log.
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
 
-    /// When it happened.
+    /// When the action happened, in UTC.
     async fn occurred_at(&self) -> DateTime<Utc> {
         self.0.occurred_at
     }
 
-    /// Who acted (null for the system, the CLI, or a failed anonymous attempt).
+    /// The user who acted (null for the system, the CLI, or a failed anonymous attempt).
     async fn actor_id(&self) -> Option<ID> {
         self.0.actor_id.map(|id| ID(id.to_string()))
     }
@@ -416,22 +451,25 @@ impl AuditEntryNode {
         self.0.entity_id.as_deref()
     }
 
-    /// Client IP address.
+    /// Client IP address of the request that acted; null for the system and the CLI.
     async fn ip(&self) -> Option<&str> {
         self.0.ip.as_deref()
     }
 
-    /// Client user agent.
+    /// `User-Agent` of the request that acted (at most 512 bytes); null for
+    /// the system and the CLI.
     async fn user_agent(&self) -> Option<&str> {
         self.0.user_agent.as_deref()
     }
 
-    /// Before/after values or details, as JSON.
+    /// Before/after values (`{"before": …, "after": …}`) or details of the
+    /// action, as a JSON object.
     async fn diff(&self) -> async_graphql::Json<serde_json::Value> {
         async_graphql::Json(self.0.diff.clone())
     }
 
-    /// SHA-256 of this entry and the previous hash, hex.
+    /// SHA-256 of this entry and the previous entry's hash, as 64 lowercase
+    /// hex digits; `verifyAuditLog` re-computes it.
     async fn hash(&self) -> String {
         hex::encode(&self.0.hash)
     }
@@ -442,20 +480,22 @@ impl AuditEntryNode {
 pub struct AuditChainCheck {
     /// Whether every entry's hash and link match.
     pub valid: bool,
-    /// Entries checked.
+    /// How many entries were re-computed (the whole log).
     pub checked_entries: i64,
-    /// The first entry that does not match, if any.
+    /// `seq` of the first entry whose hash or link does not match; null when
+    /// the chain is intact.
     pub first_broken_seq: Option<i64>,
 }
 
 /// A new TOTP secret to add to an authenticator app; confirm with `confirmTotp`.
 #[derive(SimpleObject)]
 pub struct TotpEnrollmentNode {
-    /// The secret in base32 for manual entry.
+    /// The secret in base32 for manual entry; shown once, never readable later.
     pub secret: String,
-    /// `otpauth://` URI.
+    /// The `otpauth://totp/…` key URI (issuer, account, secret; SHA-1,
+    /// 6 digits, 30 seconds) that authenticator apps import.
     pub otpauth_uri: String,
-    /// The URI as an SVG QR code.
+    /// `otpauthUri` as an SVG QR code, ready to embed in a page.
     pub qr_code_svg: String,
 }
 
