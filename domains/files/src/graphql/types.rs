@@ -14,12 +14,14 @@ fn id(value: uuid::Uuid) -> ID {
     ID(value.to_string())
 }
 
-/// A file attached to a project, a task or a ticket.
+/// A [`FileRow`] as the GraphQL `File`.
 pub struct FileNode(pub FileRow);
 
+/// A file attached to a project, a task or a ticket. You see it when you may
+/// see its owner; `internal` files only when you are staff.
 #[Object(name = "File")]
 impl FileNode {
-    /// Id.
+    /// Stable identifier of the file; pass it to `file` and `completeUpload`.
     async fn id(&self) -> ID {
         id(self.0.id)
     }
@@ -29,12 +31,13 @@ impl FileNode {
         self.0.owner_kind
     }
 
-    /// The id of what it is attached to.
+    /// Identifier of the project, task or ticket it is attached to (see `ownerKind`).
     async fn owner_id(&self) -> ID {
         id(self.0.owner_id)
     }
 
-    /// The project, for a project file or a file of one of its tasks.
+    /// The project, for a project file or a file of one of its tasks; null
+    /// for ticket attachments.
     // Two statements of its own for a task's file (the task, its project).
     #[graphql(complexity = "2 * kernel::cost::STATEMENT")]
     async fn project_id(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ID>> {
@@ -50,59 +53,66 @@ impl FileNode {
         })
     }
 
-    /// The ticket, for a ticket attachment.
+    /// The ticket, for a ticket attachment; null otherwise.
     async fn ticket_id(&self) -> Option<ID> {
         (self.0.owner_kind == FileOwnerKind::Ticket).then(|| id(self.0.owner_id))
     }
 
-    /// The task, if attached to one.
+    /// The task, for a task's file; null otherwise.
     async fn task_id(&self) -> Option<ID> {
         (self.0.owner_kind == FileOwnerKind::Task).then(|| id(self.0.owner_id))
     }
 
-    /// Staff only: clients never see it.
+    /// Whether only staff see the file; clients, freelancers and partners
+    /// never get it in any list.
     async fn internal(&self) -> bool {
         self.0.internal
     }
 
-    /// Sanitised filename.
+    /// The uploaded filename made safe: no path, only letters, digits, `.`,
+    /// `-`, `_` and spaces (others become `_`), at most about 120 characters.
     async fn filename(&self) -> &str {
         &self.0.filename
     }
 
-    /// Declared content type.
+    /// MIME type declared at `requestUpload` and checked against the bytes'
+    /// magic numbers at `completeUpload`, e.g. `application/pdf`.
     async fn content_type(&self) -> &str {
         &self.0.content_type
     }
 
-    /// Size in bytes.
+    /// Size in bytes: declared at `requestUpload`, then the stored object's
+    /// real size once completed.
     async fn size(&self) -> i64 {
         self.0.size_bytes
     }
 
-    /// Status.
+    /// Where the upload stands; only `AVAILABLE` files can be downloaded.
     async fn status(&self) -> FileStatus {
         self.0.status
     }
 
-    /// Why the file was rejected.
+    /// Why the file was rejected (e.g. its bytes are not of the declared
+    /// type, or the antivirus scan found something); null unless `REJECTED`.
     async fn rejection_reason(&self) -> Option<&str> {
         self.0.rejection_reason.as_deref()
     }
 
-    /// Who uploaded it.
+    /// Who uploaded it; null only if the account can no longer be read.
     async fn uploaded_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserNode>> {
         let loader = ctx.data_unchecked::<DataLoader<UserLoader>>();
         Ok(loader.load_one(self.0.uploaded_by).await?.map(UserNode))
     }
 
-    /// A short-lived URL to download the file; null unless AVAILABLE. The
-    /// download's name ends in the extension of the checked content type.
+    /// A presigned URL for a plain HTTP GET of the bytes, valid
+    /// `DOWNLOAD_URL_TTL_SECS` (5 minutes by default); null unless
+    /// `AVAILABLE`. The download's name ends in the extension of the checked
+    /// content type.
     async fn download_url(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
         Ok(service(ctx).download_url(&self.0)?.map(|(url, _)| url))
     }
 
-    /// When it was requested.
+    /// When the upload was requested (`requestUpload`), in UTC.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
@@ -114,9 +124,9 @@ pub type FileConnection = kernel::pagination::PageConnection<uuid::Uuid, FileNod
 /// A header the upload must carry exactly.
 #[derive(SimpleObject)]
 pub struct UploadHeader {
-    /// Header name.
+    /// HTTP header to send with the PUT, e.g. `Content-Type`.
     pub name: String,
-    /// Header value.
+    /// Exact value to send; it is part of the URL's signature.
     pub value: String,
 }
 
@@ -130,6 +140,7 @@ pub struct UploadTicketNode {
     /// Headers the PUT must send as given (Content-Type, Content-Length and,
     /// on S3, If-None-Match).
     pub upload_headers: Vec<UploadHeader>,
-    /// When the URL stops working.
+    /// When the URL stops working, in UTC (`UPLOAD_URL_TTL_SECS` after the
+    /// request, 15 minutes by default); request a new upload after that.
     pub expires_at: DateTime<Utc>,
 }
