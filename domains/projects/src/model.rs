@@ -11,11 +11,11 @@ db_enum! {
     ProjectStatus {
         /// Agreed, not started.
         Planned = "planned",
-        /// In progress.
+        /// Work is in progress.
         Active = "active",
-        /// Paused.
+        /// Work is paused, e.g. waiting for the client.
         OnHold = "on_hold",
-        /// Delivered.
+        /// Delivered to the client.
         Completed = "completed",
         /// Stopped for good.
         Cancelled = "cancelled",
@@ -25,13 +25,13 @@ db_enum! {
 db_enum! {
     /// A Kanban column.
     TaskStatus {
-        /// Not started.
+        /// Not started yet: the first column.
         Todo = "todo",
         /// Being worked on.
         InProgress = "in_progress",
         /// Waiting for review.
         InReview = "in_review",
-        /// Finished.
+        /// Finished: the last column; done tasks leave `myTasks` and workloads.
         Done = "done",
     }
 }
@@ -41,11 +41,11 @@ db_enum! {
     TaskPriority {
         /// Whenever there is time.
         Low = "low",
-        /// The default.
+        /// Normal work; the default for new tasks.
         Medium = "medium",
-        /// Soon.
+        /// Should be done before medium work.
         High = "high",
-        /// Now.
+        /// Needs attention now, before anything else.
         Urgent = "urgent",
     }
 }
@@ -53,14 +53,15 @@ db_enum! {
 db_enum! {
     /// Where a milestone stands.
     MilestoneStatus {
-        /// Not started.
+        /// Not started yet; new milestones start here.
         Pending = "pending",
         /// Being worked on.
         InProgress = "in_progress",
-        /// Reached.
+        /// Reached: its work is delivered.
         Completed = "completed",
-        /// Dropped.
+        /// Dropped: it will not be reached.
         Cancelled = "cancelled",
+
     }
 }
 

@@ -35,96 +35,97 @@ fn optional_date(value: MaybeUndefined<NaiveDate>) -> Option<Option<NaiveDate>> 
     }
 }
 
-/// Input of `createProject`.
+/// A new project for a client organization (`createProject`).
 #[derive(InputObject)]
 pub struct CreateProjectInput {
-    /// The client organization.
+    /// `Organization.id` of the client the project is for (must be a `CLIENT`).
     pub organization_id: ID,
-    /// Name.
+    /// The project's title (required, at most 200 characters).
     pub name: String,
-    /// Description (markdown).
+    /// What the project delivers, as Markdown; empty when omitted.
     pub description: Option<String>,
-    /// Status (default PLANNED).
+    /// Where the project starts out; `PLANNED` when omitted.
     pub status: Option<ProjectStatus>,
-    /// Start date.
+    /// Calendar day the work starts; none when omitted.
     pub start_date: Option<NaiveDate>,
-    /// Due date.
+    /// Calendar day the work is due, not before `startDate`; none when omitted.
     pub due_date: Option<NaiveDate>,
 }
 
-/// Input of `updateProject`; omitted fields keep their value, null clears dates.
+/// Changes to a project (`updateProject`); omitted fields keep their value,
+/// null clears dates.
 #[derive(InputObject)]
 pub struct UpdateProjectInput {
-    /// The project.
+    /// `Project.id` of the project to change.
     pub project_id: ID,
-    /// Name.
+    /// New title (at most 200 characters).
     pub name: Option<String>,
-    /// Description.
+    /// New Markdown description; an empty string clears it.
     pub description: Option<String>,
-    /// Status.
+    /// New status, e.g. `ON_HOLD` to pause the work.
     pub status: Option<ProjectStatus>,
-    /// Start date.
+    /// New start day; null clears it.
     pub start_date: MaybeUndefined<NaiveDate>,
-    /// Due date.
+    /// New due day, not before the start day; null clears it.
     pub due_date: MaybeUndefined<NaiveDate>,
 }
 
-/// Input of `addProjectMember`.
+/// Who joins which project, as what (`addProjectMember`).
 #[derive(InputObject)]
 pub struct AddProjectMemberInput {
-    /// The project.
+    /// `Project.id` of the project to join.
     pub project_id: ID,
-    /// An employee or freelancer.
+    /// `User.id` of an employee or freelancer (other roles are `BAD_USER_INPUT`).
     pub user_id: ID,
-    /// Their role on the project, e.g. "designer".
+    /// Their role on the project, e.g. "designer" (required, at most 80 characters).
     pub project_role: String,
 }
 
-/// Input of `removeProjectMember`.
+/// Who leaves which project (`removeProjectMember`).
 #[derive(InputObject)]
 pub struct RemoveProjectMemberInput {
-    /// The project.
+    /// `Project.id` of the project to leave.
     pub project_id: ID,
-    /// The member.
+    /// `User.id` of the employee or freelancer who leaves.
     pub user_id: ID,
 }
 
-/// Input of `createMilestone`.
+/// A new milestone of a project (`createMilestone`); it starts `PENDING`.
 #[derive(InputObject)]
 pub struct CreateMilestoneInput {
-    /// The project.
+    /// `Project.id` of the project the milestone belongs to.
     pub project_id: ID,
-    /// Name.
+    /// Short title, e.g. "Beta launch" (required, at most 200 characters).
     pub name: String,
-    /// Description.
+    /// What reaching it means, as Markdown; empty when omitted.
     pub description: Option<String>,
-    /// Due date.
+    /// Calendar day it is due; undated when omitted.
     pub due_date: Option<NaiveDate>,
 }
 
-/// Input of `updateMilestone`.
+/// Changes to a milestone (`updateMilestone`); omitted fields keep their value.
 #[derive(InputObject)]
 pub struct UpdateMilestoneInput {
-    /// The milestone.
+    /// `Milestone.id` of the milestone to change.
     pub milestone_id: ID,
-    /// Name.
+    /// New title (at most 200 characters).
     pub name: Option<String>,
-    /// Description.
+    /// New Markdown description; an empty string clears it.
     pub description: Option<String>,
-    /// Due date (null clears it).
+    /// New due day (null clears it).
     pub due_date: MaybeUndefined<NaiveDate>,
-    /// Status.
+    /// New state, e.g. `COMPLETED` once reached.
     pub status: Option<MilestoneStatus>,
 }
 
-/// Input of `createTask`.
+/// A new task on a project's board (`createTask`).
 #[derive(InputObject)]
 pub struct CreateTaskInput {
-    /// The project.
+    /// `Project.id` of the board to add the task to (not archived).
     pub project_id: ID,
-    /// Title.
+    /// One-line summary (required, at most 300 characters).
     pub title: String,
-    /// Description (markdown).
+    /// Details of the work, as Markdown; empty when omitted.
     pub description: Option<String>,
     /// Column (default TODO); the task goes to its end.
     pub status: Option<TaskStatus>,
@@ -132,22 +133,23 @@ pub struct CreateTaskInput {
     pub priority: Option<TaskPriority>,
     /// Assignee: a member of the project.
     pub assignee_id: Option<ID>,
-    /// Due date.
+    /// Calendar day the task is due; undated when omitted.
     pub due_date: Option<NaiveDate>,
-    /// Milestone of the same project.
+    /// `Milestone.id` of a milestone of the same project; none when omitted.
     pub milestone_id: Option<ID>,
 }
 
-/// Input of `updateTask`; omitted fields keep their value, null clears.
+/// Changes to a task's fields (`updateTask`); omitted fields keep their
+/// value, null clears.
 #[derive(InputObject)]
 pub struct UpdateTaskInput {
-    /// The task.
+    /// `Task.id` of the task to change.
     pub task_id: ID,
-    /// Title.
+    /// New one-line summary (at most 300 characters).
     pub title: Option<String>,
-    /// Description.
+    /// New Markdown details; an empty string clears them.
     pub description: Option<String>,
-    /// Priority.
+    /// New urgency, `LOW` to `URGENT`.
     pub priority: Option<TaskPriority>,
     /// Assignee, a member of the project (null unassigns).
     pub assignee_id: MaybeUndefined<ID>,
@@ -155,16 +157,17 @@ pub struct UpdateTaskInput {
     pub due_date: MaybeUndefined<NaiveDate>,
     /// Milestone (null clears).
     pub milestone_id: MaybeUndefined<ID>,
-    /// The version you saw; a stale one is CONFLICT.
+    /// The `Task.version` you saw; a stale one is `CONFLICT` (nothing
+    /// changes); omitted, the change applies whatever the current version.
     pub expected_version: Option<i32>,
 }
 
-/// Input of `moveTask`.
+/// Where a task goes on its board (`moveTask`): a column, and its neighbours there.
 #[derive(InputObject)]
 pub struct MoveTaskInput {
-    /// The task.
+    /// `Task.id` of the card being dragged.
     pub task_id: ID,
-    /// Target column.
+    /// The column to move it to (may be its current one, to reorder).
     pub to_status: TaskStatus,
     /// The task it now follows (the one above it), if any.
     pub after_task_id: Option<ID>,
@@ -178,11 +181,13 @@ pub struct MoveTaskInput {
 
 #[Object]
 impl ProjectsMutation {
-    /// Creates a project for a client organization (admins).
+    /// Creates a project for a client organization (admins and super-admins:
+    /// `projects:project.manage`); it has no members yet.
     #[graphql(guard = "RequirePermission(\"projects:project.manage\")")]
     async fn create_project(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The client, title, description, status and dates.")]
         input: CreateProjectInput,
     ) -> async_graphql::Result<ProjectNode> {
         let input = NewProjectInput {
@@ -198,12 +203,13 @@ impl ProjectsMutation {
         ))
     }
 
-    /// Changes a project (admins).
+    /// Changes a project's title, description, status or dates (admins and
+    /// super-admins: `projects:project.manage`).
     #[graphql(guard = "RequirePermission(\"projects:project.manage\")")]
     async fn update_project(
         &self,
         ctx: &Context<'_>,
-        input: UpdateProjectInput,
+        #[graphql(desc = "The project and the fields to change.")] input: UpdateProjectInput,
     ) -> async_graphql::Result<ProjectNode> {
         let id = parse_id(&input.project_id, "input.projectId")?;
         let changes = ProjectChanges {
@@ -220,12 +226,13 @@ impl ProjectsMutation {
         ))
     }
 
-    /// Archives a project (admins); it keeps its history and leaves the lists.
+    /// Archives a project (admins and super-admins); it keeps its history and
+    /// leaves the lists, and its tasks can no longer change (`CONFLICT`).
     #[graphql(guard = "RequirePermission(\"projects:project.manage\")")]
     async fn archive_project(
         &self,
         ctx: &Context<'_>,
-        project_id: ID,
+        #[graphql(desc = "`Project.id` of the project that leaves the lists.")] project_id: ID,
     ) -> async_graphql::Result<ProjectNode> {
         let id = parse_id(&project_id, "projectId")?;
         Ok(ProjectNode(
@@ -233,11 +240,13 @@ impl ProjectsMutation {
         ))
     }
 
-    /// Adds an employee or freelancer to a project, or changes their project role (admins).
+    /// Adds an employee or freelancer to a project, or changes their project
+    /// role (admins and super-admins); a freelancer sees the project from then on.
     #[graphql(guard = "RequirePermission(\"projects:project.manage\")")]
     async fn add_project_member(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The project, the person and their project role.")]
         input: AddProjectMemberInput,
     ) -> async_graphql::Result<ProjectMemberNode> {
         let project = parse_id(&input.project_id, "input.projectId")?;
@@ -249,12 +258,14 @@ impl ProjectsMutation {
         ))
     }
 
-    /// Removes a member from a project (admins); their open tasks of it are unassigned.
+    /// Removes a member from a project (admins and super-admins); their open
+    /// tasks of it are unassigned (a `TASK_UPDATED` board event each), and a
+    /// freelancer's `boardEvents` stream of it ends.
     #[graphql(guard = "RequirePermission(\"projects:project.manage\")")]
     async fn remove_project_member(
         &self,
         ctx: &Context<'_>,
-        input: RemoveProjectMemberInput,
+        #[graphql(desc = "Which member leaves which project.")] input: RemoveProjectMemberInput,
     ) -> async_graphql::Result<bool> {
         let project = parse_id(&input.project_id, "input.projectId")?;
         let user = parse_id(&input.user_id, "input.userId")?;
@@ -263,11 +274,12 @@ impl ProjectsMutation {
             .await?)
     }
 
-    /// Adds a milestone (admins).
+    /// Adds a milestone to a project (admins and super-admins).
     #[graphql(guard = "RequirePermission(\"projects:project.manage\")")]
     async fn create_milestone(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The project, title, description and due day.")]
         input: CreateMilestoneInput,
     ) -> async_graphql::Result<MilestoneNode> {
         let project = parse_id(&input.project_id, "input.projectId")?;
@@ -284,12 +296,13 @@ impl ProjectsMutation {
         ))
     }
 
-    /// Changes a milestone (admins).
+    /// Changes a milestone's title, description, due day or status (admins
+    /// and super-admins).
     #[graphql(guard = "RequirePermission(\"projects:project.manage\")")]
     async fn update_milestone(
         &self,
         ctx: &Context<'_>,
-        input: UpdateMilestoneInput,
+        #[graphql(desc = "The milestone and the fields to change.")] input: UpdateMilestoneInput,
     ) -> async_graphql::Result<MilestoneNode> {
         let id = parse_id(&input.milestone_id, "input.milestoneId")?;
         Ok(MilestoneNode(
@@ -306,12 +319,14 @@ impl ProjectsMutation {
         ))
     }
 
-    /// Creates a task at the end of its column (staff; freelancers on their projects).
+    /// Creates a task at the end of its column (staff; freelancers on
+    /// projects they are members of; `FORBIDDEN` for clients and partners).
+    /// Publishes a `TASK_CREATED` board event.
     #[graphql(guard = "SignedIn")]
     async fn create_task(
         &self,
         ctx: &Context<'_>,
-        input: CreateTaskInput,
+        #[graphql(desc = "The board and the task's fields.")] input: CreateTaskInput,
     ) -> async_graphql::Result<TaskNode> {
         let input = NewTaskInput {
             project_id: parse_id(&input.project_id, "input.projectId")?,
@@ -337,11 +352,13 @@ impl ProjectsMutation {
         ))
     }
 
-    /// Changes a task's fields (not its column: use `moveTask`).
+    /// Changes a task's fields (not its column: use `moveTask`); the same
+    /// writers as `createTask`. Publishes a `TASK_UPDATED` board event.
     #[graphql(guard = "SignedIn")]
     async fn update_task(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The task, the fields to change and the version you saw.")]
         input: UpdateTaskInput,
     ) -> async_graphql::Result<TaskNode> {
         let id = parse_id(&input.task_id, "input.taskId")?;
@@ -361,9 +378,14 @@ impl ProjectsMutation {
         ))
     }
 
-    /// Deletes a task; answers it as it was.
+    /// Deletes a task for good; answers it as it was. The same writers as
+    /// `createTask`. Publishes a `TASK_DELETED` board event.
     #[graphql(guard = "SignedIn")]
-    async fn delete_task(&self, ctx: &Context<'_>, task_id: ID) -> async_graphql::Result<TaskNode> {
+    async fn delete_task(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "`Task.id` of the task; deleting cannot be undone.")] task_id: ID,
+    ) -> async_graphql::Result<TaskNode> {
         let id = parse_id(&task_id, "taskId")?;
         Ok(TaskNode(
             service(ctx).delete_task(caller(ctx)?, id).await?,
@@ -372,11 +394,14 @@ impl ProjectsMutation {
     }
 
     /// Moves a task (drag and drop): to a column, between the tasks you name.
-    /// The server computes the order key; `CONFLICT` when `expectedVersion` is stale.
+    /// The server computes the order key; `CONFLICT` when `expectedVersion`
+    /// is stale. The same writers as `createTask`. Publishes a `TASK_MOVED`
+    /// board event.
     #[graphql(guard = "SignedIn")]
     async fn move_task(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The task, its column and neighbours, and the version you saw.")]
         input: MoveTaskInput,
     ) -> async_graphql::Result<TaskNode> {
         let input = Move {

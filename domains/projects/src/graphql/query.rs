@@ -17,12 +17,13 @@ use crate::service::{ProjectFilter, ProjectsService};
 #[derive(Default)]
 pub struct ProjectsQuery;
 
-/// Filters of `projects`.
+/// Which projects `projects` lists; every given filter must match (omitted
+/// ones match every project you may see).
 #[derive(InputObject, Default)]
 pub struct ProjectFilterInput {
-    /// Only these statuses.
+    /// Only projects in one of these statuses; every status when omitted or empty.
     pub status: Option<Vec<ProjectStatus>>,
-    /// Only this client organization.
+    /// Only projects of this client organization (an `Organization.id`).
     pub organization_id: Option<ID>,
     /// Name contains this text (case-insensitive).
     pub search: Option<String>,
@@ -51,8 +52,15 @@ impl ProjectsQuery {
     async fn projects(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Which projects to list; every unarchived one you may see when omitted.")]
         filter: Option<ProjectFilterInput>,
+        #[graphql(
+            desc = "Rows per page, 1 to the largest page the server allows (`GRAPHQL_MAX_PAGE_SIZE`, 100 by default); 20 when omitted."
+        )]
         first: Option<i32>,
+        #[graphql(
+            desc = "`pageInfo.endCursor` of the previous page; omitted for the first page. A cursor of another list is `BAD_USER_INPUT`."
+        )]
         after: Option<String>,
     ) -> async_graphql::Result<ProjectConnection> {
         let page = PageRequest::new(first, after.as_deref(), max_page_size(ctx))?;
@@ -73,16 +81,25 @@ impl ProjectsQuery {
         Ok(page.connection(projects, |row| row.id, ProjectNode))
     }
 
-    /// One project you may see.
+    /// One project you may see (see `projects`), archived ones included; any
+    /// other id is `NOT_FOUND`.
     #[graphql(guard = "SignedIn")]
-    async fn project(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ProjectNode> {
+    async fn project(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The project's `Project.id`.")] id: ID,
+    ) -> async_graphql::Result<ProjectNode> {
         let id = parse_id(&id, "id")?;
         Ok(ProjectNode(service(ctx).project(caller(ctx)?, id).await?))
     }
 
-    /// One task of a project you may see.
+    /// One task of a project you may see; any other id is `NOT_FOUND`.
     #[graphql(guard = "SignedIn")]
-    async fn task(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<TaskNode> {
+    async fn task(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The task's `Task.id`.")] id: ID,
+    ) -> async_graphql::Result<TaskNode> {
         let id = parse_id(&id, "id")?;
         Ok(TaskNode(service(ctx).task(caller(ctx)?, id).await?, None))
     }
@@ -96,8 +113,15 @@ impl ProjectsQuery {
     async fn my_tasks(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Whether `DONE` tasks are listed too; false when omitted.")]
         include_done: Option<bool>,
+        #[graphql(
+            desc = "Rows per page, 1 to the largest page the server allows (`GRAPHQL_MAX_PAGE_SIZE`, 100 by default); 20 when omitted."
+        )]
         first: Option<i32>,
+        #[graphql(
+            desc = "`pageInfo.endCursor` of the previous page; omitted for the first page. A cursor of another list is `BAD_USER_INPUT`."
+        )]
         after: Option<String>,
     ) -> async_graphql::Result<TaskConnection> {
         let page = PageRequest::new(first, after.as_deref(), max_page_size(ctx))?;
@@ -112,12 +136,15 @@ impl ProjectsQuery {
         Ok(page.connection(tasks, MyTasksKey::of, |task| TaskNode(task, None)))
     }
 
-    /// Open work per assignee: open tasks, tasks due between `from` and `to`, and overdue tasks (staff).
+    /// Open work per assignee, most open tasks first: open tasks, tasks due
+    /// between `from` and `to`, and overdue tasks; staff only (super-admins,
+    /// admins, employees: `projects:workload.read`).
     #[graphql(guard = "RequirePermission(\"projects:workload.read\")")]
     async fn workload(
         &self,
         ctx: &Context<'_>,
-        from: NaiveDate,
+        #[graphql(desc = "First day of the range `dueSoon` counts (inclusive).")] from: NaiveDate,
+        #[graphql(desc = "Last day of the range `dueSoon` counts (inclusive; not before `from`).")]
         to: NaiveDate,
     ) -> async_graphql::Result<Vec<WorkloadNode>> {
         Ok(service(ctx)

@@ -31,7 +31,7 @@ pub enum BoardEventKind {
     Refetch,
 }
 
-/// A change on a project's board.
+/// A change on a project's board, as `boardEvents` delivers it.
 pub struct BoardEvent {
     kind: BoardEventKind,
     project_id: Uuid,
@@ -72,49 +72,55 @@ impl BoardEvent {
     }
 }
 
+/// A change on a project's board: which task changed and how, or
+/// `REFETCH` when changes may have been missed. Carries ids and the task's
+/// position; `task` reads the task as it is now.
 #[Object]
 impl BoardEvent {
-    /// What happened.
+    /// Which change this is; on `REFETCH`, reload the board and ignore the
+    /// other fields.
     async fn kind(&self) -> BoardEventKind {
         self.kind
     }
 
-    /// Id of the event (absent for REFETCH).
+    /// Unique identifier of the event, to drop duplicates (null for `REFETCH`).
     async fn event_id(&self) -> Option<ID> {
         self.event_id.map(|id| ID(id.to_string()))
     }
 
-    /// The project.
+    /// `Project.id` of the board that changed (the one subscribed to).
     async fn project_id(&self) -> ID {
         ID(self.project_id.to_string())
     }
 
-    /// Who made the change, so a client can skip its own echo.
+    /// `User.id` of who made the change, so a client can skip its own echo;
+    /// null for `REFETCH` and changes made by the system.
     async fn actor_id(&self) -> Option<ID> {
         self.actor_id.map(|id| ID(id.to_string()))
     }
 
-    /// The task concerned.
+    /// `Task.id` of the task that changed; null for `REFETCH`.
     async fn task_id(&self) -> Option<ID> {
         self.task.as_ref().map(|task| ID(task.task_id.to_string()))
     }
 
-    /// The task's column after the change.
+    /// The task's column after the change; null for `REFETCH`.
     async fn status(&self) -> Option<TaskStatus> {
         self.task.as_ref().map(|task| task.status)
     }
 
-    /// The task's order key after the change.
+    /// The task's `orderKey` after the change; null for `REFETCH`.
     async fn order_key(&self) -> Option<&str> {
         self.task.as_ref().map(|task| task.order_key.as_str())
     }
 
-    /// The task's version after the change.
+    /// The task's `version` after the change; null for `REFETCH`.
     async fn version(&self) -> Option<i64> {
         self.task.as_ref().map(|task| task.version)
     }
 
-    /// The task as it is now (null when deleted).
+    /// The task as it is now, read when this field is resolved (null when
+    /// deleted, for `REFETCH`, or when you may no longer see it).
     async fn task(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<TaskNode>> {
         if self.kind == BoardEventKind::TaskDeleted {
             return Ok(None);
@@ -139,6 +145,7 @@ impl ProjectsSubscription {
     async fn board_events(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "`Project.id` of a project you may see (`NOT_FOUND` otherwise).")]
         project_id: ID,
     ) -> async_graphql::Result<impl Stream<Item = BoardEvent> + use<>> {
         let principal = caller(ctx)?.clone();
