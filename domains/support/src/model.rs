@@ -9,9 +9,9 @@ use uuid::Uuid;
 db_enum! {
     /// How urgent a ticket is; it sets the SLA targets.
     TicketPriority {
-        /// Within days.
+        /// Can wait: the loosest SLA targets, counted in days.
         Low = "low",
-        /// The default.
+        /// Ordinary requests; the default for new tickets.
         Normal = "normal",
         /// Within the business day.
         High = "high",
@@ -29,8 +29,9 @@ db_enum! {
         InProgress = "in_progress",
         /// Waiting for the client; the resolution clock is paused.
         WaitingOnClient = "waiting_on_client",
-        /// Solved.
+        /// Staff consider it solved: the resolution clock stops here.
         Resolved = "resolved",
+
         /// Done for good.
         Closed = "closed",
     }

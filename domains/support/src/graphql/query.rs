@@ -18,22 +18,25 @@ use crate::sla::graphql::query::SlaQuery;
 #[derive(MergedObject, Default)]
 pub struct SupportQuery(TicketQuery, SlaQuery, KbQuery);
 
-/// Filters of `tickets`.
+/// Which tickets `tickets` lists; every given filter must match (omitted
+/// ones match every ticket you may see).
 #[derive(InputObject, Default)]
 pub struct TicketFilterInput {
-    /// Only these statuses.
+    /// Only tickets in one of these statuses; every status when omitted or empty.
     pub status: Option<Vec<TicketStatus>>,
-    /// Only these priorities.
+    /// Only tickets of one of these priorities; every priority when omitted or empty.
     pub priority: Option<Vec<TicketPriority>>,
-    /// Only this assignee.
+    /// Only tickets owned by this staff member (a `User.id`).
     pub assignee_id: Option<ID>,
-    /// Only this project.
+    /// Only tickets about this project (a `Project.id`).
     pub project_id: Option<ID>,
-    /// Only this client organization.
+    /// Only tickets of this client organization (an `Organization.id`).
     pub organization_id: Option<ID>,
     /// Only tickets that breached (true) or did not (false) an SLA target.
     pub breached: Option<bool>,
-    /// Words in the subject or body.
+    /// Full-text search over subject and body in web-search syntax (words
+    /// all required, `"a phrase"`, `-excluded`, `or`); words match whole,
+    /// without stemming.
     pub search: Option<String>,
 }
 
@@ -54,7 +57,8 @@ pub struct TicketQuery;
 
 #[Object]
 impl TicketQuery {
-    /// Tickets you may see, newest first: staff all, clients their organization's.
+    /// Tickets you may see, newest first: staff all, clients their
+    /// organization's, partners those of the clients they referred.
     #[graphql(
         guard = "SignedIn",
         complexity = "kernel::cost::page(first, child_complexity)"
@@ -62,8 +66,15 @@ impl TicketQuery {
     async fn tickets(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Which tickets to list; every one you may see when omitted.")]
         filter: Option<TicketFilterInput>,
+        #[graphql(
+            desc = "Rows per page, 1 to the largest page the server allows (`GRAPHQL_MAX_PAGE_SIZE`, 100 by default); 20 when omitted."
+        )]
         first: Option<i32>,
+        #[graphql(
+            desc = "`pageInfo.endCursor` of the previous page; omitted for the first page. A cursor of another list is `BAD_USER_INPUT`."
+        )]
         after: Option<String>,
     ) -> async_graphql::Result<TicketConnection> {
         let page = PageRequest::new(first, after.as_deref(), max_page_size(ctx))?;
@@ -99,9 +110,13 @@ impl TicketQuery {
         ))
     }
 
-    /// One ticket you may see, with its thread and SLA.
+    /// One ticket you may see, with its thread and SLA; any other id is `NOT_FOUND`.
     #[graphql(guard = "SignedIn")]
-    async fn ticket(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<TicketNode> {
+    async fn ticket(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The ticket's `Ticket.id`.")] id: ID,
+    ) -> async_graphql::Result<TicketNode> {
         let id = parse_id(&id, "id")?;
         Ok(TicketNode(
             service(ctx).ticket(caller(ctx)?, id).await?,
@@ -109,7 +124,10 @@ impl TicketQuery {
         ))
     }
 
-    /// Email categories you turned off (ticket_created, ticket_reply, ticket_status, ticket_assigned, sla_warning).
+    /// Names of the notification email categories you turned off with
+    /// `setNotificationPreference` (of `ticket_created`, `ticket_reply`,
+    /// `ticket_status`, `ticket_assigned`, `sla_warning`); empty when you get
+    /// them all.
     #[graphql(guard = "SignedIn")]
     async fn muted_notifications(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<String>> {
         Ok(service(ctx).muted_categories(caller(ctx)?).await?)

@@ -17,15 +17,15 @@ use crate::sla::SlaState;
 /// What happened on a ticket.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TicketEventKind {
-    /// Opened.
+    /// The ticket was opened.
     Created,
     /// A reply or (staff only) an internal note.
     CommentAdded,
-    /// Status changed.
+    /// The status moved, e.g. to `RESOLVED`; see `status`.
     StatusChanged,
-    /// Priority changed.
+    /// The priority moved, which re-targets the SLA.
     PriorityChanged,
-    /// Assignee changed.
+    /// A staff member took the ticket, or it was unassigned.
     Assigned,
     /// The SLA became at risk or breached.
     SlaChanged,
@@ -33,19 +33,21 @@ pub enum TicketEventKind {
     Refetch,
 }
 
-/// A change on a ticket, for live views.
+/// A change on a ticket, for live views: ids and the new status; read the
+/// ticket for the rest, or reload on `REFETCH`.
 #[derive(SimpleObject)]
 #[graphql(complex)]
 pub struct TicketEventNode {
-    /// What happened.
+    /// Which change this is; on `REFETCH`, reload and ignore the other fields.
     pub kind: TicketEventKind,
-    /// The ticket.
+    /// `Ticket.id` of the ticket that changed; null for `REFETCH`.
     pub ticket_id: Option<ID>,
-    /// Who did it.
+    /// `User.id` of who made the change, so a client can skip its own echo;
+    /// null for `REFETCH` and for the SLA scan.
     pub actor_id: Option<ID>,
-    /// Status after the change.
+    /// The ticket's status after the change; null for `REFETCH`.
     pub status: Option<TicketStatus>,
-    /// SLA state, for SLA_CHANGED.
+    /// The new SLA state, for `SLA_CHANGED`; null otherwise.
     pub sla_state: Option<SlaState>,
     #[graphql(skip)]
     pub comment_id: Option<Uuid>,
@@ -55,7 +57,8 @@ pub struct TicketEventNode {
 
 #[async_graphql::ComplexObject]
 impl TicketEventNode {
-    /// The comment, for COMMENT_ADDED (internal notes only reach staff).
+    /// The comment, for `COMMENT_ADDED` (internal notes only reach staff);
+    /// null for other kinds.
     async fn comment(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<TicketCommentNode>> {
         let Some(comment) = self.comment_id else {
             return Ok(None);
@@ -137,6 +140,7 @@ impl SupportSubscription {
     async fn ticket_events(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "`Ticket.id` of a ticket you may see (`NOT_FOUND` otherwise).")]
         ticket_id: ID,
     ) -> async_graphql::Result<impl Stream<Item = TicketEventNode> + use<>> {
         let principal = caller(ctx)?.clone();
@@ -145,7 +149,9 @@ impl SupportSubscription {
         ticket_stream(ctx, principal, &ticket_topic(ticket)).await
     }
 
-    /// Changes on every ticket you may see, for the queue view.
+    /// Changes on every ticket you may see, for the queue view: staff and
+    /// clients (partners watch single tickets; `FORBIDDEN` for others). Ends
+    /// when the access token expires.
     #[graphql(guard = "SignedIn")]
     async fn ticket_list_events(
         &self,

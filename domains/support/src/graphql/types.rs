@@ -31,43 +31,50 @@ pub(crate) fn id(value: Uuid) -> ID {
 /// ticket's history through the business calendar.
 pub const SLA_COST: usize = 10;
 
-/// A support ticket of a client organization, with its SLA when a page
+/// A [`Ticket`] row as the GraphQL `Ticket`, with its SLA when a page
 /// computed the SLAs of all its tickets at once.
 pub struct TicketNode(pub Ticket, pub Option<SlaSnapshot>);
 
+/// A support request of a client organization, with its thread, its SLA and
+/// its attachments. Staff see every ticket, clients their organization's,
+/// partners (read-only) those of the clients they referred; freelancers none.
 #[Object(name = "Ticket")]
 impl TicketNode {
-    /// Id.
+    /// Stable identifier of the ticket; pass it to `ticket`, `ticketEvents`
+    /// and the ticket mutations.
     async fn id(&self) -> ID {
         id(self.0.id)
     }
 
-    /// Number for humans, e.g. in email subjects.
+    /// Number for humans, e.g. `#1042` in email subjects: unique and
+    /// increasing across all organizations.
     async fn number(&self) -> i64 {
         self.0.number
     }
 
-    /// Subject.
+    /// One-line summary of the request (at most 200 characters).
     async fn subject(&self) -> &str {
         &self.0.subject
     }
 
-    /// The first message.
+    /// The requester's first message, as plain text (at most 20,000
+    /// characters); replies are in `comments`.
     async fn body(&self) -> &str {
         &self.0.body
     }
 
-    /// Priority.
+    /// How urgent the ticket is; it sets the SLA targets.
     async fn priority(&self) -> TicketPriority {
         self.0.priority
     }
 
-    /// Status.
+    /// Where the ticket stands, from `OPEN` to `CLOSED`.
     async fn status(&self) -> TicketStatus {
         self.0.status
     }
 
-    /// The client organization.
+    /// The client organization the ticket belongs to; null only if it can no
+    /// longer be read.
     async fn organization(
         &self,
         ctx: &Context<'_>,
@@ -79,12 +86,14 @@ impl TicketNode {
             .map(OrganizationNode))
     }
 
-    /// The project, if any.
+    /// `Project.id` of the project the ticket is about; null when it is about
+    /// none.
     async fn project_id(&self) -> Option<ID> {
         self.0.project_id.map(id)
     }
 
-    /// Who opened it.
+    /// The user who opened it (a client, or staff on the client's behalf);
+    /// null only if the account can no longer be read.
     async fn requester(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserNode>> {
         Ok(ctx
             .data_unchecked::<DataLoader<UserLoader>>()
@@ -93,7 +102,7 @@ impl TicketNode {
             .map(UserNode))
     }
 
-    /// The staff member on it.
+    /// The staff member who owns it; null while unassigned.
     async fn assignee(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserNode>> {
         let Some(assignee) = self.0.assignee_id else {
             return Ok(None);
@@ -122,7 +131,8 @@ impl TicketNode {
             .collect())
     }
 
-    /// The SLA now.
+    /// First-response and resolution targets and how far along the clocks
+    /// are, computed now on the ticket's business calendar.
     #[graphql(complexity = "SLA_COST + child_complexity")]
     async fn sla(&self, ctx: &Context<'_>) -> async_graphql::Result<SlaNode> {
         if let Some(snapshot) = self.1 {
@@ -146,28 +156,31 @@ impl TicketNode {
         files::graphql::attachments(ctx, files::OwnerRef::ticket(self.0.id)).await
     }
 
-    /// Opened at.
+    /// When the ticket was opened, in UTC; the SLA clocks start here.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
 
-    /// Last changed.
+    /// When the ticket last changed (status, priority, assignee or a new
+    /// comment), in UTC.
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
     }
 }
 
-/// A reply or internal note.
+/// A [`TicketComment`] row as the GraphQL `TicketComment`.
 pub struct TicketCommentNode(pub TicketComment);
 
+/// A message in a ticket's thread: a public reply (emailed to the other
+/// side) or a staff-only internal note, which clients and partners never see.
 #[Object(name = "TicketComment")]
 impl TicketCommentNode {
-    /// Id.
+    /// Stable identifier of the comment within the whole ticket system.
     async fn id(&self) -> ID {
         id(self.0.id)
     }
 
-    /// Text.
+    /// The message, as plain text (at most 20,000 characters).
     async fn body(&self) -> &str {
         &self.0.body
     }
@@ -177,7 +190,7 @@ impl TicketCommentNode {
         self.0.internal
     }
 
-    /// Who wrote it.
+    /// The user who wrote it; null only if the account can no longer be read.
     async fn author(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserNode>> {
         Ok(ctx
             .data_unchecked::<DataLoader<UserLoader>>()
@@ -186,7 +199,7 @@ impl TicketCommentNode {
             .map(UserNode))
     }
 
-    /// Written at.
+    /// When it was posted, in UTC.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }

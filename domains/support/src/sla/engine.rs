@@ -120,9 +120,9 @@ impl TicketFact {
 #[graphql(name = "SlaStateValue")]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum SlaState {
-    /// Within targets.
+    /// Every target is further away than its warning lead time.
     OnTrack,
-    /// Close to a target.
+    /// Within the warning lead time of a target; a warning was or will be emailed.
     AtRisk,
     /// A target was missed.
     Breached,

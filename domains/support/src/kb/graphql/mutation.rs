@@ -8,7 +8,7 @@ use super::knowledge_base;
 use super::types::{KbArticleNode, KbCategoryNode};
 use crate::kb::model::{ArticleChanges, CategoryChanges, NewArticle, NewCategory};
 
-/// Input of `createKbCategory`.
+/// A new knowledge base category (`createKbCategory`).
 #[derive(InputObject)]
 pub struct CreateKbCategoryInput {
     /// Display name (at most 120 characters).
@@ -17,35 +17,37 @@ pub struct CreateKbCategoryInput {
     /// hyphens, at most 100 characters. Generated from the name when omitted
     /// (`-2`, `-3`, ... appended when taken); a given slug that is taken is CONFLICT.
     pub slug: Option<String>,
-    /// Description (at most 2000 characters).
+    /// What the category covers, as plain text (at most 2,000 characters);
+    /// empty when omitted.
     pub description: Option<String>,
     /// Display order; after the last category when omitted.
     pub position: Option<i32>,
 }
 
-/// Input of `updateKbCategory`; omitted fields keep their value.
+/// Changes to a knowledge base category (`updateKbCategory`); omitted
+/// fields keep their value.
 #[derive(InputObject)]
 pub struct UpdateKbCategoryInput {
-    /// The category.
+    /// `KbCategory.id` of the category to change.
     pub category_id: ID,
-    /// Display name.
+    /// New heading (at most 120 characters).
     pub name: Option<String>,
     /// New URL slug (same rules as when creating; the old slug stops working).
     pub slug: Option<String>,
-    /// Description.
+    /// New plain-text description (at most 2,000 characters); an empty string clears it.
     pub description: Option<String>,
-    /// Display order.
+    /// New place in the list; categories sort by it, ascending.
     pub position: Option<i32>,
 }
 
-/// Input of `createKbArticle`; the article starts as a DRAFT.
+/// A new knowledge base article (`createKbArticle`); it starts as a `DRAFT`.
 #[derive(InputObject)]
 pub struct CreateKbArticleInput {
     /// Title (at most 200 characters).
     pub title: String,
-    /// Body, in markdown.
+    /// Content as Markdown source (required, at most 200,000 characters).
     pub body_markdown: String,
-    /// The category.
+    /// `KbCategory.id` of the category to file the article under.
     pub category_id: ID,
     /// URL slug: lower-case letters and digits in words separated by single
     /// hyphens, at most 100 characters. Generated from the title when omitted
@@ -53,14 +55,15 @@ pub struct CreateKbArticleInput {
     pub slug: Option<String>,
 }
 
-/// Input of `updateKbArticle`; omitted fields keep their value.
+/// Changes to a knowledge base article (`updateKbArticle`); omitted fields
+/// keep their value, and a published article stays published.
 #[derive(InputObject)]
 pub struct UpdateKbArticleInput {
-    /// The article.
+    /// `KbArticle.id` of the article to change.
     pub article_id: ID,
-    /// Title (the slug stays unless `slug` is given).
+    /// New title, at most 200 characters (the slug stays unless `slug` is given).
     pub title: Option<String>,
-    /// Body, in markdown.
+    /// New content as Markdown source (at most 200,000 characters).
     pub body_markdown: Option<String>,
     /// Category (null leaves the article without one).
     pub category_id: MaybeUndefined<ID>,
@@ -74,7 +77,8 @@ pub struct KbMutation;
 
 #[Object]
 impl KbMutation {
-    /// Creates a knowledge base category (staff).
+    /// Creates a knowledge base category (staff: `support:kb.write`); it is
+    /// public at once.
     #[graphql(guard = "RequirePermission(\"support:kb.write\")")]
     async fn create_kb_category(
         &self,
@@ -94,7 +98,7 @@ impl KbMutation {
         ))
     }
 
-    /// Changes a knowledge base category (staff).
+    /// Changes a knowledge base category (staff: `support:kb.write`).
     #[graphql(guard = "RequirePermission(\"support:kb.write\")")]
     async fn update_kb_category(
         &self,
@@ -121,7 +125,7 @@ impl KbMutation {
     async fn delete_kb_category(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The category.")] id: ID,
+        #[graphql(desc = "`KbCategory.id` of the category; its articles are kept.")] id: ID,
     ) -> async_graphql::Result<KbCategoryNode> {
         let id = parse_id(&id, "id")?;
         Ok(KbCategoryNode(
@@ -131,7 +135,8 @@ impl KbMutation {
         ))
     }
 
-    /// Creates a DRAFT knowledge base article written by you (staff).
+    /// Creates a `DRAFT` knowledge base article written by you (staff:
+    /// `support:kb.write`); publish it with `publishKbArticle`.
     #[graphql(guard = "RequirePermission(\"support:kb.write\")")]
     async fn create_kb_article(
         &self,
@@ -151,7 +156,8 @@ impl KbMutation {
         ))
     }
 
-    /// Changes a knowledge base article's title, body, category or slug (staff).
+    /// Changes a knowledge base article's title, body, category or slug
+    /// (staff: `support:kb.write`); a published article's changes are public at once.
     #[graphql(guard = "RequirePermission(\"support:kb.write\")")]
     async fn update_kb_article(
         &self,
@@ -183,7 +189,7 @@ impl KbMutation {
     async fn publish_kb_article(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The article.")] id: ID,
+        #[graphql(desc = "`KbArticle.id` of the draft to make public.")] id: ID,
     ) -> async_graphql::Result<KbArticleNode> {
         let id = parse_id(&id, "id")?;
         Ok(KbArticleNode(
@@ -198,7 +204,7 @@ impl KbMutation {
     async fn unpublish_kb_article(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The article.")] id: ID,
+        #[graphql(desc = "`KbArticle.id` of the published article to hide.")] id: ID,
     ) -> async_graphql::Result<KbArticleNode> {
         let id = parse_id(&id, "id")?;
         Ok(KbArticleNode(
@@ -213,7 +219,7 @@ impl KbMutation {
     async fn delete_kb_article(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The article.")] id: ID,
+        #[graphql(desc = "`KbArticle.id` of the article; deleting cannot be undone.")] id: ID,
     ) -> async_graphql::Result<KbArticleNode> {
         let id = parse_id(&id, "id")?;
         Ok(KbArticleNode(

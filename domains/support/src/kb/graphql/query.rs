@@ -25,9 +25,8 @@ impl KbQuery {
         ctx: &Context<'_>,
         #[graphql(desc = "Page size (default 20, at most the server's maximum page size).")]
         first: Option<i32>,
-        #[graphql(desc = "Cursor of the last category of the previous page.")] after: Option<
-            String,
-        >,
+        #[graphql(desc = "`pageInfo.endCursor` of the previous page; omitted for the first page.")]
+        after: Option<String>,
     ) -> async_graphql::Result<KbCategoryConnection> {
         let page = PageRequest::new(first, after.as_deref(), max_page_size(ctx))?;
         let categories = knowledge_base(ctx)

@@ -19,12 +19,15 @@ pub(crate) fn viewer<'a>(ctx: &Context<'a>) -> Option<&'a Principal> {
     ctx.data_opt::<Viewer>().and_then(Viewer::principal)
 }
 
-/// A category of knowledge base articles.
+/// A [`Category`] row as the GraphQL `KbCategory`.
 pub struct KbCategoryNode(pub Category);
 
+/// A section of the public knowledge base, e.g. "Billing"; readable by
+/// anyone, signed in or not, and written by staff (`support:kb.write`).
 #[Object(name = "KbCategory")]
 impl KbCategoryNode {
-    /// Id.
+    /// Stable identifier of the category; pass it as `categoryId` to the
+    /// article filters and mutations.
     async fn id(&self) -> ID {
         id(self.0.id)
     }
@@ -34,12 +37,13 @@ impl KbCategoryNode {
         &self.0.slug
     }
 
-    /// Display name.
+    /// The category's heading as readers see it (at most 120 characters).
     async fn name(&self) -> &str {
         &self.0.name
     }
 
-    /// Description (may be empty).
+    /// What the category covers, as plain text (at most 2,000 characters;
+    /// may be empty).
     async fn description(&self) -> &str {
         &self.0.description
     }
@@ -49,23 +53,26 @@ impl KbCategoryNode {
         self.0.position
     }
 
-    /// When it was created.
+    /// When the category was created, in UTC.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
 
-    /// When it last changed.
+    /// When the category's name, slug, description or position last changed, in UTC.
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
     }
 }
 
-/// A knowledge base article.
+/// An [`ArticleView`] (an article with its category) as the GraphQL `KbArticle`.
 pub struct KbArticleNode(pub ArticleView);
 
+/// A help article of the knowledge base. Published articles are public
+/// (signed in or not) and searchable; drafts are seen only by staff who
+/// write the knowledge base (`support:kb.write`).
 #[Object(name = "KbArticle")]
 impl KbArticleNode {
-    /// Id.
+    /// Stable identifier of the article; pass it to the article mutations.
     async fn id(&self) -> ID {
         id(self.0.article.id)
     }
@@ -75,22 +82,24 @@ impl KbArticleNode {
         &self.0.article.slug
     }
 
-    /// Title.
+    /// Heading of the article as readers see it (at most 200 characters).
     async fn title(&self) -> &str {
         &self.0.article.title
     }
 
-    /// Body, in markdown.
+    /// The article's content as Markdown source (at most 200,000
+    /// characters); render it to HTML with a sanitizing renderer.
     async fn body_markdown(&self) -> &str {
         &self.0.article.body_markdown
     }
 
-    /// DRAFT or PUBLISHED.
+    /// `DRAFT` (staff only) or `PUBLISHED` (public).
     async fn status(&self) -> KbArticleStatus {
         self.0.article.status
     }
 
-    /// The category, if it has one.
+    /// The category the article is filed under; null when it has none (e.g.
+    /// its category was deleted).
     async fn category(&self) -> Option<KbCategoryNode> {
         self.0.category.clone().map(KbCategoryNode)
     }
@@ -109,17 +118,17 @@ impl KbArticleNode {
         Ok(loader.load_one(author).await?.map(UserNode))
     }
 
-    /// When it was published; null for drafts.
+    /// When it was (last) published, in UTC; null for drafts.
     async fn published_at(&self) -> Option<DateTime<Utc>> {
         self.0.article.published_at
     }
 
-    /// When it was created.
+    /// When the article was created, in UTC.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.article.created_at
     }
 
-    /// When it last changed.
+    /// When the article's title, body, category, slug or status last changed, in UTC.
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.article.updated_at
     }
@@ -128,9 +137,11 @@ impl KbArticleNode {
 /// Cost of `KbSearchHit.snippet`: `ts_headline` over the article's body.
 pub const SNIPPET_COST: usize = 5;
 
-/// One result of `searchKnowledgeBase`.
+/// A [`SearchHit`] as the GraphQL `KbSearchHit`.
 pub struct KbSearchHitNode(pub SearchHit);
 
+/// One result of `searchKnowledgeBase`: a published article, how well it
+/// matched and where.
 #[Object(name = "KbSearchHit")]
 impl KbSearchHitNode {
     /// The published article.

@@ -18,7 +18,7 @@ pub struct SlaQuery;
 
 #[Object]
 impl SlaQuery {
-    /// Targets per priority.
+    /// Targets per ticket priority, one policy each; any signed-in user.
     #[graphql(guard = "SignedIn")]
     async fn sla_policies(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SlaPolicyNode>> {
         caller(ctx)?;
@@ -30,7 +30,7 @@ impl SlaQuery {
             .collect())
     }
 
-    /// The business calendar SLA clocks run on.
+    /// The business calendar SLA clocks run on; any signed-in user.
     #[graphql(guard = "SignedIn")]
     async fn business_calendar(&self, ctx: &Context<'_>) -> async_graphql::Result<CalendarNode> {
         Ok(admin(ctx).calendar().await?.into())
