@@ -17,7 +17,8 @@ impl SystemQuery {
         env!("CARGO_PKG_VERSION")
     }
 
-    /// The server's current time; clients use it to correct clock skew.
+    /// The server's current time (UTC, RFC 3339); clients use it to correct
+    /// clock skew. Anyone may ask, signed in or not.
     async fn server_time(&self) -> DateTime<Utc> {
         Utc::now()
     }
@@ -34,7 +35,12 @@ impl SystemSubscription {
     async fn heartbeat(
         &self,
         _ctx: &Context<'_>,
-        #[graphql(default = 30, validator(minimum = 1, maximum = 300))] interval_seconds: u64,
+        #[graphql(
+            default = 30,
+            validator(minimum = 1, maximum = 300),
+            desc = "Seconds between two beats, 1 to 300 (30 when omitted); the first comes at once."
+        )]
+        interval_seconds: u64,
     ) -> impl Stream<Item = DateTime<Utc>> + use<> {
         let interval = tokio::time::interval(Duration::from_secs(interval_seconds));
         futures_util::stream::unfold(interval, |mut interval| async move {
