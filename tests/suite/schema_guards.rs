@@ -474,3 +474,238 @@ async fn every_paged_field_costs_its_selection_once_per_row_of_the_page() {
         "paged fields the guard could not reach from Query through single objects: {unchecked:?}"
     );
 }
+
+/// Words that carry no meaning of their own in a description.
+const STOPWORDS: &[&str] = &[
+    "a", "an", "the", "of", "its", "it", "this", "that", "id", "ids", "is", "are", "be", "for",
+    "to", "in", "on", "at", "by", "with", "and", "or", "as", "e", "g",
+];
+
+/// Descriptions of fewer than three words that still say all there is to say.
+const SHORT_BUT_COMPLETE: &[&str] = &[];
+
+/// The fields async-graphql generates on every connection type of `ty`
+/// (whose fields are `fields`): `XConnection`'s `pageInfo`, `edges` and
+/// `nodes`, `XEdge`'s `node` and `cursor`, and all of `PageInfo`; empty for
+/// any other type. Their descriptions come from the library, and a
+/// connection's or edge's own description cannot be set per list (its name
+/// type gives only the name); the fields a list adds (`totalCount`) are
+/// checked like any other.
+fn generated_by_connections(ty: &str, fields: &[&str]) -> &'static [&'static str] {
+    let has = |wanted: &[&str]| wanted.iter().all(|field| fields.contains(field));
+    if ty == "PageInfo" {
+        &["hasPreviousPage", "hasNextPage", "startCursor", "endCursor"]
+    } else if ty.ends_with("Connection") && has(&["pageInfo", "edges"]) {
+        &["pageInfo", "edges", "nodes"]
+    } else if ty.ends_with("Edge") && fields.len() == 2 && has(&["node", "cursor"]) {
+        &["node", "cursor"]
+    } else {
+        &[]
+    }
+}
+
+/// The lowercase words of a name: `ticketId` and `TICKET_ID` are `ticket`, `id`.
+fn name_words(name: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut previous_lower = false;
+    for c in name.chars() {
+        if !c.is_alphanumeric() {
+            words.extend((!word.is_empty()).then(|| std::mem::take(&mut word)));
+            previous_lower = false;
+            continue;
+        }
+        if c.is_uppercase() && previous_lower {
+            words.push(std::mem::take(&mut word));
+        }
+        previous_lower = c.is_lowercase() || c.is_ascii_digit();
+        word.extend(c.to_lowercase());
+    }
+    words.extend((!word.is_empty()).then_some(word));
+    words
+}
+
+/// A word without a plural `s`, so that `tickets` restates `ticket`.
+fn stem(word: &str) -> &str {
+    match word.strip_suffix('s') {
+        Some(stem) if stem.len() > 2 && !stem.ends_with('s') => stem,
+        _ => word,
+    }
+}
+
+/// Why `description` does not document the element at `coordinate`, whose
+/// words are those of its type, field and argument names; `None` when it does.
+fn undocumented(coordinate: &str, description: Option<&str>) -> Option<&'static str> {
+    let Some(description) = description.map(str::trim).filter(|text| !text.is_empty()) else {
+        return Some("no description");
+    };
+    let named: BTreeSet<String> = name_words(coordinate)
+        .iter()
+        .map(|word| stem(word).to_string())
+        .collect();
+    let words: Vec<String> = description
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    let meaningful: Vec<&str> = words
+        .iter()
+        .map(String::as_str)
+        .filter(|word| !STOPWORDS.contains(word))
+        .map(stem)
+        .collect();
+    if meaningful.iter().all(|word| named.contains(*word)) {
+        return Some("only repeats the name");
+    }
+    if words.len() < 3 && !SHORT_BUT_COMPLETE.contains(&coordinate) {
+        return Some("under three words");
+    }
+    None
+}
+
+/// Every type, field, argument, input field and enum value of `sdl` with its
+/// description, by schema coordinate (`Type`, `Type.field`,
+/// `Type.field(arg:)`, `Enum.VALUE`); built-in directives are left out (the
+/// SDL prints neither introspection types nor built-in scalars).
+fn described_elements(sdl: &str) -> Vec<(String, Option<String>)> {
+    use async_graphql::Positioned;
+    use async_graphql::parser::types::{InputValueDefinition, TypeKind, TypeSystemDefinition};
+    fn text(description: &Option<Positioned<String>>) -> Option<String> {
+        description.as_ref().map(|text| text.node.clone())
+    }
+    let document = async_graphql::parser::parse_schema(sdl).expect("sdl parses");
+    let mut elements = Vec::new();
+    let inputs = |owner: &str, values: &[Positioned<InputValueDefinition>]| {
+        values
+            .iter()
+            .map(|value| {
+                (
+                    format!("{owner}{}", value.node.name.node),
+                    text(&value.node.description),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    for definition in document.definitions {
+        let TypeSystemDefinition::Type(ty) = definition else {
+            continue;
+        };
+        let ty = ty.node;
+        let name = ty.name.node.to_string();
+        let generated = match &ty.kind {
+            TypeKind::Object(object) => {
+                let fields: Vec<&str> = object
+                    .fields
+                    .iter()
+                    .map(|field| field.node.name.node.as_str())
+                    .collect();
+                generated_by_connections(&name, &fields)
+            }
+            _ => &[],
+        };
+        if generated.is_empty() {
+            elements.push((name.clone(), text(&ty.description)));
+        }
+        match &ty.kind {
+            TypeKind::Object(object) => {
+                for field in &object.fields {
+                    let field = &field.node;
+                    if generated.contains(&field.name.node.as_str()) {
+                        continue;
+                    }
+
+                    let at = format!("{name}.{}", field.name.node);
+                    elements.push((at.clone(), text(&field.description)));
+                    for (arg, description) in inputs(&format!("{at}("), &field.arguments) {
+                        elements.push((format!("{arg}:)"), description));
+                    }
+                }
+            }
+            TypeKind::Interface(interface) => {
+                for field in &interface.fields {
+                    let field = &field.node;
+                    let at = format!("{name}.{}", field.name.node);
+                    elements.push((at.clone(), text(&field.description)));
+                    for (arg, description) in inputs(&format!("{at}("), &field.arguments) {
+                        elements.push((format!("{arg}:)"), description));
+                    }
+                }
+            }
+            TypeKind::InputObject(input) => {
+                elements.extend(inputs(&format!("{name}."), &input.fields));
+            }
+            TypeKind::Enum(values) => {
+                for value in &values.values {
+                    elements.push((
+                        format!("{name}.{}", value.node.value.node),
+                        text(&value.node.description),
+                    ));
+                }
+            }
+            TypeKind::Scalar | TypeKind::Union(_) => {}
+        }
+    }
+    elements
+}
+
+#[test]
+fn every_schema_element_has_a_description_that_says_more_than_its_name() {
+    let offenders: Vec<String> = described_elements(&fluxorae::schema::sdl())
+        .into_iter()
+        .filter_map(|(coordinate, description)| {
+            let reason = undocumented(&coordinate, description.as_deref())?;
+            Some(format!(
+                "- {coordinate}: {reason} ({:?})",
+                description.unwrap_or_default()
+            ))
+        })
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "{} schema elements without a description that explains them (say what the value \
+         means: units, time zone, format, what null means, who may see or call it, limits, \
+         side effects; a description of under three words goes in SHORT_BUT_COMPLETE):\n{}",
+        offenders.len(),
+        offenders.join("\n")
+    );
+}
+
+#[test]
+fn the_description_guard_sees_missing_restated_and_terse_descriptions() {
+    assert_eq!(
+        name_words("AddTicketCommentInput.ticketId"),
+        ["add", "ticket", "comment", "input", "ticket", "id"]
+    );
+    assert_eq!(
+        name_words("TicketStatus.WAITING_ON_CLIENT"),
+        ["ticket", "status", "waiting", "on", "client"]
+    );
+    assert_eq!(undocumented("Ticket.project", None), Some("no description"));
+    assert_eq!(
+        undocumented("AddTicketCommentInput.ticketId", Some("The ticket.")),
+        Some("only repeats the name")
+    );
+    assert_eq!(
+        undocumented("Project.tickets", Some("Tickets of this project.")),
+        Some("only repeats the name")
+    );
+    assert_eq!(
+        undocumented("Ticket.body", Some("Text.")),
+        Some("under three words")
+    );
+    assert_eq!(
+        undocumented(
+            "Ticket.dueAt",
+            Some("When the resolution target falls (UTC); null without an SLA policy.")
+        ),
+        None
+    );
+    assert_eq!(
+        generated_by_connections(
+            "TicketConnection",
+            &["pageInfo", "edges", "nodes", "totalCount"]
+        ),
+        ["pageInfo", "edges", "nodes"]
+    );
+    assert!(generated_by_connections("KnowledgeEdge", &["node", "cursor", "weight"]).is_empty());
+}
