@@ -569,7 +569,9 @@ fn undocumented(coordinate: &str, description: Option<&str>) -> Option<&'static 
 /// SDL prints neither introspection types nor built-in scalars).
 fn described_elements(sdl: &str) -> Vec<(String, Option<String>)> {
     use async_graphql::Positioned;
-    use async_graphql::parser::types::{InputValueDefinition, TypeKind, TypeSystemDefinition};
+    use async_graphql::parser::types::{
+        InputValueDefinition, InterfaceType, ObjectType, TypeKind, TypeSystemDefinition,
+    };
     fn text(description: &Option<Positioned<String>>) -> Option<String> {
         description.as_ref().map(|text| text.node.clone())
     }
@@ -607,23 +609,13 @@ fn described_elements(sdl: &str) -> Vec<(String, Option<String>)> {
             elements.push((name.clone(), text(&ty.description)));
         }
         match &ty.kind {
-            TypeKind::Object(object) => {
-                for field in &object.fields {
+            TypeKind::Object(ObjectType { fields, .. })
+            | TypeKind::Interface(InterfaceType { fields, .. }) => {
+                for field in fields {
                     let field = &field.node;
                     if generated.contains(&field.name.node.as_str()) {
                         continue;
                     }
-
-                    let at = format!("{name}.{}", field.name.node);
-                    elements.push((at.clone(), text(&field.description)));
-                    for (arg, description) in inputs(&format!("{at}("), &field.arguments) {
-                        elements.push((format!("{arg}:)"), description));
-                    }
-                }
-            }
-            TypeKind::Interface(interface) => {
-                for field in &interface.fields {
-                    let field = &field.node;
                     let at = format!("{name}.{}", field.name.node);
                     elements.push((at.clone(), text(&field.description)));
                     for (arg, description) in inputs(&format!("{at}("), &field.arguments) {
